@@ -1,0 +1,33 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Podium",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "podium", targets: ["podium"]),
+        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "MVCC", targets: ["MVCC"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
+        .target(name: "Storage", dependencies: ["CRocksDB"]),
+        .target(name: "MVCC", dependencies: ["Storage"]),
+        .executableTarget(name: "podium", dependencies: [
+            "MVCC",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Test support: an in-memory reference model of the MVCC store and a seeded workload generator,
+        // shared by the model-based tests and the crash-test child process.
+        .target(name: "MVCCModel", dependencies: ["MVCC"], path: "Tests/MVCCModel"),
+        .executableTarget(name: "mvcc-crash-writer", dependencies: ["MVCC", "MVCCModel"],
+                          path: "Tests/CrashWriter"),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage"]),
+    ]
+)

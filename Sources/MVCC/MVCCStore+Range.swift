@@ -1,0 +1,159 @@
+import Storage
+
+extension MVCCStore {
+    /// Reads keys at a revision (0: the current one) with etcd's semantics for limit, sorting, revision filters,
+    /// keys-only and count-only. Throws `MVCCError.compacted` below the compaction point and
+    /// `.futureRevision` above the current revision.
+    public func range(_ request: RangeRequest) throws -> RangeResponse {
+        try RequestValidation.checkKey(request.range.key)
+        let current = revision
+        let at = request.revision > 0 ? request.revision : current
+        if at > current { throw MVCCError.futureRevision }
+        let compacted = compactedRevision
+        if at < compacted { throw MVCCError.compacted(compactRevision: compacted) }
+        let response = try range(request, at: at, headerRevision: current, context: nil)
+        // A compaction that started during the read may have purged versions the read needed.
+        let compactedAfter = compactedRevision
+        if at < compactedAfter { throw MVCCError.compacted(compactRevision: compactedAfter) }
+        return response
+    }
+
+    /// A range inside the entry being applied (a transaction), which also sees the entry's own changes.
+    func range(_ request: RangeRequest, context: WriteContext) throws -> RangeResponse {
+        // Once the transaction has written, its own revision is the current one and reads there see its writes,
+        // as in etcd.
+        let current = context.changed ? context.main : context.main - 1
+        let at = request.revision > 0 ? request.revision : current
+        if at > current { throw MVCCError.futureRevision }
+        let compacted = compactedRevision
+        if at < compacted { throw MVCCError.compacted(compactRevision: compacted) }
+        let visible = context.changed && at == context.main ? context : nil
+        return try range(request, at: at, headerRevision: current, context: visible)
+    }
+
+    private func range(_ request: RangeRequest, at revision: Int64, headerRevision: Int64,
+                       context: WriteContext?) throws -> RangeResponse {
+        // Sorting or filtering needs every key before the limit can be applied; otherwise one extra key
+        // tells whether there are more.
+        let filtersOrSorts = request.sortOrder != .none || request.minModRevision != 0 || request.maxModRevision != 0
+            || request.minCreateRevision != 0 || request.maxCreateRevision != 0
+        let fetchLimit = request.limit > 0 && !filtersOrSorts ? Int(request.limit) + 1 : 0
+        var (kvs, count) = try scan(request.range, at: revision, limit: fetchLimit, keysOnly: request.keysOnly,
+                                    countOnly: request.countOnly, context: context)
+        if request.countOnly {
+            return RangeResponse(revision: headerRevision, kvs: [], more: false, count: count)
+        }
+        if request.maxModRevision != 0 { kvs.removeAll { $0.modRevision > request.maxModRevision } }
+        if request.minModRevision != 0 { kvs.removeAll { $0.modRevision < request.minModRevision } }
+        if request.maxCreateRevision != 0 { kvs.removeAll { $0.createRevision > request.maxCreateRevision } }
+        if request.minCreateRevision != 0 { kvs.removeAll { $0.createRevision < request.minCreateRevision } }
+        var order = request.sortOrder
+        // Keys come out in ascending key order already; any other target sorts ascending by default.
+        if request.sortTarget != .key && order == .none { order = .ascend }
+        if order != .none { sort(&kvs, by: request.sortTarget, order: order) }
+        var more = false
+        if request.limit > 0 && kvs.count > Int(request.limit) {
+            kvs.removeLast(kvs.count - Int(request.limit))
+            more = true
+        }
+        return RangeResponse(revision: headerRevision, kvs: kvs, more: more, count: count)
+    }
+
+    private func sort(_ kvs: inout [KeyValue], by target: RangeRequest.SortTarget, order: RangeRequest.SortOrder) {
+        func ascending(_ a: KeyValue, _ b: KeyValue) -> Bool {
+            switch target {
+            case .key: return a.key.lexicographicallyPrecedes(b.key)
+            case .version: return a.version < b.version
+            case .create: return a.createRevision < b.createRevision
+            case .mod: return a.modRevision < b.modRevision
+            case .value: return a.value.lexicographicallyPrecedes(b.value)
+            }
+        }
+        // Stable, so equal elements stay in key order, as etcd's sort.Stable keeps them.
+        var indexed = Array(kvs.enumerated())
+        indexed.sort { lhs, rhs in
+            let (a, b) = order == .descend ? (rhs.element, lhs.element) : (lhs.element, rhs.element)
+            if ascending(a, b) { return true }
+            if ascending(b, a) { return false }
+            return lhs.offset < rhs.offset
+        }
+        kvs = indexed.map(\.element)
+    }
+
+    /// The live keys of `range` at `revision`, in key order, at most `limit` of them (0: all), merged with the
+    /// changes of `context` when given.
+    func liveKeys(in range: KeyRange, at revision: Int64, limit: Int, keysOnly: Bool, context: WriteContext?) throws -> [KeyValue] {
+        try scan(range, at: revision, limit: limit, keysOnly: keysOnly, countOnly: false, context: context).kvs
+    }
+
+    /// Scans the kv family. Returns up to `limit` live versions (0: all) and the number of live keys in the
+    /// whole range.
+    private func scan(_ range: KeyRange, at revision: Int64, limit: Int, keysOnly: Bool, countOnly: Bool,
+                      context: WriteContext?) throws -> (kvs: [KeyValue], count: Int64) {
+        let pending = context.map { context in context.overlay.filter { range.contains($0.key) } } ?? [:]
+        // With pending changes in range the limit applies after merging them.
+        let storageLimit = pending.isEmpty ? limit : 0
+        let (lower, upper) = StorageLayout.bounds(of: range)
+        let cursor = database.cursor(in: kv, lowerBound: lower, upperBound: upper)
+        var kvs: [KeyValue] = []
+        var count: Int64 = 0
+        cursor.seek(lower)
+        while cursor.isValid {
+            let (prefix, main) = cursor.withKey { raw in
+                ([UInt8](UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 8)])), StorageLayout.mainRevision(ofVersionKey: raw))
+            }
+            if main > revision {
+                // Newer than the read: the version we want, if any, is further on.
+                cursor.seek(StorageLayout.seekKey(escapedPrefix: prefix, atOrBelow: revision))
+                continue
+            }
+            if !cursor.withValue(VersionRecord.isTombstone) {
+                count += 1
+                if !countOnly && (storageLimit == 0 || kvs.count < storageLimit) {
+                    let key = cursor.withKey { StorageLayout.decodeVersionKey($0).key }
+                    let record = cursor.withValue { VersionRecord(decoding: $0, withValue: !keysOnly) }
+                    kvs.append(record.keyValue(key: key, main: main))
+                }
+            }
+            skipOlderVersions(of: prefix, cursor: cursor)
+        }
+        try cursor.check()
+        guard !pending.isEmpty else { return (kvs, count) }
+        return merge(kvs, count: count, with: pending, limit: limit, keysOnly: keysOnly)
+    }
+
+    /// Moves the cursor past the remaining (older) versions of the key whose escaped form is `prefix`. After
+    /// compaction a key has few versions, so stepping is usually cheaper than seeking.
+    private func skipOlderVersions(of prefix: [UInt8], cursor: Cursor) {
+        for _ in 0..<3 {
+            cursor.next()
+            guard cursor.isValid else { return }
+            let sameKey = cursor.withKey { raw in
+                raw.count - 8 == prefix.count && raw.prefix(prefix.count).elementsEqual(prefix)
+            }
+            if !sameKey { return }
+        }
+        cursor.seek(StorageLayout.pastVersions(escapedPrefix: prefix))
+    }
+
+    private func merge(_ stored: [KeyValue], count: Int64, with pending: [[UInt8]: KeyValue?], limit: Int,
+                       keysOnly: Bool) -> (kvs: [KeyValue], count: Int64) {
+        var byKey: [[UInt8]: KeyValue] = [:]
+        for kv in stored { byKey[kv.key] = kv }
+        var count = count
+        for (key, change) in pending {
+            let existed = byKey[key] != nil
+            if var kv = change {
+                if keysOnly { kv.value = [] }
+                byKey[key] = kv
+                if !existed { count += 1 }
+            } else if existed {
+                byKey[key] = nil
+                count -= 1
+            }
+        }
+        var kvs = byKey.values.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        if limit > 0 && kvs.count > limit { kvs.removeLast(kvs.count - limit) }
+        return (kvs, count)
+    }
+}
