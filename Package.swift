@@ -24,10 +24,11 @@ let package = Package(
         ]),
         // Test support: an in-memory reference model of the MVCC store and a seeded workload generator,
         // shared by the model-based tests and the crash-test child process.
-        .target(name: "MVCCModel", dependencies: ["MVCC"], path: "Tests/MVCCModel"),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "MVCCModel", dependencies: ["MVCC", "TestSupport"], path: "Tests/MVCCModel"),
         .executableTarget(name: "mvcc-crash-writer", dependencies: ["MVCC", "MVCCModel"],
                           path: "Tests/CrashWriter"),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport"]),
     ]
 )

@@ -88,8 +88,8 @@ extension MVCCStore {
     }
 
     func deleteRange(_ request: DeleteRangeRequest, context: inout WriteContext) throws -> DeleteRangeResponse {
-        let doomed = try liveKeys(in: request.range, at: context.main - 1, limit: 0, keysOnly: !request.prevKV,
-                                  context: context)
+        // Values are read even without prevKV: the delete events carry them to watchers that ask for them.
+        let doomed = try liveKeys(in: request.range, at: context.main - 1, limit: 0, keysOnly: false, context: context)
         for kv in doomed {
             delete(kv, context: &context)
         }

@@ -33,9 +33,13 @@ extension MVCCStore {
 
     private func range(_ request: RangeRequest, at revision: Int64, headerRevision: Int64,
                        context: WriteContext?) throws -> RangeResponse {
+        var order = request.sortOrder
+        // Keys come out in ascending key order already; any other target sorts ascending by default.
+        if request.sortTarget != .key && order == .none { order = .ascend }
         // Sorting or filtering needs every key before the limit can be applied; otherwise one extra key
-        // tells whether there are more.
-        let filtersOrSorts = request.sortOrder != .none || request.minModRevision != 0 || request.maxModRevision != 0
+        // tells whether there are more. (etcd 3.4 applies the limit before a default-order sort by another
+        // target, which returns the wrong keys; we sort the whole range.)
+        let filtersOrSorts = order != .none || request.minModRevision != 0 || request.maxModRevision != 0
             || request.minCreateRevision != 0 || request.maxCreateRevision != 0
         let fetchLimit = request.limit > 0 && !filtersOrSorts ? Int(request.limit) + 1 : 0
         var (kvs, count) = try scan(request.range, at: revision, limit: fetchLimit, keysOnly: request.keysOnly,
@@ -47,9 +51,6 @@ extension MVCCStore {
         if request.minModRevision != 0 { kvs.removeAll { $0.modRevision < request.minModRevision } }
         if request.maxCreateRevision != 0 { kvs.removeAll { $0.createRevision > request.maxCreateRevision } }
         if request.minCreateRevision != 0 { kvs.removeAll { $0.createRevision < request.minCreateRevision } }
-        var order = request.sortOrder
-        // Keys come out in ascending key order already; any other target sorts ascending by default.
-        if request.sortTarget != .key && order == .none { order = .ascend }
         if order != .none { sort(&kvs, by: request.sortTarget, order: order) }
         var more = false
         if request.limit > 0 && kvs.count > Int(request.limit) {
@@ -91,8 +92,12 @@ extension MVCCStore {
     private func scan(_ range: KeyRange, at revision: Int64, limit: Int, keysOnly: Bool, countOnly: Bool,
                       context: WriteContext?) throws -> (kvs: [KeyValue], count: Int64) {
         let pending = context.map { context in context.overlay.filter { range.contains($0.key) } } ?? [:]
-        // With pending changes in range the limit applies after merging them.
-        let storageLimit = pending.isEmpty ? limit : 0
+        if !pending.isEmpty {
+            // Merging needs every stored key of the range; the limit and count-only apply afterwards.
+            let stored = try scan(range, at: revision, limit: 0, keysOnly: keysOnly, countOnly: false, context: nil)
+            let merged = merge(stored.kvs, count: stored.count, with: pending, limit: limit, keysOnly: keysOnly)
+            return countOnly ? ([], merged.count) : merged
+        }
         let (lower, upper) = StorageLayout.bounds(of: range)
         let cursor = database.cursor(in: kv, lowerBound: lower, upperBound: upper)
         var kvs: [KeyValue] = []
@@ -109,7 +114,7 @@ extension MVCCStore {
             }
             if !cursor.withValue(VersionRecord.isTombstone) {
                 count += 1
-                if !countOnly && (storageLimit == 0 || kvs.count < storageLimit) {
+                if !countOnly && (limit == 0 || kvs.count < limit) {
                     let key = cursor.withKey { StorageLayout.decodeVersionKey($0).key }
                     let record = cursor.withValue { VersionRecord(decoding: $0, withValue: !keysOnly) }
                     kvs.append(record.keyValue(key: key, main: main))
@@ -118,8 +123,7 @@ extension MVCCStore {
             skipOlderVersions(of: prefix, cursor: cursor)
         }
         try cursor.check()
-        guard !pending.isEmpty else { return (kvs, count) }
-        return merge(kvs, count: count, with: pending, limit: limit, keysOnly: keysOnly)
+        return (kvs, count)
     }
 
     /// Moves the cursor past the remaining (older) versions of the key whose escaped form is `prefix`. After

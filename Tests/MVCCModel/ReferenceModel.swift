@@ -1,4 +1,5 @@
 import MVCC
+@_exported import TestSupport
 
 /// A deliberately naive, in-memory version of the store's semantics: every version of every key in a dictionary,
 /// every read a filter over all keys. It is the oracle the real store is checked against.

@@ -1,3 +1,4 @@
+import TestSupport
 import MVCC
 
 /// Compares a store with the model, listing every difference found (empty: they agree).

@@ -1,3 +1,4 @@
+import TestSupport
 import MVCC
 
 /// Random commands and reads over a small key space chosen to hit the edge cases: keys that are prefixes of
