@@ -32,6 +32,14 @@ public final class WatchHub: Sendable {
         registry = Mutex(Registry(revision: revision, compactRevision: compactRevision))
     }
 
+    deinit {
+        // The store is gone: wake every consumer so none waits forever on a watcher that can never fire.
+        let watchers = registry.withLock { registry in
+            registry.singleKey.values.flatMap(\.values) + Array(registry.ranges.values)
+        }
+        for watcher in watchers { watcher.finish(.canceled) }
+    }
+
     /// The number of active watchers.
     public var watcherCount: Int { registry.withLock { $0.count } }
 
@@ -116,7 +124,7 @@ public final class WatchHub: Sendable {
 
     /// Puts a behind watcher back in sync if it has read everything published so far. Holding the registry
     /// lock means no revision can be published in between, so none is missed or seen twice.
-    func rejoin(_ watcher: Watcher) -> Bool {
+    func rejoin(_ watcher: Watcher) {
         registry.withLock { registry in watcher.rejoinIfCaughtUp(publishedRevision: registry.revision) }
     }
 }

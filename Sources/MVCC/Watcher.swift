@@ -2,7 +2,8 @@ import Synchronization
 
 /// One watch on the store: a key or range from a start revision, read by its consumer with `poll()` or `next()`.
 ///
-/// Cancel a watcher when done with it; the hub holds it until then.
+/// Cancel a watcher when done with it; the hub holds it until then. A watcher whose store has been closed
+/// reports `.canceled`.
 public final class Watcher: Sendable {
     enum Mode: Equatable {
         /// Receiving live events into the buffer.
@@ -27,7 +28,8 @@ public final class Watcher: Sendable {
 
     public let id: Int64
     public let request: WatchRequest
-    let hub: WatchHub
+    /// Weak: the hub holds its watchers, and must not be kept alive by them once its store is gone.
+    private weak let hub: WatchHub?
     let notify: @Sendable () -> Void
     let startsBehind: Bool
     private let state: Mutex<State>
@@ -66,11 +68,16 @@ public final class Watcher: Sendable {
             }
             if let snapshot { return snapshot }
             from = state.withLock { $0.nextRevision }
+            guard let hub else {
+                finish(.canceled)
+                continue
+            }
 
             let (published, compactRevision) = hub.positions()
             if from < compactRevision { return finishCompacted(compactRevision) }
             if from > published {
-                if hub.rejoin(self) { continue }
+                // Caught up: back to live delivery (unless the watcher was canceled meanwhile); poll again.
+                hub.rejoin(self)
                 continue
             }
             let (events, next) = try hub.history.read(for: request, from: from, through: published,
@@ -135,11 +142,9 @@ public final class Watcher: Sendable {
     }
 
     /// Called with the hub's registry lock held.
-    func rejoinIfCaughtUp(publishedRevision: Int64) -> Bool {
+    func rejoinIfCaughtUp(publishedRevision: Int64) {
         state.withLock { state in
-            guard state.mode == .behind, state.nextRevision > publishedRevision else { return false }
-            state.mode = .live
-            return true
+            if state.mode == .behind && state.nextRevision > publishedRevision { state.mode = .live }
         }
     }
 
@@ -172,7 +177,7 @@ public final class Watcher: Sendable {
     }
 
     private func finishCompacted(_ revision: Int64) -> WatchPoll {
-        hub.remove(self)
+        hub?.remove(self)
         return state.withLock { state in
             if case .finished = state.mode {
                 state.mode = .finished(.canceled)
@@ -183,8 +188,10 @@ public final class Watcher: Sendable {
         }
     }
 
-    private func finish(_ outcome: WatchPoll) {
-        hub.remove(self)
+    /// Ends the watcher: `outcome` is what the next poll reports. Called when canceled, and by the hub when its
+    /// store goes away.
+    func finish(_ outcome: WatchPoll) {
+        hub?.remove(self)
         let alreadyFinished: Bool = state.withLock { state in
             if case .finished = state.mode { return true }
             state.mode = .finished(outcome)

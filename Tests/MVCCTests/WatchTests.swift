@@ -191,3 +191,16 @@ import MVCCModel
         #expect(checked > 5)
     }
 }
+
+@Suite struct WatcherLifetimeTests {
+    /// Closing a store with watchers still open must release it (and its RocksDB lock), and wake consumers.
+    @Test func closingTheStoreReleasesItAndCancelsItsWatchers() async throws {
+        let f = try StoreFixture()
+        let watcher = f.store.watch(WatchRequest(range: KeyRange(key: bytes("k"))))
+        let waiting = Task { try await watcher.next() }
+        try f.reopen()
+        #expect(try await waiting.value == nil)
+        #expect(try watcher.poll() == .canceled)
+        try f.put("k", "after reopen")
+    }
+}

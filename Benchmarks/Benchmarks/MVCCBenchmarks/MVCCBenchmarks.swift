@@ -1,0 +1,133 @@
+import Benchmark
+import Foundation
+import MVCC
+
+/// A store in a fresh temporary directory, numbering entries as the Raft log would. Benchmarks cannot throw, so
+/// a storage failure stops the run with its message.
+final class StoreHarness: @unchecked Sendable {
+    // @unchecked Sendable: used by one benchmark at a time, from one thread.
+    let directory: String
+    let store: MVCCStore
+    var index: UInt64 = 0
+    var counter = 0
+    let value = [UInt8](repeating: 0x5A, count: 256)
+
+    init(options: MVCCOptions = MVCCOptions()) {
+        directory = NSTemporaryDirectory() + "podium-bench-\(UUID().uuidString)"
+        do {
+            store = try MVCCStore(directory: directory, options: options)
+        } catch {
+            fatalError("cannot open store: \(error)")
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    static func key(_ n: Int) -> [UInt8] { Array("key/\(String(n, radix: 16))".utf8) }
+
+    func apply(_ command: MVCCCommand) {
+        index += 1
+        do {
+            _ = try store.apply(command, index: index)
+        } catch {
+            fatalError("apply failed: \(error)")
+        }
+    }
+
+    /// Puts to a key space of `keys` keys, round robin.
+    func put(keys: Int) {
+        counter += 1
+        apply(.put(PutRequest(key: Self.key(counter % keys), value: value)))
+    }
+
+    func sync() {
+        do { try store.sync() } catch { fatalError("sync failed: \(error)") }
+    }
+
+    func range(_ request: RangeRequest) -> RangeResponse {
+        do { return try store.range(request) } catch { fatalError("range failed: \(error)") }
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.throughput, .wallClock, .mallocCountTotal],
+                                           warmupIterations: 1, scalingFactor: .kilo,
+                                           maxDuration: .seconds(5), maxIterations: 50)
+
+    // Writes: each put is one applied entry (its own atomic batch); one fsync covers N of them, as group
+    // commit does in the server.
+    for perSync in [1, 16, 256] {
+        Benchmark("put 256 B, fsync every \(perSync) puts") { benchmark, harness in
+            for i in benchmark.scaledIterations {
+                harness.put(keys: 100_000)
+                if i % perSync == perSync - 1 { harness.sync() }
+            }
+        } setup: {
+            StoreHarness()
+        }
+    }
+
+    Benchmark("txn compare-and-put 256 B, no fsync") { benchmark, harness in
+        for _ in benchmark.scaledIterations {
+            harness.counter += 1
+            let key = StoreHarness.key(harness.counter % 1000)
+            harness.apply(.txn(TxnRequest(
+                compare: [Compare(range: KeyRange(key: key), result: .greater, target: .version(-1))],
+                success: [.put(PutRequest(key: key, value: harness.value))])))
+        }
+    } setup: {
+        StoreHarness()
+    }
+
+    // Reads on a store of 10,000 keys with 5 versions each.
+    let populated: @Sendable () -> StoreHarness = {
+        let harness = StoreHarness()
+        for _ in 0..<50_000 { harness.put(keys: 10_000) }
+        return harness
+    }
+    Benchmark("range: one key") { benchmark, harness in
+        for i in benchmark.scaledIterations {
+            blackHole(harness.range(RangeRequest(range: KeyRange(key: StoreHarness.key(i % 10_000)))))
+        }
+    } setup: {
+        populated()
+    }
+    Benchmark("range: one key at an old revision") { benchmark, harness in
+        for i in benchmark.scaledIterations {
+            blackHole(harness.range(RangeRequest(range: KeyRange(key: StoreHarness.key(i % 10_000)), revision: 20_000)))
+        }
+    } setup: {
+        populated()
+    }
+    Benchmark("range: 100 keys, limit 100", configuration: .init(scalingFactor: .one, maxIterations: 5_000)) { benchmark, harness in
+        for i in benchmark.scaledIterations {
+            let start = StoreHarness.key(0x100 + (i % 0xE00))
+            var request = RangeRequest(range: KeyRange(key: start, end: [0]))
+            request.limit = 100
+            blackHole(harness.range(request))
+        }
+    } setup: {
+        populated()
+    }
+
+    // Watch fan-out: one put, then every watcher's consumer drains its event. Throughput counts puts; events
+    // delivered per second are that times the number of watchers.
+    for watcherCount in [1, 100, 10_000] {
+        let scale: BenchmarkScalingFactor = watcherCount >= 10_000 ? .one : (watcherCount >= 100 ? .one : .kilo)
+        Benchmark("watch fan-out: put + deliver to \(watcherCount) watchers",
+                  configuration: .init(scalingFactor: scale, maxIterations: watcherCount >= 10_000 ? 200 : 5_000)) { benchmark, state in
+            let (harness, watchers) = state
+            for _ in benchmark.scaledIterations {
+                harness.apply(.put(PutRequest(key: Array("hot".utf8), value: harness.value)))
+                for watcher in watchers {
+                    guard case .events(let events) = try? watcher.poll() else { fatalError("watcher missed an event") }
+                    blackHole(events)
+                }
+            }
+        } setup: {
+            let harness = StoreHarness()
+            let watchers = (0..<watcherCount).map { _ in harness.store.watch(WatchRequest(range: KeyRange(key: Array("hot".utf8)))) }
+            return (harness, watchers)
+        }
+    }
+}
