@@ -113,21 +113,30 @@ let benchmarks: @Sendable () -> Void = {
     // Watch fan-out: one put, then every watcher's consumer drains its event. Throughput counts puts; events
     // delivered per second are that times the number of watchers.
     for watcherCount in [1, 100, 10_000] {
-        let scale: BenchmarkScalingFactor = watcherCount >= 10_000 ? .one : (watcherCount >= 100 ? .one : .kilo)
-        Benchmark("watch fan-out: put + deliver to \(watcherCount) watchers",
-                  configuration: .init(scalingFactor: scale, maxIterations: watcherCount >= 10_000 ? 200 : 5_000)) { benchmark, state in
-            let (harness, watchers) = state
+        let configuration = Benchmark.Configuration(scalingFactor: watcherCount == 1 ? .kilo : .one,
+                                                    maxIterations: watcherCount >= 10_000 ? 200 : 5_000)
+        Benchmark("watch fan-out: put + deliver to \(watcherCount) watchers", configuration: configuration) { benchmark, fanOut in
             for _ in benchmark.scaledIterations {
-                harness.apply(.put(PutRequest(key: Array("hot".utf8), value: harness.value)))
-                for watcher in watchers {
+                fanOut.harness.apply(.put(PutRequest(key: FanOut.key, value: fanOut.harness.value)))
+                for watcher in fanOut.watchers {
                     guard case .events(let events) = try? watcher.poll() else { fatalError("watcher missed an event") }
                     blackHole(events)
                 }
             }
         } setup: {
-            let harness = StoreHarness()
-            let watchers = (0..<watcherCount).map { _ in harness.store.watch(WatchRequest(range: KeyRange(key: Array("hot".utf8)))) }
-            return (harness, watchers)
+            FanOut(watchers: watcherCount)
         }
+    }
+}
+
+/// One store and many watchers on one key.
+final class FanOut: @unchecked Sendable {
+    // @unchecked Sendable: used by one benchmark at a time, from one thread.
+    static let key = Array("hot".utf8)
+    let harness = StoreHarness()
+    let watchers: [Watcher]
+
+    init(watchers count: Int) {
+        watchers = (0..<count).map { [harness] _ in harness.store.watch(WatchRequest(range: KeyRange(key: FanOut.key))) }
     }
 }
