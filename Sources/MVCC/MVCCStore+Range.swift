@@ -1,4 +1,9 @@
 import Storage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension MVCCStore {
     /// Reads keys at a revision (0: the current one) with etcd's semantics for limit, sorting, revision filters,
@@ -102,14 +107,22 @@ extension MVCCStore {
         let cursor = database.cursor(in: kv, lowerBound: lower, upperBound: upper)
         var kvs: [KeyValue] = []
         var count: Int64 = 0
+        // Reused for every key, so counting a large range allocates nothing per key.
+        var prefix: [UInt8] = []
+        var target: [UInt8] = []
+        prefix.reserveCapacity(64)
+        target.reserveCapacity(80)
         cursor.seek(lower)
         while cursor.isValid {
-            let (prefix, main) = cursor.withKey { raw in
-                ([UInt8](UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 8)])), StorageLayout.mainRevision(ofVersionKey: raw))
+            let main = cursor.withKey { raw in
+                prefix.removeAll(keepingCapacity: true)
+                prefix.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 8)]))
+                return StorageLayout.mainRevision(ofVersionKey: raw)
             }
             if main > revision {
                 // Newer than the read: the version we want, if any, is further on.
-                cursor.seek(StorageLayout.seekKey(escapedPrefix: prefix, atOrBelow: revision))
+                StorageLayout.writeSeekKey(into: &target, escapedPrefix: prefix, atOrBelow: revision)
+                cursor.seek(target)
                 continue
             }
             if !cursor.withValue(VersionRecord.isTombstone) {
@@ -120,7 +133,7 @@ extension MVCCStore {
                     kvs.append(record.keyValue(key: key, main: main))
                 }
             }
-            skipOlderVersions(of: prefix, cursor: cursor)
+            skipOlderVersions(of: prefix, cursor: cursor, scratch: &target)
         }
         try cursor.check()
         return (kvs, count)
@@ -128,16 +141,19 @@ extension MVCCStore {
 
     /// Moves the cursor past the remaining (older) versions of the key whose escaped form is `prefix`. After
     /// compaction a key has few versions, so stepping is usually cheaper than seeking.
-    private func skipOlderVersions(of prefix: [UInt8], cursor: Cursor) {
+    private func skipOlderVersions(of prefix: [UInt8], cursor: Cursor, scratch: inout [UInt8]) {
         for _ in 0..<3 {
             cursor.next()
             guard cursor.isValid else { return }
             let sameKey = cursor.withKey { raw in
-                raw.count - 8 == prefix.count && raw.prefix(prefix.count).elementsEqual(prefix)
+                // Both buffers are non-empty here (an escaped key has at least its 2-byte terminator), so their
+                // base addresses exist.
+                raw.count - 8 == prefix.count && prefix.withUnsafeBytes { memcmp($0.baseAddress!, raw.baseAddress!, prefix.count) == 0 }
             }
             if !sameKey { return }
         }
-        cursor.seek(StorageLayout.pastVersions(escapedPrefix: prefix))
+        StorageLayout.writePastVersions(into: &scratch, escapedPrefix: prefix)
+        cursor.seek(scratch)
     }
 
     private func merge(_ stored: [KeyValue], count: Int64, with pending: [[UInt8]: KeyValue?], limit: Int,

@@ -52,18 +52,31 @@ enum StorageLayout {
     }
 
     /// `escapedPrefix ++ bigEndian(~main)`: where the latest version at or below `main` of that key starts.
-    static func seekKey(escapedPrefix: some Collection<UInt8>, atOrBelow main: Int64) -> [UInt8] {
-        var out = [UInt8](escapedPrefix)
-        appendBigEndian(~UInt64(bitPattern: main), to: &out)
+    static func seekKey(escapedPrefix: [UInt8], atOrBelow main: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        writeSeekKey(into: &out, escapedPrefix: escapedPrefix, atOrBelow: main)
         return out
+    }
+
+    /// `seekKey` into a reused buffer, so scans do not allocate per key.
+    static func writeSeekKey(into out: inout [UInt8], escapedPrefix: [UInt8], atOrBelow main: Int64) {
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: escapedPrefix)
+        appendBigEndian(~UInt64(bitPattern: main), to: &out)
     }
 
     /// A key greater than every version of the key whose escaped form is `escapedPrefix`, and smaller than any
     /// other key's versions: the place to seek to in order to skip to the next user key.
-    static func pastVersions(escapedPrefix: some Collection<UInt8>) -> [UInt8] {
-        var out = [UInt8](escapedPrefix)
-        out.append(contentsOf: repeatElement(0xFF, count: 9))
+    static func pastVersions(escapedPrefix: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        writePastVersions(into: &out, escapedPrefix: escapedPrefix)
         return out
+    }
+
+    static func writePastVersions(into out: inout [UInt8], escapedPrefix: [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: escapedPrefix)
+        out.append(contentsOf: repeatElement(0xFF, count: 9))
     }
 
     /// The RocksDB bounds `[lower, upper)` (nil upper: unbounded) of the kv entries of the keys in `range`.

@@ -16,6 +16,7 @@ public final class Cursor {
     init(database: Database, family: ColumnFamily, lowerBound: [UInt8]?, upperBound: [UInt8]?, snapshot: Snapshot?) {
         self.database = database
         self.snapshot = snapshot
+        // The create functions below only return nil on allocation failure, which aborts anyway.
         options = rocksdb_readoptions_create()!
         if let snapshot { rocksdb_readoptions_set_snapshot(options, snapshot.handle) }
         self.lowerBound = lowerBound.map(Cursor.copy)

@@ -99,15 +99,29 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         populated()
     }
-    Benchmark("range: 100 keys, limit 100", configuration: .init(scalingFactor: .one, maxIterations: 5_000)) { benchmark, harness in
+    Benchmark("range: 100 keys", configuration: .init(scalingFactor: .one, maxIterations: 20_000)) { benchmark, harness in
         for i in benchmark.scaledIterations {
-            let start = StoreHarness.key(0x100 + (i % 0xE00))
-            var request = RangeRequest(range: KeyRange(key: start, end: [0]))
-            request.limit = 100
-            blackHole(harness.range(request))
+            // Keys are hex-numbered, so "key/10" up to "key/11" holds 100 keys ("key/10" ... "key/10ff" in part).
+            let start = Array("key/\(String(0x10 + i % 0xE0, radix: 16))".utf8)
+            blackHole(harness.range(RangeRequest(range: KeyRange(key: start, end: KeyRange.prefixEnd(start)), limit: 100)))
         }
     } setup: {
         populated()
+    }
+    for compacted in [false, true] {
+        let name = "range: first 100 of 10,000 keys, counting all" + (compacted ? ", after compaction" : ", 5 versions each")
+        Benchmark(name, configuration: .init(scalingFactor: .one, maxIterations: 2_000)) { benchmark, harness in
+            for _ in benchmark.scaledIterations {
+                blackHole(harness.range(RangeRequest(range: .prefix(Array("key/".utf8)), limit: 100)))
+            }
+        } setup: { () -> StoreHarness in
+            let harness = populated()
+            if compacted {
+                harness.apply(.compact(revision: harness.store.revision))
+                do { try harness.store.purgeCompacted() } catch { fatalError("purge failed: \(error)") }
+            }
+            return harness
+        }
     }
 
     // Watch fan-out: one put, then every watcher's consumer drains its event. Throughput counts puts; events
