@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "podium", targets: ["podium"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "MVCC", targets: ["MVCC"]),
+        .library(name: "Raft", targets: ["Raft"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -17,6 +18,13 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .target(name: "Storage", dependencies: ["CRocksDB"]),
         .target(name: "MVCC", dependencies: ["Storage"]),
+        .target(name: "Raft"),
+        // The deterministic cluster simulator: used by the tests and by `raft-sim` for long runs.
+        .target(name: "RaftSimulation", dependencies: ["Raft"]),
+        .executableTarget(name: "raft-sim", dependencies: [
+            "RaftSimulation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "podium", dependencies: [
             "MVCC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -28,6 +36,7 @@ let package = Package(
         .target(name: "MVCCModel", dependencies: ["MVCC", "TestSupport"], path: "Tests/MVCCModel"),
         .executableTarget(name: "mvcc-crash-writer", dependencies: ["MVCC", "MVCCModel"],
                           path: "Tests/CrashWriter"),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport"]),
     ]

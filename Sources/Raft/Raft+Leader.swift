@@ -1,0 +1,214 @@
+extension Raft {
+    mutating func stepLeader(_ message: Message) {
+        switch message.kind {
+        case .propose:
+            // Refused while handing over leadership: the new leader should get them instead.
+            guard transferee == 0 else { return }
+            appendEntries(message.entries)
+            broadcastAppend()
+        case .readIndex:
+            handleReadIndex(context: message.context, from: message.from)
+        case .transferLeadership:
+            startTransfer(to: message.transferee)
+        case .appendResponse:
+            handleAppendResponse(message)
+        case .heartbeatResponse:
+            guard progress[message.from] != nil else { return }
+            progress[message.from]?.recentActive = true
+            progress[message.from]?.probeSent = false
+            // An append may have been lost: make room for one more so the pipeline cannot wedge (a resend
+            // past a gap is rejected and backs up to the follower's match).
+            if progress[message.from]?.state == .replicate, progress[message.from]?.inflights.isFull == true {
+                progress[message.from]?.inflights.freeOldest()
+            }
+            if let match = progress[message.from]?.match, match < log.lastIndex { sendAppend(to: message.from) }
+            if !message.context.isEmpty { acknowledgeRead(context: message.context, from: message.from) }
+        default:
+            break
+        }
+    }
+
+    private mutating func handleAppendResponse(_ message: Message) {
+        guard var peer = progress[message.from] else { return }
+        peer.recentActive = true
+        if message.reject {
+            var hint = message.rejectHint
+            if message.logTerm > 0 {
+                hint = log.lastIndex(atOrBelow: hint, withTermAtMost: message.logTerm)
+            }
+            if peer.maybeDecrease(rejected: message.index, hint: hint) {
+                if peer.state == .replicate { peer.becomeProbe() }
+                progress[message.from] = peer
+                sendAppend(to: message.from)
+            } else {
+                progress[message.from] = peer
+            }
+            return
+        }
+        let wasPaused = peer.isPaused
+        if peer.maybeUpdate(message.index) {
+            switch peer.state {
+            case .probe:
+                peer.becomeReplicate()
+            case .snapshot(let index) where peer.match >= index:
+                peer.becomeProbe()
+                peer.becomeReplicate()
+            case .replicate:
+                peer.inflights.free(through: message.index)
+            default:
+                break
+            }
+            progress[message.from] = peer
+            if maybeCommit() {
+                broadcastAppend()
+            } else if wasPaused {
+                sendAppend(to: message.from)
+            }
+            // Keep the pipeline full while there is more to send.
+            while let current = progress[message.from], !current.isPaused, current.next <= log.lastIndex {
+                guard sendAppend(to: message.from) else { break }
+            }
+            if message.from == transferee && progress[message.from]?.match == log.lastIndex {
+                send(self.message(.timeoutNow, to: message.from))
+            }
+        } else {
+            progress[message.from] = peer
+        }
+    }
+
+    /// Commits the highest index a quorum of voters has on disk, if it is of the current term (§5.4.2: entries
+    /// of earlier terms are committed only through one of the current term). Returns whether it moved.
+    mutating func maybeCommit() -> Bool {
+        let matches = membership.voters.map { progress[$0]?.match ?? 0 }.sorted(by: >)
+        let candidate = matches[quorum - 1]
+        guard candidate > log.committed, log.term(at: candidate) == term else { return false }
+        log.commit(to: candidate)
+        releaseDeferredReads()
+        return true
+    }
+
+    /// Assigns this term and the next indices to `entries` and appends them to the leader's log (not yet
+    /// persisted: the leader counts its own copy only once `advance` says it is on disk).
+    mutating func appendEntries(_ entries: [Entry]) {
+        var index = log.lastIndex
+        let stamped = entries.map { entry -> Entry in
+            index += 1
+            var entry = entry
+            entry.term = term
+            entry.index = index
+            return entry
+        }
+        log.append(stamped)
+        // A single-voter cluster commits as soon as the entry is persisted; nothing to send.
+    }
+
+    mutating func broadcastAppend() {
+        for member in progress.keys.sorted() where member != id {
+            sendAppend(to: member)
+        }
+    }
+
+    mutating func broadcastHeartbeat(context: [UInt8]) {
+        for member in progress.keys.sorted() where member != id {
+            var heartbeat = message(.heartbeat, to: member)
+            // Never tell a follower to commit past what it is known to have.
+            heartbeat.commit = min(progress[member]?.match ?? 0, log.committed)
+            heartbeat.context = context
+            send(heartbeat)
+        }
+    }
+
+    /// Sends the follower its next entries, or the snapshot when they are compacted. Returns whether anything
+    /// was sent.
+    @discardableResult
+    mutating func sendAppend(to member: NodeID) -> Bool {
+        guard var peer = progress[member], !peer.isPaused else { return false }
+        let previous = peer.next - 1
+        if let previousTerm = log.term(at: previous),
+           let entries = log.entries(from: peer.next, to: log.lastIndex + 1, maxBytes: configuration.maxMessageBytes) {
+            var append = message(.append, to: member)
+            append.index = previous
+            append.logTerm = previousTerm
+            append.entries = entries
+            append.commit = log.committed
+            peer.sent(lastIndex: entries.last?.index ?? previous, entryCount: entries.count, bytes: append.payloadSize)
+            progress[member] = peer
+            send(append)
+            return true
+        }
+        // The entries it needs are compacted: send the snapshot, if it has been heard from lately.
+        guard peer.recentActive else { return false }
+        let snapshot = log.storage.snapshot
+        var install = message(.snapshot, to: member)
+        install.snapshot = snapshot
+        peer.becomeSnapshot(index: snapshot.metadata.index)
+        progress[member] = peer
+        send(install)
+        return true
+    }
+
+    // MARK: transport reports
+
+    /// The transport could not deliver to `member` (connection lost, queue full): stop streaming to it and
+    /// probe again once it answers.
+    public mutating func reportUnreachable(_ member: NodeID) {
+        guard role == .leader, progress[member]?.state == .replicate else { return }
+        progress[member]?.becomeProbe()
+    }
+
+    /// The transport finished sending a snapshot to `member`, or failed to. Either way the leader goes back to
+    /// probing: on success the follower's answer moves it on, on failure the snapshot is sent again.
+    public mutating func reportSnapshot(to member: NodeID, succeeded: Bool) {
+        guard role == .leader, case .snapshot = progress[member]?.state else { return }
+        progress[member]?.becomeProbe()
+        // After a failure wait for the next heartbeat answer before retrying.
+        if !succeeded { progress[member]?.probeSent = true }
+    }
+
+    // MARK: local requests
+
+    /// Proposes entries of application data, batched into one log append. On a follower they are forwarded to
+    /// the leader; without a known leader, or while leadership is being transferred, they are refused.
+    public mutating func propose(_ data: [[UInt8]]) throws {
+        try propose(data.map { Entry(term: 0, index: 0, kind: .normal, data: $0) })
+    }
+
+    mutating func propose(_ entries: [Entry]) throws {
+        switch role {
+        case .leader:
+            guard transferee == 0 else { throw RaftError.proposalDropped }
+            appendEntries(entries)
+            broadcastAppend()
+        default:
+            guard leader != 0 else { throw RaftError.proposalDropped }
+            var forwarded = Message(kind: .propose, from: id, to: leader, term: 0)
+            forwarded.entries = entries
+            send(forwarded)
+        }
+    }
+
+    /// Hands leadership to `member` (a voter): once its log is complete it is told to campaign at once.
+    /// Proposals are refused meanwhile; the transfer is abandoned after an election timeout.
+    public mutating func transferLeadership(to member: NodeID) throws {
+        guard membership.voters.contains(member) else { throw RaftError.notAVoter }
+        if role == .leader {
+            startTransfer(to: member)
+        } else {
+            guard leader != 0 else { throw RaftError.proposalDropped }
+            var forwarded = Message(kind: .transferLeadership, from: id, to: leader, term: 0)
+            forwarded.transferee = member
+            send(forwarded)
+        }
+    }
+
+    private mutating func startTransfer(to member: NodeID) {
+        guard member != id, membership.voters.contains(member), transferee != member else { return }
+        transferee = member
+        electionElapsed = 0
+        if progress[member]?.match == log.lastIndex {
+            send(message(.timeoutNow, to: member))
+        } else {
+            sendAppend(to: member)
+        }
+    }
+}

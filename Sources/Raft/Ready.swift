@@ -1,0 +1,43 @@
+/// The role a member plays and the leader it knows: volatile, never persisted.
+public struct SoftState: Sendable, Hashable {
+    public var leader: NodeID
+    public var role: Role
+}
+
+public enum Role: Sendable, Hashable {
+    case follower, preCandidate, candidate, leader
+}
+
+/// The answer to a read-index request: reads tagged `context` are linearizable once `index` is applied.
+public struct ReadState: Sendable, Hashable {
+    public var index: UInt64
+    public var context: [UInt8]
+}
+
+/// Everything Raft needs its caller to do, in this order: persist `hardState`, `entries` and `snapshot`
+/// (entries may replace a persisted suffix); send `messagesAfterPersist` (`messages` may be sent at once, even
+/// before persisting: the leader's appends go out while it writes its own log); apply `snapshot`, then
+/// `committedEntries`; then call `Raft.advance(_:)`. No other Raft method may be called in between.
+public struct Ready: Sendable {
+    public var softState: SoftState?
+    public var hardState: HardState?
+    public var entries: [Entry]
+    public var snapshot: Snapshot?
+    public var committedEntries: [Entry]
+    public var messages: [Message]
+    public var messagesAfterPersist: [Message]
+    public var readStates: [ReadState]
+
+    public var isEmpty: Bool {
+        softState == nil && hardState == nil && entries.isEmpty && snapshot == nil && committedEntries.isEmpty
+            && messages.isEmpty && messagesAfterPersist.isEmpty && readStates.isEmpty
+    }
+}
+
+/// Why a request could not be taken.
+public enum RaftError: Error, Sendable, Hashable {
+    /// No leader is known to forward a proposal to, or the leader is handing over leadership.
+    case proposalDropped
+    /// This member is not a voter of the configuration (it cannot campaign, or be transferred leadership).
+    case notAVoter
+}

@@ -1,0 +1,291 @@
+import Raft
+
+/// A whole Raft cluster driven on one thread by a seeded schedule of faults: message drop, delay, duplication
+/// and reordering, partitions (also one-way) and heals, crashes that lose everything not yet persisted,
+/// restarts from persisted state, uneven tick rates, leadership transfers and log compaction. After every step
+/// it checks Raft's safety properties; at the end, that the healed cluster makes progress. The same seed always
+/// replays the same schedule.
+public final class Simulation {
+    final class Node {
+        let id: NodeID
+        let disk: MemoryRaftLog
+        var raft: Raft?
+        /// Digest of the applied state and the index it covers.
+        var digest: UInt64 = 0
+        var applied: UInt64 = 0
+        /// Ticks once every `tickEvery` steps (uneven clocks).
+        let tickEvery: Int
+        var restarts = 0
+        var pendingReads: [(context: [UInt8], index: UInt64, knownCommittedAtInvoke: UInt64)] = []
+        var readsInFlight: [[UInt8]: UInt64] = [:]
+
+        init(id: NodeID, disk: MemoryRaftLog, tickEvery: Int) {
+            self.id = id
+            self.disk = disk
+            self.tickEvery = tickEvery
+        }
+    }
+
+    struct InFlight {
+        var deliverAt: Int
+        var message: Message
+    }
+
+    public let seed: UInt64
+    let options: SimulationOptions
+    var random: SimulationRandom
+    var nodes: [NodeID: Node] = [:]
+    var network: [InFlight] = []
+    /// (from, to) pairs that cannot communicate.
+    var cut: Set<[NodeID]> = []
+    var now = 0
+    var faulty = true
+    var stats = SimulationStats()
+    var trace: [String] = []
+    var nextProposal: UInt64 = 1
+    /// Snapshot sends that finished or failed, reported to their senders (as a transport does) once the
+    /// current Ready is done.
+    var snapshotReports: [(from: NodeID, to: NodeID, succeeded: Bool)] = []
+    var nextRead: UInt64 = 1
+
+    // What the checks know.
+    /// The term and digest of every index applied anywhere (so: committed), with the payload's term.
+    var committed: [UInt64: (term: UInt64, digest: UInt64)] = [:]
+    var highestCommitted: UInt64 = 0
+    var leaderOfTerm: [UInt64: NodeID] = [:]
+
+    public init(seed: UInt64, options: SimulationOptions = SimulationOptions()) {
+        self.seed = seed
+        self.options = options
+        random = SimulationRandom(seed: seed)
+        let ids = (1...UInt64(options.nodes)).map { $0 }
+        let membership = Membership(voters: Set(ids))
+        for id in ids {
+            let node = Node(id: id, disk: MemoryRaftLog(membership: membership), tickEvery: random.chance(0.3) ? 2 : 1)
+            nodes[id] = node
+            start(node)
+        }
+    }
+
+    /// Runs the schedule; throws the first violation found.
+    public func run() throws -> SimulationStats {
+        for _ in 0..<options.steps { try step() }
+        heal()
+        try checkLiveness()
+        try checkLogMatching()
+        return stats
+    }
+
+    // MARK: the schedule
+
+    func step() throws {
+        now += 1
+        if faulty { injectFaults() }
+        for id in nodes.keys.sorted() {
+            guard let node = nodes[id], node.raft != nil, now % node.tickEvery == 0 else { continue }
+            node.raft?.tick()
+        }
+        deliverMessages()
+        if random.chance(options.proposeRate) { propose() }
+        if random.chance(options.readRate) { startRead() }
+        for id in nodes.keys.sorted() {
+            try process(nodes[id]!)
+            for (from, to, succeeded) in snapshotReports { nodes[from]?.raft?.reportSnapshot(to: to, succeeded: succeeded) }
+            snapshotReports = []
+        }
+        try checkLeaders()
+        if now % 50 == 0 { try checkLogMatching() }
+    }
+
+    private func injectFaults() {
+        let live = nodes.values.filter { $0.raft != nil }.map(\.id).sorted()
+        let down = nodes.values.filter { $0.raft == nil }.map(\.id).sorted()
+        // Never crash more than a minority, so the cluster can still make progress when healed.
+        if random.chance(options.crashRate), down.count < (options.nodes - 1) / 2 + 1, let victim = random.pick(live) {
+            crash(nodes[victim]!, reason: "crash")
+        }
+        if let id = random.pick(down), random.chance(options.restartRate) { start(nodes[id]!) }
+        if random.chance(options.partitionRate) { partition() }
+        if !cut.isEmpty && random.chance(options.healRate) {
+            cut = []
+            log("heal")
+        }
+        if random.chance(options.transferRate), let leader = currentLeader(), let target = random.pick(nodes.keys.sorted()) {
+            try? nodes[leader]?.raft?.transferLeadership(to: target)
+            log("transfer \(leader) -> \(target)")
+        }
+        if random.chance(options.compactRate), let id = random.pick(live), let node = nodes[id], let raft = node.raft,
+           node.applied > node.disk.firstIndex {
+            node.disk.compact(to: node.applied, data: Simulation.encode(digest: node.digest, index: node.applied),
+                              membership: raft.membership)
+            log("compact \(id) to \(node.applied)")
+        }
+    }
+
+    private func partition() {
+        let ids = nodes.keys.sorted()
+        var side = Set<NodeID>()
+        for id in ids where random.chance(0.5) { side.insert(id) }
+        let oneWay = random.chance(0.3)
+        for a in ids where side.contains(a) {
+            for b in ids where !side.contains(b) {
+                cut.insert([a, b])
+                if !oneWay { cut.insert([b, a]) }
+            }
+        }
+        stats.partitions += 1
+        log("partition \(side.sorted())\(oneWay ? " one-way" : "")")
+    }
+
+    func heal() {
+        faulty = false
+        cut = []
+        for node in nodes.values where node.raft == nil { start(node) }
+        log("heal all")
+    }
+
+    private func deliverMessages() {
+        var due: [InFlight] = []
+        network.removeAll { flight in
+            if flight.deliverAt <= now { due.append(flight); return true }
+            return false
+        }
+        random.shuffle(&due)
+        for flight in due {
+            let message = flight.message
+            let delivered = nodes[message.to]?.raft != nil
+            nodes[message.to]?.raft?.step(message)
+            if message.kind == .snapshot { snapshotReports.append((message.from, message.to, delivered)) }
+        }
+    }
+
+    func enqueue(_ messages: [Message]) {
+        for message in messages {
+            if message.kind == .snapshot { stats.snapshotsSent += 1 }
+            let reachable = !cut.contains([message.from, message.to]) && nodes[message.to]?.raft != nil
+            if !reachable || (faulty && random.chance(options.dropRate)) {
+                // A snapshot travels on a stream of its own, whose failure the transport reports.
+                if message.kind == .snapshot { snapshotReports.append((message.from, message.to, false)) }
+                continue
+            }
+            let delay = faulty ? random.int(0...options.maxDelay) : random.int(0...1)
+            network.append(InFlight(deliverAt: now + 1 + delay, message: message))
+            if faulty && random.chance(options.duplicateRate) {
+                network.append(InFlight(deliverAt: now + 1 + random.int(0...options.maxDelay), message: message))
+            }
+        }
+    }
+
+    // MARK: nodes
+
+    private func start(_ node: Node) {
+        var configuration = RaftConfiguration(id: node.id)
+        configuration.electionTicks = options.electionTicks
+        configuration.randomSeed = seed &+ UInt64(node.restarts)
+        configuration.maxMessageBytes = 64
+        configuration.maxInflightMessages = 4
+        node.raft = Raft(configuration: configuration, storage: node.disk)
+        let (digest, index) = Simulation.decode(node.disk.snapshot.data)
+        node.digest = digest
+        node.applied = index
+        node.pendingReads = []
+        node.readsInFlight = [:]
+        log("start \(node.id) (term \(node.disk.hardState.term), applied \(index))")
+    }
+
+    private func crash(_ node: Node, reason: String) {
+        node.raft = nil
+        node.restarts += 1
+        stats.crashes += 1
+        log("\(reason) \(node.id)")
+    }
+
+    /// Does what each Ready asks, as a real server would, possibly crashing between sending the leader's
+    /// early messages and persisting.
+    private func process(_ node: Node) throws {
+        while var raft = node.raft, raft.hasReady {
+            let ready = raft.ready()
+            enqueue(ready.messages)
+            if faulty && !ready.entries.isEmpty && random.chance(options.crashRate * 2) {
+                crash(node, reason: "crash before persisting")
+                return
+            }
+            if let snapshot = ready.snapshot { node.disk.install(snapshot) }
+            node.disk.append(ready.entries)
+            if let hardState = ready.hardState { node.disk.setHardState(hardState) }
+            enqueue(ready.messagesAfterPersist)
+            if let snapshot = ready.snapshot {
+                (node.digest, node.applied) = Simulation.decode(snapshot.data)
+                try checkApplied(node, index: node.applied, term: snapshot.metadata.term)
+            }
+            for entry in ready.committedEntries {
+                guard entry.index == node.applied + 1 else {
+                    throw violation("node \(node.id) applied \(entry.index) after \(node.applied)")
+                }
+                node.digest = Simulation.mix(node.digest, entry)
+                node.applied = entry.index
+                try checkApplied(node, index: entry.index, term: entry.term)
+            }
+            for read in ready.readStates {
+                guard let invokedAt = node.readsInFlight.removeValue(forKey: read.context) else { continue }
+                node.pendingReads.append((read.context, read.index, invokedAt))
+            }
+            try completeReads(node)
+            if ready.softState?.role == .leader { stats.elections += 1 }
+            raft.advance(ready)
+            node.raft = raft
+        }
+    }
+
+    private func propose() {
+        guard let id = random.pick(nodes.keys.sorted()), let node = nodes[id], node.raft != nil else { return }
+        var payload: [UInt8] = []
+        withUnsafeBytes(of: nextProposal.bigEndian) { payload.append(contentsOf: $0) }
+        nextProposal += 1
+        try? node.raft?.propose([payload])
+    }
+
+    private func startRead() {
+        guard let id = random.pick(nodes.keys.sorted()), let node = nodes[id], node.raft != nil else { return }
+        var context: [UInt8] = []
+        withUnsafeBytes(of: nextRead.bigEndian) { context.append(contentsOf: $0) }
+        nextRead += 1
+        if (try? node.raft?.readIndex(context: context)) != nil {
+            node.readsInFlight[context] = highestCommitted
+        }
+    }
+
+    func currentLeader() -> NodeID? {
+        nodes.values.filter { $0.raft?.role == .leader }.map(\.id).sorted().last
+    }
+
+    func log(_ event: @autoclosure () -> String) {
+        guard options.trace else { return }
+        trace.append("[\(now)] \(event())")
+    }
+
+    func violation(_ what: String) -> Violation {
+        Violation(seed: seed, step: now, what: what, trace: trace)
+    }
+
+    // MARK: the application's state
+
+    static func mix(_ digest: UInt64, _ entry: Entry) -> UInt64 {
+        var hash = digest ^ 0xCBF2_9CE4_8422_2325
+        for byte in entry.data + withUnsafeBytes(of: entry.index.bigEndian, Array.init) {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3
+        }
+        return hash
+    }
+
+    static func encode(digest: UInt64, index: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: digest.bigEndian, Array.init) + withUnsafeBytes(of: index.bigEndian, Array.init)
+    }
+
+    static func decode(_ data: [UInt8]) -> (digest: UInt64, index: UInt64) {
+        guard data.count == 16 else { return (0, 0) }
+        let digest = data[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let index = data[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return (digest, index)
+    }
+}
