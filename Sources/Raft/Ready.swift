@@ -12,6 +12,11 @@ public enum Role: Sendable, Hashable {
 public struct ReadState: Sendable, Hashable {
     public var index: UInt64
     public var context: [UInt8]
+
+    public init(index: UInt64, context: [UInt8]) {
+        self.index = index
+        self.context = context
+    }
 }
 
 /// Everything Raft needs its caller to do, in this order: persist `hardState`, `entries` and `snapshot`

@@ -1,0 +1,216 @@
+import Testing
+import Raft
+
+/// The situations of the Raft paper, played out message by message.
+@Suite struct ScenarioTests {
+    @Test func aCandidateWithAQuorumBecomesLeaderAndCommitsANoOp() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        #expect(cluster.leaders == [1])
+        #expect(cluster[1].term == 1, "the pre-vote does not raise the term")
+        #expect(cluster[2].leader == 1 && cluster[3].leader == 1)
+        #expect(cluster[1].committedIndex == 1, "the new leader's empty entry is committed")
+        #expect(cluster.applied[2]?.map(\.index) == [1])
+    }
+
+    @Test func proposalsOnAFollowerAreForwardedAndCommittedInOneBatch() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        try cluster[2].propose([[1], [2], [3]])
+        cluster.deliverAll()
+        for id: NodeID in 1...3 {
+            #expect(cluster.applied[id]?.map(\.data) == [[], [1], [2], [3]])
+        }
+        #expect(cluster[1].term(at: 2) == 1 && cluster[1].term(at: 4) == 1)
+    }
+
+    @Test func proposalsWithoutALeaderAreRefused() {
+        var cluster = TestCluster(size: 3)
+        #expect(throws: RaftError.proposalDropped) { try cluster[1].propose([[1]]) }
+    }
+
+    /// Figure 7: whatever its followers' logs look like, a leader makes them equal to its own.
+    @Test func figure7LeaderRepairsEveryKindOfFollowerLog() throws {
+        var cluster = TestCluster(size: 7)
+        let leaderLog: [UInt64] = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6]
+        let followers: [NodeID: [UInt64]] = [
+            2: [1, 1, 1, 4, 4, 5, 5, 6, 6],            // (a) missing an entry
+            3: [1, 1, 1, 4],                          // (b) missing many
+            4: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],      // (c) an extra uncommitted entry
+            5: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7],   // (d) extra entries of a later term
+            6: [1, 1, 1, 4, 4, 4, 4],                 // (e) extra entries of an old term
+            7: [1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],      // (f) a whole divergent history
+        ]
+        cluster.add(1, log: leaderLog, term: 7)
+        for (id, log) in followers { cluster.add(id, log: log, term: 7) }
+        try cluster.elect(1)
+        #expect(cluster.leaders == [1], "a, b, e and f vote for the leader; c and d have more up-to-date logs")
+        #expect(cluster[1].term == 8)
+        let expected = leaderLog + [8]
+        for id: NodeID in 1...7 {
+            #expect(cluster.terms(id) == expected, "follower \(id)")
+        }
+        #expect(cluster[5].committedIndex == 11)
+    }
+
+    /// Figure 8: a leader must not commit an entry of an earlier term by counting replicas; it commits it only
+    /// together with an entry of its own term.
+    @Test func figure8EntriesOfEarlierTermsCommitOnlyThroughTheCurrentTerm() throws {
+        var cluster = TestCluster(size: 3)
+        cluster.add(1, log: [1, 2], term: 2)
+        cluster.add(2, log: [1], term: 2)
+        cluster.add(3, log: [1], term: 2)
+        cluster.restart(1) { $0.maxMessageBytes = 0 }   // one entry per append
+        try cluster[1].campaign()
+        // Deliver the election and the repair of the followers' logs, but hold back the leader's own-term entry
+        // once a follower can take it (the first probe carrying it is rejected and makes the leader back up).
+        let probed = Recorder()
+        cluster.deliverAll { message in
+            guard message.kind == .append, message.entries.contains(where: { $0.term == 3 }) else { return false }
+            return !probed.firstTime(message.to)
+        }
+        #expect(cluster.leaders == [1] && cluster[1].term == 3)
+        #expect(cluster[2].term(at: 2) == 2, "the old entry reached a majority")
+        #expect(cluster[1].committedIndex == 0, "but it is not committed by counting replicas")
+        // Now let the current term's entry through: both commit.
+        cluster.tick(1)
+        cluster.deliverAll()
+        #expect(cluster[1].committedIndex == 3)
+        #expect(cluster.applied[2]?.map(\.term) == [1, 2, 3])
+    }
+
+    /// A deposed leader that was partitioned away loses its uncommitted entries when it rejoins.
+    @Test func aStaleLeaderStepsDownAndItsUncommittedEntriesAreReplaced() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.isolated = [1]
+        try cluster[1].propose([[9, 9]])   // never reaches a quorum
+        cluster.processReady()
+        cluster.queue.removeAll()
+        cluster.tickAll(times: 30)
+        #expect(cluster.leaders.contains(2) || cluster.leaders.contains(3))
+        let newLeader = cluster.leaders.first { $0 != 1 }!   // checked just above
+        try cluster[newLeader].propose([[7]])
+        cluster.deliverAll()
+        #expect(cluster[1].role != .leader, "under CheckQuorum the isolated leader stepped down on its own")
+        cluster.isolated = []
+        cluster.tickAll(times: 3)
+        #expect(cluster.leaders == [newLeader])
+        #expect(cluster.terms(1) == cluster.terms(newLeader))
+        #expect(!(cluster.applied[1] ?? []).contains { $0.data == [9, 9] })
+        #expect(cluster.applied[1]?.last?.data == [7])
+    }
+
+    @Test func aLeaderCutOffFromItsQuorumStepsDown() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.isolated = [1]
+        // The followers answered during the election, so the first check passes; the second does not.
+        cluster.tick(1, times: 19)
+        #expect(cluster[1].role == .leader)
+        cluster.tick(1)
+        #expect(cluster[1].role == .follower && cluster[1].leader == 0)
+    }
+
+    /// A node returning from a partition does not depose a working leader: with PreVote its term never rose.
+    @Test func preVoteStopsARejoiningNodeFromDisruptingTheCluster() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.isolated = [3]
+        cluster.tick(3, times: 100)   // many election timeouts alone
+        #expect(cluster[3].term == 1, "pre-votes failed, so the term never rose")
+        cluster.isolated = []
+        cluster.tickAll(times: 5)
+        #expect(cluster.leaders == [1] && cluster[1].term == 1)
+    }
+
+    @Test func withoutPreVoteARejoiningNodeForcesANewTerm() throws {
+        var cluster = TestCluster(size: 3)
+        for id: NodeID in 1...3 { cluster.restart(id) { $0.preVote = false; $0.checkQuorum = false } }
+        try cluster.elect(1)
+        cluster.isolated = [3]
+        cluster.tick(3, times: 100)
+        #expect(cluster[3].term > 5, "each timeout raised the isolated node's term")
+        cluster.isolated = []
+        cluster.tickAll(times: 30)
+        #expect(cluster[1].term > 1, "its higher term deposed the leader: the disruption PreVote prevents")
+    }
+
+    @Test func leadershipTransferHandsOverAndRefusesProposalsMeanwhile() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        try cluster[1].propose([[1]])
+        // Hold back replication so the transferee is behind when the transfer starts.
+        cluster.processReady()
+        cluster.queue.removeAll()
+        try cluster[1].transferLeadership(to: 3)
+        #expect(throws: RaftError.proposalDropped) { try cluster[1].propose([[2]]) }
+        cluster.tick(1)
+        cluster.deliverAll()
+        #expect(cluster.leaders == [3])
+        #expect(cluster[3].term == 2)
+        #expect(cluster.applied[3]?.contains { $0.data == [1] } == true, "the transferee caught up first")
+    }
+
+    @Test func readIndexConfirmsLeadershipBeforeAnswering() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        try cluster[1].propose([[1]])
+        cluster.deliverAll()
+        try cluster[1].readIndex(context: [7])
+        cluster.processReady()
+        #expect(cluster.readStates[1, default: []].isEmpty, "no answer before a quorum confirms the leader")
+        cluster.deliverAll()
+        #expect(cluster.readStates[1] == [ReadState(index: 2, context: [7])])
+        try cluster[2].readIndex(context: [8])
+        cluster.deliverAll()
+        #expect(cluster.readStates[2] == [ReadState(index: 2, context: [8])], "a follower's read is answered via the leader")
+    }
+
+    @Test func aPartitionedLeaderCannotAnswerReads() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.isolated = [1]
+        try cluster[1].readIndex(context: [1])
+        cluster.deliverAll()
+        cluster.tick(1, times: 3)
+        #expect(cluster.readStates[1, default: []].isEmpty)
+    }
+
+    @Test func aFollowerBehindTheLeadersFirstIndexCatchesUpBySnapshot() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.isolated = [3]
+        for value in 1...20 { try cluster[1].propose([[UInt8(value)]]) }
+        cluster.deliverAll()
+        let leaderApplied = cluster[1].appliedIndex
+        cluster.disks[1]!.compact(to: leaderApplied, data: [42], membership: cluster.membership)
+        #expect(cluster[1].firstLogIndex == leaderApplied + 1)
+        cluster.isolated = []
+        cluster.tickAll(times: 3)
+        #expect(cluster.disks[3]!.snapshot.metadata.index == leaderApplied)
+        #expect(cluster.disks[3]!.snapshot.data == [42])
+        try cluster[1].propose([[99]])
+        cluster.deliverAll()
+        #expect(cluster.applied[3]?.last?.data == [99])
+        #expect(cluster[3].committedIndex == cluster[1].committedIndex)
+    }
+
+    @Test func aSingleNodeClusterCommitsAlone() throws {
+        var cluster = TestCluster(size: 1)
+        try cluster.elect(1)
+        try cluster[1].propose([[5]])
+        cluster.deliverAll()
+        #expect(cluster.applied[1]?.map(\.data) == [[], [5]])
+        try cluster[1].readIndex(context: [1])
+        cluster.deliverAll()
+        #expect(cluster.readStates[1] == [ReadState(index: 2, context: [1])])
+    }
+}
+
+/// Remembers which nodes it has seen, across the calls of a non-mutating closure.
+final class Recorder {
+    private var seen: Set<NodeID> = []
+
+    func firstTime(_ id: NodeID) -> Bool { seen.insert(id).inserted }
+}
