@@ -39,19 +39,6 @@ public struct HardState: Sendable, Hashable {
     }
 }
 
-/// The voting and non-voting members of a configuration.
-public struct Membership: Sendable, Hashable {
-    public var voters: Set<NodeID>
-    public var learners: Set<NodeID>
-
-    public init(voters: Set<NodeID>, learners: Set<NodeID> = []) {
-        self.voters = voters
-        self.learners = learners
-    }
-
-    public var members: Set<NodeID> { voters.union(learners) }
-}
-
 /// Where a snapshot cuts the log, and the membership at that point.
 public struct SnapshotMetadata: Sendable, Hashable {
     public var index: UInt64

@@ -4,7 +4,7 @@ extension Raft {
         case .propose:
             // Refused while handing over leadership: the new leader should get them instead.
             guard transferee == 0 else { return }
-            appendEntries(message.entries)
+            appendEntries(admit(message.entries).entries)
             broadcastAppend()
         case .readIndex:
             handleReadIndex(context: message.context, from: message.from)
@@ -79,8 +79,7 @@ extension Raft {
     /// Commits the highest index a quorum of voters has on disk, if it is of the current term (§5.4.2: entries
     /// of earlier terms are committed only through one of the current term). Returns whether it moved.
     mutating func maybeCommit() -> Bool {
-        let matches = membership.voters.map { progress[$0]?.match ?? 0 }.sorted(by: >)
-        let candidate = matches[quorum - 1]
+        let candidate = membership.committedIndex { progress[$0]?.match ?? 0 }
         guard candidate > log.committed, log.term(at: candidate) == term else { return false }
         log.commit(to: candidate)
         releaseDeferredReads()
@@ -177,7 +176,9 @@ extension Raft {
         switch role {
         case .leader:
             guard transferee == 0 else { throw RaftError.proposalDropped }
-            appendEntries(entries)
+            let (admitted, refusal) = admit(entries)
+            if let refusal { throw refusal }
+            appendEntries(admitted)
             broadcastAppend()
         default:
             guard leader != 0 else { throw RaftError.proposalDropped }
@@ -190,7 +191,7 @@ extension Raft {
     /// Hands leadership to `member` (a voter): once its log is complete it is told to campaign at once.
     /// Proposals are refused meanwhile; the transfer is abandoned after an election timeout.
     public mutating func transferLeadership(to member: NodeID) throws {
-        guard membership.voters.contains(member) else { throw RaftError.notAVoter }
+        guard membership.isVoter(member) else { throw RaftError.notAVoter }
         if role == .leader {
             startTransfer(to: member)
         } else {
@@ -202,7 +203,7 @@ extension Raft {
     }
 
     private mutating func startTransfer(to member: NodeID) {
-        guard member != id, membership.voters.contains(member), transferee != member else { return }
+        guard member != id, membership.isVoter(member), transferee != member else { return }
         transferee = member
         electionElapsed = 0
         if progress[member]?.match == log.lastIndex {

@@ -21,7 +21,7 @@ extension Raft {
             deferredReads.append(deferred)
             return
         }
-        if membership.voters.count == 1 || (configuration.leaseReads && configuration.checkQuorum) {
+        if membership.isQuorum([id]) || (configuration.leaseReads && configuration.checkQuorum) {
             answerRead(ReadIndexQueue.Request(context: context, index: log.committed, requester: requester))
             return
         }
@@ -30,9 +30,8 @@ extension Raft {
     }
 
     mutating func acknowledgeRead(context: [UInt8], from member: NodeID) {
-        let voters = membership.voters
-        let quorum = quorum
-        let confirmed = reads.acknowledge(context: context, from: member) { $0.intersection(voters).count >= quorum }
+        let membership = membership
+        let confirmed = reads.acknowledge(context: context, from: member) { membership.isQuorum($0) }
         for request in confirmed { answerRead(request) }
     }
 

@@ -38,5 +38,11 @@ extension Raft {
         if role == .leader, progress[id]?.maybeUpdate(log.persistedIndex) == true, maybeCommit() {
             broadcastAppend()
         }
+        // A joint configuration is left as soon as the leader has applied the change that entered it.
+        if role == .leader, membership.isJoint, log.applied >= pendingConfigurationIndex, transferee == 0 {
+            appendEntries(admit([Entry(term: 0, index: 0, kind: .configurationChange,
+                                       data: ConfigurationChange.leaveJoint.encoded())]).entries)
+            broadcastAppend()
+        }
     }
 }

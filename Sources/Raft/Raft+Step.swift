@@ -18,8 +18,8 @@ extension Raft {
         if electionElapsed >= configuration.electionTicks {
             electionElapsed = 0
             if configuration.checkQuorum {
-                let active = membership.voters.filter { $0 == id || progress[$0]?.recentActive == true }
-                if active.count < quorum {
+                let active = Set(progress.keys.filter { $0 == id || progress[$0]?.recentActive == true })
+                if !membership.isQuorum(active) {
                     // Cut off from a quorum: stop acting as leader so clients go elsewhere.
                     becomeFollower(term: term, leader: 0)
                     return
@@ -58,7 +58,7 @@ extension Raft {
             wonElection(kind)
             return
         }
-        for voter in membership.voters.sorted() where voter != id {
+        for voter in membership.voters.union(membership.outgoing).sorted() where voter != id {
             var request = Message(kind: kind, from: id, to: voter, term: campaignTerm)
             request.index = log.lastIndex
             request.logTerm = log.lastTerm
@@ -70,10 +70,8 @@ extension Raft {
     enum ElectionOutcome { case won, lost, pending }
 
     func tallyVotes() -> ElectionOutcome {
-        let granted = membership.voters.filter { votes[$0] == true }.count
-        let rejected = membership.voters.filter { votes[$0] == false }.count
-        if granted >= quorum { return .won }
-        if rejected >= quorum { return .lost }
+        if membership.isQuorum(Set(votes.filter { $0.value }.keys)) { return .won }
+        if membership.isDefeated(Set(votes.filter { !$0.value }.keys)) { return .lost }
         return .pending
     }
 
@@ -261,7 +259,7 @@ extension Raft {
             response.index = log.committed
         } else {
             log.restore(snapshot)
-            membership = point.membership
+            switchTo(point.membership)
             response.index = point.index
         }
         send(response)

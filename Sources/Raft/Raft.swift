@@ -19,6 +19,8 @@ public struct Raft {
     var randomizedElectionTimeout = 0
     /// The member leadership is being handed to, or 0.
     var transferee: NodeID = 0
+    /// The index of the last membership change proposed; another may be proposed once it is applied.
+    var pendingConfigurationIndex: UInt64 = 0
     var reads = ReadIndexQueue()
     /// Read requests that arrived before this leader committed an entry of its own term.
     var deferredReads: [Message] = []
@@ -62,8 +64,7 @@ public struct Raft {
     /// The term of entry `index` in this member's log, or nil when it is compacted or beyond the end.
     public func term(at index: UInt64) -> UInt64? { log.term(at: index) }
 
-    var isVoter: Bool { membership.voters.contains(id) }
-    var quorum: Int { membership.voters.count / 2 + 1 }
+    var isVoter: Bool { membership.isVoter(id) }
 
     // MARK: role changes
 
@@ -82,11 +83,12 @@ public struct Raft {
         reads = ReadIndexQueue()
         deferredReads = []
         progress = [:]
-        for member in membership.members {
-            progress[member] = Progress(next: log.lastIndex + 1, isLearner: !membership.voters.contains(member),
-                                        inflights: Inflights(maxMessages: configuration.maxInflightMessages,
-                                                             maxBytes: configuration.maxInflightBytes))
-        }
+        for member in membership.members { progress[member] = newProgress(for: member) }
+    }
+
+    func newProgress(for member: NodeID) -> Progress {
+        Progress(next: log.lastIndex + 1, isLearner: !membership.isVoter(member),
+                 inflights: Inflights(maxMessages: configuration.maxInflightMessages, maxBytes: configuration.maxInflightBytes))
     }
 
     mutating func becomeFollower(term: UInt64, leader: NodeID) {
@@ -121,6 +123,8 @@ public struct Raft {
         progress[id]?.recentActive = true
         progress[id]?.match = log.persistedIndex
         progress[id]?.becomeReplicate()
+        // Any membership change in the uncommitted tail may still be pending.
+        pendingConfigurationIndex = log.lastIndex
         // An empty entry of the new term: committing it commits every earlier entry (§5.4.2).
         appendEntries([Entry(term: term, index: 0)])
         broadcastAppend()

@@ -45,4 +45,7 @@ public enum RaftError: Error, Sendable, Hashable {
     case proposalDropped
     /// This member is not a voter of the configuration (it cannot campaign, or be transferred leadership).
     case notAVoter
+    /// A membership change was proposed while another is still not applied, or it does not apply to the
+    /// current membership (see `ConfigurationChange.Refusal`).
+    case configurationChangeRefused
 }

@@ -86,7 +86,9 @@ extension Simulation {
                     return (1...raft.committedIndex).reversed().first { raft.entries($0..<($0 + 1))?.first?.data == marker }
                 }.first
             }
-            if let markerIndex, nodes.values.allSatisfy({ $0.applied >= markerIndex && $0.applied >= highestCommitted }) {
+            // Every member of the configuration in force must catch up; removed nodes need not.
+            if let markerIndex, let leader = currentLeader(), let members = nodes[leader]?.raft?.membership.members,
+               members.allSatisfy({ (nodes[$0]?.applied ?? 0) >= max(markerIndex, highestCommitted) }) {
                 return
             }
             // A proposal lost to a leader change is proposed again.

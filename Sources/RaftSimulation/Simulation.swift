@@ -114,12 +114,32 @@ public final class Simulation {
             try? nodes[leader]?.raft?.transferLeadership(to: target)
             log("transfer \(leader) -> \(target)")
         }
+        if random.chance(options.membershipChangeRate), let leader = currentLeader() { changeMembership(leader) }
         if random.chance(options.compactRate), let id = random.pick(live), let node = nodes[id], let raft = node.raft,
            node.applied > node.disk.firstIndex {
             node.disk.compact(to: node.applied, data: Simulation.encode(digest: node.digest, index: node.applied),
                               membership: raft.membership)
             log("compact \(id) to \(node.applied)")
         }
+    }
+
+    /// Has the leader propose a random membership change over the fixed pool of nodes.
+    private func changeMembership(_ leader: NodeID) {
+        guard let membership = nodes[leader]?.raft?.membership, !membership.isJoint else { return }
+        let all = nodes.keys.sorted()
+        let outsiders = all.filter { !membership.members.contains($0) }
+        let change: ConfigurationChange.Operation?
+        switch random.int(0...3) {
+        case 0 where membership.voters.count > 2: change = random.pick(membership.voters.sorted()).map { .remove($0) }
+        case 1: change = random.pick(outsiders).map { .addLearner($0) }
+        case 2: change = random.pick(membership.learners.sorted()).map { .addVoter($0) }
+        case 3: change = random.pick(outsiders).map { .addVoter($0) }
+        default: change = nil
+        }
+        guard let change else { return }
+        let accepted = (try? nodes[leader]?.raft?.proposeConfigurationChange(ConfigurationChange([change]))) != nil
+        stats.membershipChanges += accepted ? 1 : 0
+        log("leader \(leader) proposes \(change)\(accepted ? "" : " (refused)")")
     }
 
     private func partition() {
@@ -221,6 +241,10 @@ public final class Simulation {
             for entry in ready.committedEntries {
                 guard entry.index == node.applied + 1 else {
                     throw violation("node \(node.id) applied \(entry.index) after \(node.applied)")
+                }
+                if entry.kind == .configurationChange, let change = try? ConfigurationChange(decoding: entry.data) {
+                    let membership = raft.applyConfigurationChange(change)
+                    log("\(node.id) applies \(change.operations.isEmpty ? "leave joint" : "\(change.operations)") -> voters \(membership.voters.sorted()) outgoing \(membership.outgoing.sorted()) learners \(membership.learners.sorted())")
                 }
                 node.digest = Simulation.mix(node.digest, entry)
                 node.applied = entry.index

@@ -16,6 +16,8 @@ public struct SimulationOptions: Sendable {
     public var readRate = 0.08
     public var transferRate = 0.003
     public var compactRate = 0.01
+    /// Membership changes proposed by the leader: remove a voter, add a learner, promote one, re-add a voter.
+    public var membershipChangeRate = 0.01
     /// Steps allowed after healing for a leader to emerge and a proposal to reach every node.
     public var livenessSteps = 400
     /// Keep a trace of events to print with a violation (slower).
@@ -46,4 +48,5 @@ public struct SimulationStats: Sendable {
     public var partitions = 0
     public var reads = 0
     public var snapshotsSent = 0
+    public var membershipChanges = 0
 }

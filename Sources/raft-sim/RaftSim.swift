@@ -34,6 +34,11 @@ struct RaftSim: ParsableCommand {
         let start = clock.now
         let failures = Mutex<[String]>([])
         let committed = Atomic<Int>(0)
+        let changes = Atomic<Int>(0)
+        let elections = Atomic<Int>(0)
+        let crashes = Atomic<Int>(0)
+        let snapshots = Atomic<Int>(0)
+        let reads = Atomic<Int>(0)
         let done = Atomic<Int>(0)
         let seeds = self.seeds, first = self.first, nodes = self.nodes, steps = self.steps, trace = self.trace
         DispatchQueue.concurrentPerform(iterations: jobs) { worker in
@@ -47,6 +52,11 @@ struct RaftSim: ParsableCommand {
                 do {
                     let stats = try Simulation(seed: seed, options: options).run()
                     committed.add(stats.committedEntries, ordering: .relaxed)
+                    changes.add(stats.membershipChanges, ordering: .relaxed)
+                    elections.add(stats.elections, ordering: .relaxed)
+                    crashes.add(stats.crashes, ordering: .relaxed)
+                    snapshots.add(stats.snapshotsSent, ordering: .relaxed)
+                    reads.add(stats.reads, ordering: .relaxed)
                 } catch {
                     failures.withLock { $0.append("\(error)\n  replay: raft-sim --first \(seed) --seeds 1 --nodes \(options.nodes) --steps \(steps) --trace") }
                 }
@@ -59,7 +69,10 @@ struct RaftSim: ParsableCommand {
         let failed = failures.withLock { $0 }
         for failure in failed { print(failure) }
         print("\(seeds) schedules (seeds \(first)...\(first + UInt64(seeds) - 1)), \(failed.count) violations, "
-              + "\(committed.load(ordering: .relaxed)) entries committed, \(elapsed)")
+              + "\(elapsed)")
+        print("across them: \(committed.load(ordering: .relaxed)) entries committed, \(elections.load(ordering: .relaxed)) leaders elected, "
+              + "\(crashes.load(ordering: .relaxed)) crashes, \(snapshots.load(ordering: .relaxed)) snapshots sent, "
+              + "\(changes.load(ordering: .relaxed)) membership changes, \(reads.load(ordering: .relaxed)) linearizable reads")
         if !failed.isEmpty { throw ExitCode.failure }
     }
 }

@@ -56,6 +56,9 @@ struct TestCluster {
                 for message in ready.messages + ready.messagesAfterPersist where !isolated.contains(message.from) && !isolated.contains(message.to) {
                     queue.append(message)
                 }
+                for entry in ready.committedEntries where entry.kind == .configurationChange {
+                    if let change = try? ConfigurationChange(decoding: entry.data) { raft.applyConfigurationChange(change) }
+                }
                 applied[id, default: []] += ready.committedEntries
                 readStates[id, default: []] += ready.readStates
                 raft.advance(ready)
