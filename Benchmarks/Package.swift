@@ -19,5 +19,13 @@ let package = Package(
             ],
             path: "Benchmarks/MVCCBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "RaftBenchmarks",
+            dependencies: [
+                .product(name: "Raft", package: "Podium"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/RaftBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )
