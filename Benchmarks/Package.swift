@@ -11,21 +11,19 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .executableTarget(
-            name: "MVCCBenchmarks",
-            dependencies: [
-                .product(name: "MVCC", package: "Podium"),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/MVCCBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
-        .executableTarget(
-            name: "RaftBenchmarks",
-            dependencies: [
-                .product(name: "Raft", package: "Podium"),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/RaftBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        benchmark("MVCCBenchmarks", measuring: "MVCC"),
+        benchmark("RaftBenchmarks", measuring: "Raft"),
     ]
 )
+
+/// A benchmark executable at Benchmarks/NAME, measuring one of Podium's libraries.
+func benchmark(_ name: String, measuring library: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            .product(name: library, package: "Podium"),
+            .product(name: "Benchmark", package: "benchmark"),
+        ],
+        path: "Benchmarks/\(name)",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")])
+}

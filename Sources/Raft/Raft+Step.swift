@@ -169,15 +169,10 @@ extension Raft {
         switch message.kind {
         case .propose:
             break // No leader to take it; the proposer hears nothing and retries.
-        case .append:
+        case .append, .heartbeat, .snapshot:
+            // A leader of our term exists: the election is over.
             becomeFollower(term: message.term, leader: message.from)
-            handleAppend(message)
-        case .heartbeat:
-            becomeFollower(term: message.term, leader: message.from)
-            handleHeartbeat(message)
-        case .snapshot:
-            becomeFollower(term: message.term, leader: message.from)
-            handleSnapshot(message)
+            handleLeaderMessage(message)
         case expected:
             votes[message.from] = !message.reject
             switch tallyVotes() {
@@ -197,18 +192,10 @@ extension Raft {
             var forwarded = message
             forwarded.to = leader
             send(forwarded)
-        case .append:
+        case .append, .heartbeat, .snapshot:
             electionElapsed = 0
             leader = message.from
-            handleAppend(message)
-        case .heartbeat:
-            electionElapsed = 0
-            leader = message.from
-            handleHeartbeat(message)
-        case .snapshot:
-            electionElapsed = 0
-            leader = message.from
-            handleSnapshot(message)
+            handleLeaderMessage(message)
         case .timeoutNow:
             // The leader hands over: campaign at once, skipping the pre-vote and the lease.
             if isVoter { startElection(transfer: true) }
@@ -220,6 +207,14 @@ extension Raft {
     }
 
     // MARK: follower handlers
+
+    private mutating func handleLeaderMessage(_ message: Message) {
+        switch message.kind {
+        case .append: handleAppend(message)
+        case .heartbeat: handleHeartbeat(message)
+        default: handleSnapshot(message)
+        }
+    }
 
     private mutating func handleAppend(_ message: Message) {
         var response = self.message(.appendResponse, to: message.from)
