@@ -17,6 +17,13 @@ extension Raft {
         return membership
     }
 
+    /// Whether a committed membership change is waiting to be applied.
+    var hasUnappliedConfigurationChange: Bool {
+        guard log.committed > log.applied else { return false }
+        return log.entries(from: log.applied + 1, to: log.committed + 1, maxBytes: .max)?
+            .contains { $0.kind == .configurationChange } ?? false
+    }
+
     /// Makes `next` the membership in force: tracks new members, forgets removed ones, and steps down a leader
     /// that is no longer a voter.
     mutating func switchTo(_ next: Membership) {

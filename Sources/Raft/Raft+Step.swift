@@ -43,6 +43,8 @@ extension Raft {
     }
 
     mutating func startElection(transfer: Bool) {
+        // A committed membership change not yet applied may change who votes: wait until it is in force.
+        guard !hasUnappliedConfigurationChange else { return }
         if configuration.preVote && !transfer {
             becomePreCandidate()
             requestVotes(kind: .preVote, term: term + 1, transfer: false)

@@ -50,8 +50,25 @@ extension Simulation {
         }
     }
 
-    /// Log matching: where two logs hold an entry with the same index and term, they agree on every entry up to
-    /// there.
+    /// Log matching, checked as entries reach disk: an (index, term) pair always carries the same content and
+    /// follows the same term at index - 1. By induction, two logs that share an (index, term) share every entry
+    /// before it.
+    func checkPersisted(_ entries: [Entry], on node: Node) throws {
+        for entry in entries {
+            guard let previousTerm = node.disk.term(at: entry.index - 1) else { continue }
+            let key = EntryKey(index: entry.index, term: entry.term)
+            if let known = entryIdentity[key] {
+                guard known.data == entry.data, known.kind == entry.kind, known.previousTerm == previousTerm else {
+                    throw violation("node \(node.id) persisted a different entry \(entry.index) of term \(entry.term)")
+                }
+            } else {
+                entryIdentity[key] = (entry.data, entry.kind, previousTerm)
+            }
+        }
+    }
+
+    /// Log matching, checked directly on the live logs (every 50 steps and at the end): where two logs hold an
+    /// entry with the same index and term, they agree on every entry up to there.
     func checkLogMatching() throws {
         let live = nodes.values.compactMap { node in node.raft.map { (node.id, $0) } }.sorted { $0.0 < $1.0 }
         for (i, (a, left)) in live.enumerated() {
@@ -135,4 +152,9 @@ struct SimulationRandom {
             items.swapAt(i, int(0...i))
         }
     }
+}
+
+struct EntryKey: Hashable {
+    var index: UInt64
+    var term: UInt64
 }
