@@ -12,7 +12,8 @@ final class Trio: @unchecked Sendable {
 
     init() {
         let membership = Membership(voters: [1, 2, 3])
-        disks = (0..<3).map { _ in MemoryRaftLog(membership: membership) }
+        let disks = (0..<3).map { _ in MemoryRaftLog(membership: membership) }
+        self.disks = disks
         members = (0..<3).map { position in
             var configuration = RaftConfiguration(id: NodeID(position + 1))
             configuration.maxInflightMessages = 1024
