@@ -38,14 +38,4 @@ public struct KeyRange: Sendable, Hashable {
         if candidate.lexicographicallyPrecedes(key) { return false }
         return isUnbounded || candidate.lexicographicallyPrecedes(end)
     }
-
-    /// True when the two ranges share at least one key.
-    func overlaps(_ other: KeyRange) -> Bool {
-        if isSingleKey { return other.contains(key) }
-        if other.isSingleKey { return contains(other.key) }
-        // [a, b) and [c, d) overlap iff a < d and c < b (an unbounded end is +infinity).
-        let startsBeforeOtherEnds = other.isUnbounded || key.lexicographicallyPrecedes(other.end)
-        let otherStartsBeforeEnd = isUnbounded || other.key.lexicographicallyPrecedes(end)
-        return startsBeforeOtherEnds && otherStartsBeforeEnd
-    }
 }

@@ -18,12 +18,10 @@ struct Progress {
     var probeSent = false
     /// Heard from since the last check-quorum round.
     var recentActive = false
-    var isLearner: Bool
     var inflights: Inflights
 
-    init(next: UInt64, isLearner: Bool, inflights: Inflights) {
+    init(next: UInt64, inflights: Inflights) {
         self.next = next
-        self.isLearner = isLearner
         self.inflights = inflights
     }
 

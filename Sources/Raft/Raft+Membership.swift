@@ -31,10 +31,9 @@ extension Raft {
         for member in progress.keys where !next.members.contains(member) { progress[member] = nil }
         for member in next.members {
             if progress[member] == nil {
-                progress[member] = newProgress(for: member)
+                progress[member] = newProgress()
                 progress[member]?.recentActive = true
             }
-            progress[member]?.isLearner = !next.isVoter(member)
         }
         guard role == .leader else { return }
         if !next.isVoter(id) {

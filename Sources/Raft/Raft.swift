@@ -83,12 +83,13 @@ public struct Raft {
         reads = ReadIndexQueue()
         deferredReads = []
         progress = [:]
-        for member in membership.members { progress[member] = newProgress(for: member) }
+        for member in membership.members { progress[member] = newProgress() }
     }
 
-    func newProgress(for member: NodeID) -> Progress {
-        Progress(next: log.lastIndex + 1, isLearner: !membership.isVoter(member),
-                 inflights: Inflights(maxMessages: configuration.maxInflightMessages, maxBytes: configuration.maxInflightBytes))
+    func newProgress() -> Progress {
+        Progress(next: log.lastIndex + 1,
+                 inflights: Inflights(maxMessages: configuration.maxInflightMessages,
+                                      maxBytes: configuration.maxInflightBytes))
     }
 
     mutating func becomeFollower(term: UInt64, leader: NodeID) {

@@ -33,10 +33,6 @@ public struct Ready: Sendable {
     public var messagesAfterPersist: [Message]
     public var readStates: [ReadState]
 
-    public var isEmpty: Bool {
-        softState == nil && hardState == nil && entries.isEmpty && snapshot == nil && committedEntries.isEmpty
-            && messages.isEmpty && messagesAfterPersist.isEmpty && readStates.isEmpty
-    }
 }
 
 /// Why a request could not be taken.
