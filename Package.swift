@@ -19,6 +19,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CRocksDB"]),
         .target(name: "MVCC", dependencies: ["Storage"]),
         .target(name: "Raft"),
+        .target(name: "Store", dependencies: ["Raft", "MVCC", "Storage"]),
         // The deterministic cluster simulator: used by the tests and by `raft-sim` for long runs.
         .target(name: "RaftSimulation", dependencies: ["Raft"]),
         .executableTarget(name: "raft-sim", dependencies: [
@@ -37,6 +38,7 @@ let package = Package(
         .executableTarget(name: "mvcc-crash-writer", dependencies: ["MVCC", "MVCCModel"],
                           path: "Tests/CrashWriter"),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Raft", "Storage", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport"]),
     ]

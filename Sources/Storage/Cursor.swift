@@ -6,14 +6,14 @@ import CRocksDB
 /// after a scan ends to learn whether it ended because of an I/O error rather than the end of the data.
 public final class Cursor {
     private let database: Database
-    private let snapshot: Snapshot?
+    private let snapshot: DatabaseSnapshot?
     private let handle: OpaquePointer
     private let options: OpaquePointer
     // RocksDB keeps pointers to the bound bytes for the iterator's whole life, so we own them here.
     private let lowerBound: (pointer: UnsafeMutableRawPointer, count: Int)?
     private let upperBound: (pointer: UnsafeMutableRawPointer, count: Int)?
 
-    init(database: Database, family: ColumnFamily, lowerBound: [UInt8]?, upperBound: [UInt8]?, snapshot: Snapshot?) {
+    init(database: Database, family: ColumnFamily, lowerBound: [UInt8]?, upperBound: [UInt8]?, snapshot: DatabaseSnapshot?) {
         self.database = database
         self.snapshot = snapshot
         // The create functions below only return nil on allocation failure, which aborts anyway.

@@ -118,7 +118,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// The value stored under `key`, or nil. Reads the latest state, or `snapshot`'s if given.
-    public func get(_ key: some ByteSequence, in family: ColumnFamily, snapshot: Snapshot? = nil) throws -> [UInt8]? {
+    public func get(_ key: some ByteSequence, in family: ColumnFamily, snapshot: DatabaseSnapshot? = nil) throws -> [UInt8]? {
         let options = snapshot?.readOptions ?? readOptions
         var length = 0
         let value = try key.withBytes { k in
@@ -132,12 +132,12 @@ public final class Database: @unchecked Sendable {
     /// A cursor over `family`, limited to `[lowerBound, upperBound)` when given. It sees one consistent state:
     /// the database as of its creation, or `snapshot`.
     public func cursor(in family: ColumnFamily, lowerBound: [UInt8]? = nil, upperBound: [UInt8]? = nil,
-                       snapshot: Snapshot? = nil) -> Cursor {
+                       snapshot: DatabaseSnapshot? = nil) -> Cursor {
         Cursor(database: self, family: family, lowerBound: lowerBound, upperBound: upperBound, snapshot: snapshot)
     }
 
     /// A consistent point-in-time view for reads across several calls.
-    public func snapshot() -> Snapshot { Snapshot(database: self) }
+    public func snapshot() -> DatabaseSnapshot { DatabaseSnapshot(database: self) }
 
     /// A RocksDB property such as "rocksdb.estimate-num-keys", or nil when RocksDB does not know it.
     public func property(_ name: String, in family: ColumnFamily? = nil) -> String? {

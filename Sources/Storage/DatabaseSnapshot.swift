@@ -1,7 +1,7 @@
 import CRocksDB
 
 /// A point-in-time view of a database: reads through it ignore every later write. Released on deinit.
-public final class Snapshot: @unchecked Sendable {
+public final class DatabaseSnapshot: @unchecked Sendable {
     // @unchecked Sendable: immutable after init; RocksDB snapshots and read options used read-only are
     // thread-safe.
     let database: Database
