@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
@@ -20,6 +21,11 @@ let package = Package(
         .target(name: "MVCC", dependencies: ["Storage"]),
         .target(name: "Raft"),
         .target(name: "Store", dependencies: ["Raft", "MVCC", "Storage"]),
+        .target(name: "PeerTransport", dependencies: [
+            "Raft",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // The deterministic cluster simulator: used by the tests and by `raft-sim` for long runs.
         .target(name: "RaftSimulation", dependencies: ["Raft"]),
         .executableTarget(name: "raft-sim", dependencies: [
@@ -38,6 +44,11 @@ let package = Package(
         .executableTarget(name: "mvcc-crash-writer", dependencies: ["MVCC", "MVCCModel"],
                           path: "Tests/CrashWriter"),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation"]),
+        .testTarget(name: "PeerTransportTests", dependencies: [
+            "PeerTransport", "Raft",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Raft", "Storage", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport"]),

@@ -1,0 +1,64 @@
+import NIOCore
+import Raft
+
+/// Splits the byte stream into frames (4-byte big-endian length, then a `MessageCodec` message) and decodes
+/// them. A frame that is too large or malformed closes the connection: a peer speaking garbage gets nothing
+/// from us, and we never buffer an unbounded frame.
+struct FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = Message
+
+    enum FrameError: Error, Equatable {
+        case tooLarge(Int)
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard Int(length) <= MessageCodec.maxFrameBytes else { throw FrameError.tooLarge(Int(length)) }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        // Checked just above: the whole frame is readable.
+        let message = try buffer.readWithUnsafeReadableBytes { raw in
+            (Int(length), try MessageCodec.decode(UnsafeRawBufferPointer(rebasing: raw[..<Int(length)])))
+        }
+        context.fireChannelRead(wrapInboundOut(message))
+        return .continue
+    }
+}
+
+extension ByteBuffer {
+    /// Appends one frame holding `message`.
+    mutating func writeFrame(_ message: Message, scratch: inout [UInt8]) {
+        scratch.removeAll(keepingCapacity: true)
+        MessageCodec.encode(message, into: &scratch)
+        writeInteger(UInt32(scratch.count))
+        writeBytes(scratch)
+    }
+}
+
+/// Hands decoded messages to the receiver in batches: everything one read burst brought, at once, so the
+/// receiver (the Raft loop) is woken once per burst rather than once per message.
+final class InboundBatcher: ChannelInboundHandler {
+    typealias InboundIn = Message
+
+    private let deliver: @Sendable ([Message]) -> Void
+    private var batch: [Message] = []
+
+    init(deliver: @escaping @Sendable ([Message]) -> Void) {
+        self.deliver = deliver
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        batch.append(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard !batch.isEmpty else { return }
+        let messages = batch
+        batch.removeAll(keepingCapacity: true)
+        deliver(messages)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,177 @@
+import NIOCore
+import NIOPosix
+import Raft
+
+/// The outgoing connection to one peer: a bounded queue of messages, written in batches with one flush,
+/// reconnecting with exponential backoff. Confined to one event loop.
+final class PeerConnection: @unchecked Sendable {
+    // @unchecked Sendable: every mutable property is touched only on `eventLoop` (asserted).
+    enum State {
+        case idle
+        case connecting
+        case connected(Channel)
+        case waiting(Scheduled<Void>)
+        case closed
+    }
+
+    let peer: NodeID
+    let host: String
+    let port: Int
+    let eventLoop: EventLoop
+    let limits: PeerTransport.Limits
+    let reportUnreachable: @Sendable (NodeID) -> Void
+    private var state = State.idle
+    private var queue: [Message] = []
+    private var queuedBytes = 0
+    private var backoff: TimeAmount
+    private var scratch: [UInt8] = []
+
+    init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
+         reportUnreachable: @escaping @Sendable (NodeID) -> Void) {
+        self.peer = peer
+        self.host = host
+        self.port = port
+        self.eventLoop = eventLoop
+        self.limits = limits
+        self.reportUnreachable = reportUnreachable
+        backoff = limits.initialBackoff
+    }
+
+    /// Queues messages and writes what the connection can take. Called on `eventLoop`.
+    func enqueue(_ messages: [Message]) {
+        eventLoop.assertInEventLoop()
+        if case .closed = state { return }
+        var dropped = false
+        for message in messages {
+            let size = 64 + message.payloadBytes
+            if queue.count >= limits.maxQueuedMessages || queuedBytes + size > limits.maxQueuedBytes {
+                // Full: Raft copes with lost messages; it must not make us hold unbounded memory.
+                dropped = true
+                continue
+            }
+            queue.append(message)
+            queuedBytes += size
+        }
+        if dropped { reportUnreachable(peer) }
+        switch state {
+        case .connected: drain()
+        case .idle: connect()
+        case .connecting, .waiting, .closed: break
+        }
+    }
+
+    /// Writes queued messages while the channel accepts them, then flushes once.
+    func drain() {
+        eventLoop.assertInEventLoop()
+        guard case .connected(let channel) = state, !queue.isEmpty else { return }
+        var buffer = channel.allocator.buffer(capacity: 0)
+        var written = 0
+        while written < queue.count && channel.isWritable {
+            buffer.writeFrame(queue[written], scratch: &scratch)
+            written += 1
+            if buffer.readableBytes >= 1 << 20 {
+                channel.write(buffer, promise: nil)
+                buffer = channel.allocator.buffer(capacity: 0)
+            }
+        }
+        if buffer.readableBytes > 0 { channel.write(buffer, promise: nil) }
+        channel.flush()
+        for message in queue[..<written] { queuedBytes -= 64 + message.payloadBytes }
+        queue.removeFirst(written)
+    }
+
+    private func connect() {
+        eventLoop.assertInEventLoop()
+        state = .connecting
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(limits.connectTimeout)
+            .channelInitializer { [weak self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionWatcher(connection: self))
+                }
+            }
+        bootstrap.connect(host: host, port: port).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                if case .closed = state {
+                    channel.close(promise: nil)
+                    return
+                }
+                state = .connected(channel)
+                backoff = limits.initialBackoff
+                drain()
+            case .failure:
+                reportUnreachable(peer)
+                retryLater()
+            }
+        }
+    }
+
+    private func retryLater() {
+        guard !isClosed else { return }
+        let delay = backoff
+        backoff = min(backoff * 2, limits.maxBackoff)
+        state = .waiting(eventLoop.scheduleTask(in: delay) { [self] in
+            guard !isClosed else { return }
+            connect()
+        })
+    }
+
+    private var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    /// The connection closed under us: reconnect (after a pause) if there is anything to send.
+    func connectionClosed() {
+        eventLoop.assertInEventLoop()
+        guard case .connected = state else { return }
+        reportUnreachable(peer)
+        state = .idle
+        if !queue.isEmpty { retryLater() }
+    }
+
+    func close() {
+        eventLoop.assertInEventLoop()
+        switch state {
+        case .connected(let channel): channel.close(promise: nil)
+        case .waiting(let task): task.cancel()
+        case .idle, .connecting, .closed: break
+        }
+        state = .closed
+        queue.removeAll()
+        queuedBytes = 0
+    }
+
+    /// Watches the client channel: writability returns → write more; the channel closes → reconnect.
+    final class ConnectionWatcher: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        weak var connection: PeerConnection?
+
+        init(connection: PeerConnection?) {
+            self.connection = connection
+        }
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            if context.channel.isWritable { connection?.drain() }
+            context.fireChannelWritabilityChanged()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            connection?.connectionClosed()
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: Error) {
+            context.close(promise: nil)
+        }
+    }
+}
+
+extension Message {
+    /// Bytes of entry and snapshot payload, for queue accounting.
+    var payloadBytes: Int {
+        entries.reduce(0) { $0 + $1.data.count } + (snapshot?.data.count ?? 0) + context.count
+    }
+}

@@ -1,0 +1,111 @@
+import NIOCore
+import NIOPosix
+import Raft
+import Synchronization
+
+/// Carries Raft messages between members over TCP: one listening socket for incoming connections, and one
+/// outgoing connection per peer with a bounded queue, batched writes and reconnection with backoff.
+///
+/// `send` may be called from any thread; it costs one event-loop hop per peer per call, however many
+/// messages it carries. Received messages are handed to `receive` in batches, on an event-loop thread.
+public final class PeerTransport: Sendable {
+    public struct Limits: Sendable {
+        /// Messages waiting for one peer before new ones are dropped (and the peer reported unreachable).
+        public var maxQueuedMessages = 4096
+        public var maxQueuedBytes = 64 << 20
+        public var connectTimeout = TimeAmount.seconds(1)
+        public var initialBackoff = TimeAmount.milliseconds(50)
+        public var maxBackoff = TimeAmount.seconds(2)
+
+        public init() {}
+    }
+
+    public let id: NodeID
+    let group: EventLoopGroup
+    let limits: Limits
+    let receive: @Sendable ([Message]) -> Void
+    let reportUnreachable: @Sendable (NodeID) -> Void
+    private let connections = Mutex<[NodeID: PeerConnection]>([:])
+    private let listener = Mutex<Channel?>(nil)
+
+    /// - Parameters:
+    ///   - receive: gets every batch of messages received, on an event-loop thread.
+    ///   - reportUnreachable: told when a peer cannot be reached or its queue overflowed (feed it to
+    ///     `Raft.reportUnreachable`).
+    public init(id: NodeID, group: EventLoopGroup, limits: Limits = Limits(),
+                receive: @escaping @Sendable ([Message]) -> Void,
+                reportUnreachable: @escaping @Sendable (NodeID) -> Void) {
+        self.id = id
+        self.group = group
+        self.limits = limits
+        self.receive = receive
+        self.reportUnreachable = reportUnreachable
+    }
+
+    /// Starts accepting peers' connections on `host`:`port` (0: any free port); returns the bound port.
+    @discardableResult
+    public func listen(host: String, port: Int) async throws -> Int {
+        let receive = self.receive
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(InboundBatcher(deliver: receive))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        listener.withLock { $0 = channel }
+        // A bound TCP socket always has a port.
+        return channel.localAddress!.port!
+    }
+
+    /// Sets (or moves) where `peer` is reached.
+    public func setPeer(_ peer: NodeID, host: String, port: Int) {
+        let connection = PeerConnection(peer: peer, host: host, port: port, eventLoop: group.next(), limits: limits,
+                                        reportUnreachable: reportUnreachable)
+        let previous = connections.withLock { connections in
+            defer { connections[peer] = connection }
+            return connections[peer]
+        }
+        previous.map { old in old.eventLoop.execute { old.close() } }
+    }
+
+    /// Stops talking to `peer` (it left the cluster).
+    public func removePeer(_ peer: NodeID) {
+        let removed = connections.withLock { $0.removeValue(forKey: peer) }
+        removed.map { old in old.eventLoop.execute { old.close() } }
+    }
+
+    /// Sends messages, grouped per destination. Messages to unknown peers are dropped.
+    public func send(_ messages: [Message]) {
+        guard !messages.isEmpty else { return }
+        var byPeer: [NodeID: [Message]] = [:]
+        for message in messages { byPeer[message.to, default: []].append(message) }
+        let targets = connections.withLock { connections in byPeer.keys.compactMap { connections[$0] } }
+        for connection in targets {
+            // Every target was found under one of byPeer's keys.
+            let batch = byPeer[connection.peer]!
+            connection.eventLoop.execute { connection.enqueue(batch) }
+        }
+    }
+
+    /// Closes the listener and every connection.
+    public func shutdown() async {
+        let all = connections.withLock { connections in
+            defer { connections = [:] }
+            return Array(connections.values)
+        }
+        for connection in all {
+            try? await connection.eventLoop.submit { connection.close() }.get()
+        }
+        let channel = listener.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await channel?.close()
+    }
+}

@@ -1,0 +1,129 @@
+import Testing
+import NIOCore
+import NIOPosix
+import Raft
+import Synchronization
+import PeerTransport
+
+/// Collects what a transport receives and reports, for tests to wait on.
+final class Inbox: Sendable {
+    let messages = Mutex<[Message]>([])
+    let unreachable = Mutex<[NodeID]>([])
+
+    func transport(id: NodeID, group: EventLoopGroup, limits: PeerTransport.Limits = PeerTransport.Limits()) -> PeerTransport {
+        PeerTransport(id: id, group: group, limits: limits,
+                      receive: { batch in self.messages.withLock { $0 += batch } },
+                      reportUnreachable: { peer in self.unreachable.withLock { $0.append(peer) } })
+    }
+
+    var count: Int { messages.withLock { $0.count } }
+}
+
+/// Polls `condition` until it holds or `seconds` pass (generous: CI machines are slow and noisy).
+func eventually(seconds: Double = 20, _ condition: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
+func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
+    var message = Message(kind: .append, from: 1, to: to, term: 1)
+    message.index = n
+    message.entries = [Entry(term: 1, index: n + 1, data: Array(repeating: UInt8(truncatingIfNeeded: n), count: 100))]
+    return message
+}
+
+@Suite struct PeerTransportTests {
+    @Test func messagesArriveInOrderAndInBatches() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let a = inboxA.transport(id: 1, group: group)
+        let b = inboxB.transport(id: 2, group: group)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        for start in stride(from: UInt64(0), to: 5000, by: 100) {
+            a.send((start..<start + 100).map { appendMessage($0) })
+        }
+        #expect(try await eventually { inboxB.count == 5000 })
+        #expect(inboxB.messages.withLock { $0.map(\.index) } == Array(0..<5000))
+        #expect(inboxB.messages.withLock { $0[7] } == appendMessage(7))
+        await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aPeerThatComesUpLaterIsReachedAfterReconnecting() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let a = inboxA.transport(id: 1, group: group)
+        // Find a free port, release it, and point A at it before anything listens there.
+        let probe = inboxB.transport(id: 9, group: group)
+        let port = try await probe.listen(host: "127.0.0.1", port: 0)
+        await probe.shutdown()
+        a.setPeer(2, host: "127.0.0.1", port: port)
+        a.send([appendMessage(1)])
+        #expect(try await eventually { inboxA.unreachable.withLock { $0.contains(2) } }, "a refused connection is reported")
+        let b = inboxB.transport(id: 2, group: group)
+        try await b.listen(host: "127.0.0.1", port: port)
+        #expect(try await eventually { inboxB.count >= 1 }, "queued messages go out once the peer is up")
+        a.send([appendMessage(2)])
+        #expect(try await eventually { inboxB.messages.withLock { $0.last?.index } == 2 })
+        await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aFullQueueDropsAndReportsInsteadOfGrowing() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let inboxA = Inbox(), inboxB = Inbox()
+        var limits = PeerTransport.Limits()
+        limits.maxQueuedMessages = 10
+        limits.initialBackoff = .milliseconds(200)
+        let a = inboxA.transport(id: 1, group: group, limits: limits)
+        let probe = inboxB.transport(id: 9, group: group)
+        let port = try await probe.listen(host: "127.0.0.1", port: 0)
+        await probe.shutdown()
+        a.setPeer(2, host: "127.0.0.1", port: port)
+        a.send((0..<100).map { appendMessage($0) })
+        #expect(try await eventually { inboxA.unreachable.withLock { $0.count } >= 1 })
+        let b = inboxB.transport(id: 2, group: group)
+        try await b.listen(host: "127.0.0.1", port: port)
+        #expect(try await eventually { inboxB.count == 10 })
+        #expect(inboxB.messages.withLock { $0.map(\.index) } == Array(0..<10), "the first ten were kept, the rest dropped")
+        await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    /// A connection that sends garbage is closed; the transport keeps serving everyone else.
+    @Test func garbageFromAPeerClosesOnlyThatConnection() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let b = inboxB.transport(id: 2, group: group)
+        let port = try await b.listen(host: "127.0.0.1", port: 0)
+        let rogue = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        var junk = rogue.allocator.buffer(capacity: 16)
+        junk.writeInteger(UInt32.max)          // an absurd frame length
+        junk.writeBytes([1, 2, 3, 4])
+        try await rogue.writeAndFlush(junk)
+        try await rogue.closeFuture.get()      // the receiver hangs up on it
+        let truncatedFrame = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        var bad = truncatedFrame.allocator.buffer(capacity: 16)
+        bad.writeInteger(UInt32(3))
+        bad.writeBytes([0, 0, 0])              // a frame whose message is malformed
+        try await truncatedFrame.writeAndFlush(bad)
+        try await truncatedFrame.closeFuture.get()
+
+        let a = inboxA.transport(id: 1, group: group)
+        a.setPeer(2, host: "127.0.0.1", port: port)
+        a.send([appendMessage(5)])
+        #expect(try await eventually { inboxB.count == 1 })
+        #expect(inboxB.messages.withLock { $0 } == [appendMessage(5)])
+        await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
