@@ -20,7 +20,10 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CRocksDB"]),
         .target(name: "MVCC", dependencies: ["Storage"]),
         .target(name: "Raft"),
-        .target(name: "Store", dependencies: ["Raft", "MVCC", "Storage"]),
+        .target(name: "Store", dependencies: [
+            "Raft", "MVCC", "Storage", "PeerTransport",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .target(name: "PeerTransport", dependencies: [
             "Raft",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -49,7 +52,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Raft", "Storage", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: [
+            "Store", "Raft", "Storage", "MVCC", "MVCCModel", "TestSupport",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport"]),
     ]

@@ -27,6 +27,8 @@ public final class PeerTransport: Sendable {
     let reportUnreachable: @Sendable (NodeID) -> Void
     private let connections = Mutex<[NodeID: PeerConnection]>([:])
     private let listener = Mutex<Channel?>(nil)
+    /// Connections peers opened to us; closed on shutdown (closing the listener does not close them).
+    private let accepted = AcceptedChannels()
 
     /// - Parameters:
     ///   - receive: gets every batch of messages received, on an event-loop thread.
@@ -46,12 +48,14 @@ public final class PeerTransport: Sendable {
     @discardableResult
     public func listen(host: String, port: Int) async throws -> Int {
         let receive = self.receive
+        let accepted = self.accepted
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                accepted.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(InboundBatcher(deliver: receive))
                 }
@@ -107,5 +111,19 @@ public final class PeerTransport: Sendable {
             return channel
         }
         try? await channel?.close()
+        for connection in accepted.all { try? await connection.close() }
     }
+}
+
+/// The connections accepted by a listener, each forgotten when it closes.
+final class AcceptedChannels: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+
+    func add(_ channel: Channel) {
+        let key = ObjectIdentifier(channel)
+        channels.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { [self] _ in _ = channels.withLock { $0.removeValue(forKey: key) } }
+    }
+
+    var all: [Channel] { channels.withLock { Array($0.values) } }
 }

@@ -26,6 +26,8 @@ public final class Database: @unchecked Sendable {
     /// exists and need not be listed. Missing column families are created.
     public init(path: String, columnFamilies: [String], options settings: DatabaseOptions = DatabaseOptions()) throws {
         self.path = path
+        // RocksDB creates the database directory but not its parents.
+        if settings.createIfMissing { try Database.makeParentDirectories(of: path) }
         // The create functions below only return nil on allocation failure, which aborts anyway.
         let options = rocksdb_options_create()!
         let tableOptions = rocksdb_block_based_options_create()!
@@ -172,6 +174,18 @@ public final class Database: @unchecked Sendable {
         // A successful create returns an object.
         defer { rocksdb_checkpoint_object_destroy(checkpoint!) }
         try rocksCall { err in rocksdb_checkpoint_create(checkpoint!, directory, 0, err) }
+    }
+
+    /// Creates every missing directory above `path` (`mkdir -p` of its parent).
+    static func makeParentDirectories(of path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        let components = path.split(separator: "/").dropLast()
+        for component in components {
+            prefix += component + "/"
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw StorageError.rocksdb("cannot create directory \(prefix): errno \(errno)")
+            }
+        }
     }
 
     /// Deletes the database files at `path`. The database must not be open.

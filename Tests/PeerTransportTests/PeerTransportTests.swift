@@ -40,7 +40,10 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
     @Test func messagesArriveInOrderAndInBatches() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let inboxA = Inbox(), inboxB = Inbox()
-        let a = inboxA.transport(id: 1, group: group)
+        // Room for all of them, in case they are all queued before the connection is up.
+        var limits = PeerTransport.Limits()
+        limits.maxQueuedMessages = 10_000
+        let a = inboxA.transport(id: 1, group: group, limits: limits)
         let b = inboxB.transport(id: 2, group: group)
         let portB = try await b.listen(host: "127.0.0.1", port: 0)
         a.setPeer(2, host: "127.0.0.1", port: portB)

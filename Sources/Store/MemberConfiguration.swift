@@ -1,0 +1,60 @@
+import MVCC
+import Raft
+
+/// Where a member listens for its peers.
+public struct PeerAddress: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// How one store member runs.
+public struct MemberConfiguration: Sendable {
+    public var id: NodeID
+    /// Holds `raft/` (the durable Raft log) and `mvcc/` (the key-value state).
+    public var dataDirectory: String
+    /// The peer listener; port 0 picks a free port (see `StoreMember.listen`).
+    public var peerHost = "127.0.0.1"
+    public var peerPort = 0
+    /// One Raft tick (etcd's --heartbeat-interval).
+    public var tickInterval = Duration.milliseconds(100)
+    /// Ticks without a leader before an election (etcd's --election-timeout / --heartbeat-interval).
+    public var electionTicks = 10
+    /// How long a request waits for its entry to be applied (or its read point) before giving up.
+    public var requestTimeout = Duration.seconds(5)
+    public var mvcc = MVCCOptions()
+
+    public init(id: NodeID, dataDirectory: String) {
+        self.id = id
+        self.dataDirectory = dataDirectory
+    }
+}
+
+/// Why a request could not be served; the descriptions are etcd's messages for the same conditions.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    case timeout
+    case noLeader
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .timeout: return "etcdserver: request timed out"
+        case .noLeader: return "etcdserver: no leader"
+        case .stopped: return "etcdserver: server stopped"
+        }
+    }
+}
+
+/// A member's view of the cluster, refreshed after every Raft step.
+public struct MemberStatus: Sendable, Equatable {
+    public var id: NodeID
+    public var leader: NodeID
+    public var term: UInt64
+    public var role: Role
+    public var committedIndex: UInt64
+    public var appliedIndex: UInt64
+}

@@ -1,0 +1,253 @@
+import Dispatch
+import MVCC
+import PeerTransport
+import Raft
+import Synchronization
+
+/// The thin shell around `Raft`: owns it on one serial queue, feeds it ticks, messages and requests, and
+/// carries out each `Ready`: send, fsync the log, send what had to wait for the fsync, apply, advance.
+final class RaftLoop: @unchecked Sendable {
+    // @unchecked Sendable: the mutable state below the inbox is touched only on `queue`; the inbox and status
+    // are behind their own locks.
+    enum Input: Sendable {
+        case messages([Message])
+        case unreachable(NodeID)
+        case propose(requestID: UInt64, data: [UInt8], waiter: CheckedContinuation<Result<MVCCResponse, MVCCError>, Error>,
+                     deadline: ContinuousClock.Instant)
+        case read(waiter: CheckedContinuation<Void, Error>, deadline: ContinuousClock.Instant)
+    }
+
+    struct Inbox {
+        var inputs: [Input] = []
+        var scheduled = false
+        var stopped = false
+    }
+
+    struct Write {
+        var waiter: CheckedContinuation<Result<MVCCResponse, MVCCError>, Error>
+        var deadline: ContinuousClock.Instant
+    }
+
+    struct Read {
+        var waiter: CheckedContinuation<Void, Error>
+        var deadline: ContinuousClock.Instant
+    }
+
+    let queue: DispatchQueue
+    let configuration: MemberConfiguration
+    let log: DurableRaftLog
+    let mvcc: MVCCStore
+    /// Set once, right after init, before anything can call into the loop.
+    var transport: PeerTransport?
+    let inbox = Mutex(Inbox())
+    let status: Mutex<MemberStatus>
+    private var raft: Raft
+    private var timer: DispatchSourceTimer?
+    private var writes: [UInt64: Write] = [:]
+    /// Reads that arrived since the last read index was asked for; they share the next one.
+    private var newReads: [Read] = []
+    private var readsByContext: [[UInt8]: [Read]] = [:]
+    /// Reads whose read point is known, waiting for this member to apply up to it.
+    private var readsWaitingForApply: [(index: UInt64, reads: [Read])] = []
+    private var nextReadContext: UInt64 = 1
+    private var appliedIndex: UInt64
+
+    init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore) {
+        self.configuration = configuration
+        self.log = log
+        self.mvcc = mvcc
+        queue = DispatchQueue(label: "podium.raft.\(configuration.id)")
+        var raftConfiguration = RaftConfiguration(id: configuration.id)
+        raftConfiguration.electionTicks = configuration.electionTicks
+        raftConfiguration.randomSeed = UInt64.random(in: 0...UInt64.max)
+        raft = Raft(configuration: raftConfiguration, storage: log)
+        appliedIndex = raft.appliedIndex
+        status = Mutex(MemberStatus(id: configuration.id, leader: 0, term: raft.term, role: .follower,
+                                    committedIndex: raft.committedIndex, appliedIndex: raft.appliedIndex))
+    }
+
+    func start() {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let interval = configuration.tickInterval
+        let nanoseconds = Int(interval.components.seconds) * 1_000_000_000 + Int(interval.components.attoseconds / 1_000_000_000)
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds))
+        timer.setEventHandler { [self] in
+            raft.tick()
+            expireRequests()
+            processReady()
+        }
+        queue.sync { self.timer = timer }
+        timer.resume()
+    }
+
+    func stop() {
+        inbox.withLock { $0.stopped = true }
+        queue.sync {
+            timer?.cancel()
+            timer = nil
+            transport = nil
+            for write in writes.values { write.waiter.resume(throwing: StoreError.stopped) }
+            writes = [:]
+            for read in newReads + readsByContext.values.flatMap({ $0 }) + readsWaitingForApply.flatMap(\.reads) {
+                read.waiter.resume(throwing: StoreError.stopped)
+            }
+            newReads = []
+            readsByContext = [:]
+            readsWaitingForApply = []
+        }
+        // Requests that were still in the inbox.
+        let leftover = inbox.withLock { inbox in
+            defer { inbox.inputs = [] }
+            return inbox.inputs
+        }
+        for input in leftover { fail(input, StoreError.stopped) }
+    }
+
+    /// Queues an input; the first one after a drain schedules the next drain. Callable from any thread.
+    func submit(_ input: Input) {
+        let (schedule, stopped) = inbox.withLock { inbox -> (Bool, Bool) in
+            guard !inbox.stopped else { return (false, true) }
+            inbox.inputs.append(input)
+            defer { inbox.scheduled = true }
+            return (!inbox.scheduled, false)
+        }
+        if stopped { fail(input, StoreError.stopped) }
+        if schedule { queue.async { self.drain() } }
+    }
+
+    private func fail(_ input: Input, _ error: StoreError) {
+        switch input {
+        case .propose(_, _, let waiter, _): waiter.resume(throwing: error)
+        case .read(let waiter, _): waiter.resume(throwing: error)
+        case .messages, .unreachable: break
+        }
+    }
+
+    private func drain() {
+        let inputs = inbox.withLock { inbox in
+            defer {
+                inbox.inputs = []
+                inbox.scheduled = false
+            }
+            return inbox.inputs
+        }
+        for input in inputs { handle(input) }
+        askReadIndex()
+        processReady()
+    }
+
+    private func handle(_ input: Input) {
+        switch input {
+        case .messages(let messages):
+            for message in messages { raft.step(message) }
+        case .unreachable(let peer):
+            raft.reportUnreachable(peer)
+        case .propose(let requestID, let data, let waiter, let deadline):
+            do {
+                try raft.propose([data])
+                writes[requestID] = Write(waiter: waiter, deadline: deadline)
+            } catch {
+                waiter.resume(throwing: StoreError.noLeader)
+            }
+        case .read(let waiter, let deadline):
+            newReads.append(Read(waiter: waiter, deadline: deadline))
+        }
+    }
+
+    /// One read index serves every read that arrived since the last one (reads are batched, like writes).
+    private func askReadIndex() {
+        guard !newReads.isEmpty else { return }
+        var context: [UInt8] = []
+        withUnsafeBytes(of: nextReadContext.bigEndian) { context.append(contentsOf: $0) }
+        nextReadContext += 1
+        do {
+            try raft.readIndex(context: context)
+            readsByContext[context] = newReads
+        } catch {
+            for read in newReads { read.waiter.resume(throwing: StoreError.noLeader) }
+        }
+        newReads = []
+    }
+
+    private func processReady() {
+        while raft.hasReady {
+            let ready = raft.ready()
+            transport?.send(ready.messages)
+            if ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil {
+                do {
+                    try log.save(hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, sync: true)
+                } catch {
+                    // Acknowledging anything after a failed fsync could lose it: stop this member instead.
+                    fatalError("persisting the raft log failed: \(error)")
+                }
+            }
+            transport?.send(ready.messagesAfterPersist)
+            apply(ready.committedEntries)
+            for state in ready.readStates {
+                guard let reads = readsByContext.removeValue(forKey: state.context) else { continue }
+                readsWaitingForApply.append((state.index, reads))
+            }
+            releaseReads()
+            raft.advance(ready)
+        }
+        let raft = raft, applied = appliedIndex
+        status.withLock {
+            $0 = MemberStatus(id: raft.id, leader: raft.leader, term: raft.term, role: raft.role,
+                              committedIndex: raft.committedIndex, appliedIndex: applied)
+        }
+    }
+
+    private func apply(_ entries: [Entry]) {
+        for entry in entries {
+            defer { appliedIndex = entry.index }
+            if entry.kind == .configurationChange {
+                if let change = try? ConfigurationChange(decoding: entry.data) { raft.applyConfigurationChange(change) }
+                continue
+            }
+            // The leader's empty entry of a new term carries no command.
+            guard !entry.data.isEmpty else { continue }
+            guard let (requestID, command) = try? CommandCodec.decode(entry.data) else {
+                // Every member holds the same bytes, so every member skips this entry alike.
+                continue
+            }
+            let outcome: ApplyOutcome
+            do {
+                outcome = try mvcc.apply(command, index: entry.index)
+            } catch {
+                fatalError("applying entry \(entry.index) failed: \(error)")
+            }
+            guard let write = writes.removeValue(forKey: requestID) else { continue }
+            switch outcome {
+            case .applied(let result): write.waiter.resume(returning: result)
+            // Only entries from before a restart are already applied, and nobody waits for those.
+            case .alreadyApplied: write.waiter.resume(throwing: StoreError.timeout)
+            }
+        }
+    }
+
+    private func releaseReads() {
+        readsWaitingForApply.removeAll { pending in
+            guard pending.index <= appliedIndex else { return false }
+            for read in pending.reads { read.waiter.resume() }
+            return true
+        }
+    }
+
+    private func expireRequests() {
+        let now = ContinuousClock.now
+        for (id, write) in writes where write.deadline <= now {
+            writes[id] = nil
+            write.waiter.resume(throwing: StoreError.timeout)
+        }
+        for (context, reads) in readsByContext {
+            let (expired, alive) = (reads.filter { $0.deadline <= now }, reads.filter { $0.deadline > now })
+            for read in expired { read.waiter.resume(throwing: StoreError.timeout) }
+            readsByContext[context] = alive.isEmpty ? nil : alive
+        }
+        readsWaitingForApply = readsWaitingForApply.compactMap { pending in
+            let alive = pending.reads.filter { $0.deadline > now }
+            for read in pending.reads where read.deadline <= now { read.waiter.resume(throwing: StoreError.timeout) }
+            return alive.isEmpty ? nil : (pending.index, alive)
+        }
+    }
+}

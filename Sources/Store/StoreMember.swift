@@ -1,0 +1,89 @@
+import Dispatch
+import MVCC
+import NIOCore
+import PeerTransport
+import Raft
+import Storage
+import Synchronization
+
+/// One member of a replicated store: Raft over a durable log on RocksDB, the MVCC state machine it feeds, and
+/// the transport to the other members.
+///
+/// All Raft work happens on one serial queue (`RaftLoop`). Requests and peer messages are collected in an inbox
+/// and handled together, so one Raft `Ready` and one fsync serve every request that arrived meanwhile (group
+/// commit); the leader sends its appends before its own fsync.
+public final class StoreMember: Sendable {
+    public let id: NodeID
+    public let configuration: MemberConfiguration
+    /// The state machine, for reads and watches.
+    public let mvcc: MVCCStore
+    let loop: RaftLoop
+    let transport: PeerTransport
+
+    /// Opens (or creates) the member's data. `voters` is the initial membership of a new cluster; a member
+    /// restarting from its data directory ignores it.
+    public init(configuration: MemberConfiguration, voters: Set<NodeID>, group: EventLoopGroup) throws {
+        id = configuration.id
+        self.configuration = configuration
+        mvcc = try MVCCStore(directory: configuration.dataDirectory + "/mvcc", options: configuration.mvcc)
+        let database = try Database(path: configuration.dataDirectory + "/raft", columnFamilies: ["raft"])
+        let log = try DurableRaftLog(database: database, family: try database.columnFamily("raft"),
+                                     membership: Membership(voters: voters))
+        let loop = RaftLoop(configuration: configuration, log: log, mvcc: mvcc)
+        self.loop = loop
+        transport = PeerTransport(id: configuration.id, group: group,
+                                  receive: { [weak loop] messages in loop?.submit(.messages(messages)) },
+                                  reportUnreachable: { [weak loop] peer in loop?.submit(.unreachable(peer)) })
+        loop.transport = transport
+    }
+
+    /// Starts accepting peer connections; returns the port (useful with port 0).
+    public func listen() async throws -> Int {
+        try await transport.listen(host: configuration.peerHost, port: configuration.peerPort)
+    }
+
+    /// Tells the member where its peers are.
+    public func setPeers(_ peers: [NodeID: PeerAddress]) {
+        for (peer, address) in peers where peer != id {
+            transport.setPeer(peer, host: address.host, port: address.port)
+        }
+    }
+
+    /// Starts the clock: elections and heartbeats begin.
+    public func start() {
+        loop.start()
+    }
+
+    /// Stops the member: pending requests fail with `StoreError.stopped`, connections close. The data stays.
+    public func stop() async {
+        loop.stop()
+        await transport.shutdown()
+    }
+
+    public var status: MemberStatus { loop.status.withLock { $0 } }
+
+    /// Replicates a command and returns its result once applied on this member. Refusals that need no state
+    /// (empty key, value too large, ...) are reported without touching the log, as etcd does.
+    public func apply(_ command: MVCCCommand) async throws -> MVCCResponse {
+        try command.validate(mvcc.options)
+        let requestID = UInt64.random(in: 1...UInt64.max)
+        let data = CommandCodec.encode(requestID: requestID, command)
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        let result: Result<MVCCResponse, MVCCError> = try await withCheckedThrowingContinuation { continuation in
+            loop.submit(.propose(requestID: requestID, data: data, waiter: continuation, deadline: deadline))
+        }
+        return try result.get()
+    }
+
+    /// Reads keys. Linearizable reads wait for a read point confirmed by a quorum (ReadIndex) and for this
+    /// member to apply up to it; serializable reads answer from local state at once.
+    public func range(_ request: RangeRequest, linearizable: Bool = true) async throws -> RangeResponse {
+        if linearizable {
+            let deadline = ContinuousClock.now + configuration.requestTimeout
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                loop.submit(.read(waiter: continuation, deadline: deadline))
+            }
+        }
+        return try mvcc.range(request)
+    }
+}
