@@ -44,6 +44,8 @@ final class RaftLoop: @unchecked Sendable {
     private var raft: Raft
     private var timer: DispatchSourceTimer?
     private var writes: [UInt64: Write] = [:]
+    /// Proposals that arrived while no leader was known (an election is under way); proposed once one is.
+    private var awaitingLeader: [(requestID: UInt64, data: [UInt8], write: Write)] = []
     /// Reads that arrived since the last read index was asked for; they share the next one.
     private var newReads: [Read] = []
     private var readsByContext: [[UInt8]: [Read]] = [:]
@@ -74,6 +76,8 @@ final class RaftLoop: @unchecked Sendable {
         timer.setEventHandler { [self] in
             raft.tick()
             expireRequests()
+            proposeAwaiting()
+            askReadIndex()
             processReady()
         }
         queue.sync { self.timer = timer }
@@ -86,8 +90,9 @@ final class RaftLoop: @unchecked Sendable {
             timer?.cancel()
             timer = nil
             transport = nil
-            for write in writes.values { write.waiter.resume(throwing: StoreError.stopped) }
+            for write in Array(writes.values) + awaitingLeader.map(\.write) { write.waiter.resume(throwing: StoreError.stopped) }
             writes = [:]
+            awaitingLeader = []
             for read in newReads + readsByContext.values.flatMap({ $0 }) + readsWaitingForApply.flatMap(\.reads) {
                 read.waiter.resume(throwing: StoreError.stopped)
             }
@@ -132,8 +137,23 @@ final class RaftLoop: @unchecked Sendable {
             return inbox.inputs
         }
         for input in inputs { handle(input) }
+        proposeAwaiting()
         askReadIndex()
         processReady()
+    }
+
+    /// Proposes what waited for a leader, all in one batch, once a leader is known.
+    private func proposeAwaiting() {
+        guard !awaitingLeader.isEmpty, raft.leader != 0 else { return }
+        let batch = awaitingLeader
+        awaitingLeader = []
+        do {
+            try raft.propose(batch.map(\.data))
+            for pending in batch { writes[pending.requestID] = pending.write }
+        } catch {
+            // Refused (a leadership transfer is under way): wait for the next leader.
+            awaitingLeader = batch
+        }
     }
 
     private func handle(_ input: Input) {
@@ -143,12 +163,7 @@ final class RaftLoop: @unchecked Sendable {
         case .unreachable(let peer):
             raft.reportUnreachable(peer)
         case .propose(let requestID, let data, let waiter, let deadline):
-            do {
-                try raft.propose([data])
-                writes[requestID] = Write(waiter: waiter, deadline: deadline)
-            } catch {
-                waiter.resume(throwing: StoreError.noLeader)
-            }
+            awaitingLeader.append((requestID, data, Write(waiter: waiter, deadline: deadline)))
         case .read(let waiter, let deadline):
             newReads.append(Read(waiter: waiter, deadline: deadline))
         }
@@ -156,7 +171,8 @@ final class RaftLoop: @unchecked Sendable {
 
     /// One read index serves every read that arrived since the last one (reads are batched, like writes).
     private func askReadIndex() {
-        guard !newReads.isEmpty else { return }
+        // Without a leader there is no one to confirm a read point: wait for one.
+        guard !newReads.isEmpty, raft.leader != 0 else { return }
         var context: [UInt8] = []
         withUnsafeBytes(of: nextReadContext.bigEndian) { context.append(contentsOf: $0) }
         nextReadContext += 1
@@ -238,6 +254,16 @@ final class RaftLoop: @unchecked Sendable {
         for (id, write) in writes where write.deadline <= now {
             writes[id] = nil
             write.waiter.resume(throwing: StoreError.timeout)
+        }
+        awaitingLeader.removeAll { pending in
+            guard pending.write.deadline <= now else { return false }
+            pending.write.waiter.resume(throwing: StoreError.noLeader)
+            return true
+        }
+        newReads.removeAll { read in
+            guard read.deadline <= now else { return false }
+            read.waiter.resume(throwing: StoreError.noLeader)
+            return true
         }
         for (context, reads) in readsByContext {
             let (expired, alive) = (reads.filter { $0.deadline <= now }, reads.filter { $0.deadline > now })

@@ -48,8 +48,13 @@ final class LocalCluster {
         members[id] = member
     }
 
+    /// The leader, once it runs and every running member knows it.
     func leader() async throws -> NodeID? {
-        try await eventually { members.values.first { $0.status.role == .leader }?.id }
+        try await eventually {
+            let leaders = Set(members.values.map(\.status.leader))
+            guard leaders.count == 1, let leader = leaders.first, members[leader]?.status.role == .leader else { return nil }
+            return leader
+        }
     }
 
     func shutdown() async throws {
@@ -115,6 +120,23 @@ func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
         }
         #expect(states[0].revision == 201)
         #expect(states.allSatisfy { $0.kvs == states[0].kvs && $0.revision == states[0].revision })
+        try await cluster.shutdown()
+    }
+
+    /// A write sent while the cluster has no leader waits for the election instead of failing.
+    @Test func aWriteDuringAnElectionWaitsForTheNewLeader() async throws {
+        let cluster = LocalCluster()
+        try await cluster.start()
+        let first = try #require(try await cluster.leader())
+        await cluster.stop(first)
+        let survivor = cluster.members.values.first!   // two members remain
+        // Once the survivor gives up on the old leader (a proposal forwarded to a dead leader is lost, as in
+        // etcd), a write waits for the election rather than failing with "no leader".
+        let gaveUp = try await cluster.eventually { survivor.status.leader != first ? true : nil }
+        #expect(gaveUp == true)
+        let response = try await survivor.apply(.put(PutRequest(key: bytes("during"), value: [1])))
+        guard case .put(let put) = response else { Issue.record("wrong response \(response)"); return }
+        #expect(put.revision == 2)
         try await cluster.shutdown()
     }
 
