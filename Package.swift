@@ -23,6 +23,7 @@ let package = Package(
         .target(name: "Store", dependencies: [
             "Raft", "MVCC", "Storage", "PeerTransport",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "PeerTransport", dependencies: [
             "Raft",

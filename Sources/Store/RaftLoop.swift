@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import MVCC
 import PeerTransport
 import Raft
@@ -34,6 +35,8 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     let queue: DispatchQueue
+    /// Purges compacted versions off the Raft loop: it walks the whole key space.
+    let purgeQueue: DispatchQueue
     let configuration: MemberConfiguration
     let log: DurableRaftLog
     let mvcc: MVCCStore
@@ -53,12 +56,15 @@ final class RaftLoop: @unchecked Sendable {
     private var readsWaitingForApply: [(index: UInt64, reads: [Read])] = []
     private var nextReadContext: UInt64 = 1
     private var appliedIndex: UInt64
+    let logger: Logger
 
     init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore) {
         self.configuration = configuration
         self.log = log
         self.mvcc = mvcc
+        logger = Logger(label: "podium.store.\(configuration.id)")
         queue = DispatchQueue(label: "podium.raft.\(configuration.id)")
+        purgeQueue = DispatchQueue(label: "podium.purge.\(configuration.id)", qos: .utility)
         var raftConfiguration = RaftConfiguration(id: configuration.id)
         raftConfiguration.electionTicks = configuration.electionTicks
         raftConfiguration.randomSeed = UInt64.random(in: 0...UInt64.max)
@@ -232,11 +238,25 @@ final class RaftLoop: @unchecked Sendable {
             } catch {
                 fatalError("applying entry \(entry.index) failed: \(error)")
             }
+            if case .compact = command, case .applied(.success) = outcome { schedulePurge() }
             guard let write = writes.removeValue(forKey: requestID) else { continue }
             switch outcome {
             case .applied(let result): write.waiter.resume(returning: result)
             // Only entries from before a restart are already applied, and nobody waits for those.
             case .alreadyApplied: write.waiter.resume(throwing: StoreError.timeout)
+            }
+        }
+    }
+
+    private func schedulePurge() {
+        let mvcc = mvcc
+        purgeQueue.async {
+            do {
+                try mvcc.purgeCompacted()
+            } catch {
+                // Reads and writes are unaffected (the versions are unreachable already); the next compaction
+                // retries the purge from scratch.
+                self.logger.error("purging compacted versions failed", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -123,6 +123,26 @@ func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
         try await cluster.shutdown()
     }
 
+    @Test func compactionThroughTheLogAppliesOnEveryMember() async throws {
+        let cluster = LocalCluster()
+        try await cluster.start()
+        let leader = try #require(try await cluster.leader())
+        for i in 0..<10 {
+            _ = try await cluster.members[leader]!.apply(.put(PutRequest(key: bytes("k"), value: bytes("\(i)"))))
+        }
+        _ = try await cluster.members[leader]!.apply(.compact(revision: 8))
+        for id in cluster.ids {
+            let member = cluster.members[id]!
+            _ = try await member.range(RangeRequest(range: KeyRange(key: bytes("k"))))   // caught up
+            #expect(member.mvcc.compactedRevision == 8, "member \(id)")
+            await #expect(throws: MVCCError.compacted(compactRevision: 8)) {
+                try await member.range(RangeRequest(range: KeyRange(key: bytes("k")), revision: 5))
+            }
+            #expect(try await member.range(RangeRequest(range: KeyRange(key: bytes("k")), revision: 8)).kvs.first?.value == bytes("6"))
+        }
+        try await cluster.shutdown()
+    }
+
     /// A write sent while the cluster has no leader waits for the election instead of failing.
     @Test func aWriteDuringAnElectionWaitsForTheNewLeader() async throws {
         let cluster = LocalCluster()
