@@ -19,14 +19,15 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .target(name: "Storage", dependencies: ["CRocksDB"]),
         .target(name: "MVCC", dependencies: ["Storage"]),
-        .target(name: "Raft"),
+        .target(name: "BinaryCoding"),
+        .target(name: "Raft", dependencies: ["BinaryCoding"]),
         .target(name: "Store", dependencies: [
-            "Raft", "MVCC", "Storage", "PeerTransport",
+            "Raft", "MVCC", "Storage", "PeerTransport", "BinaryCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "PeerTransport", dependencies: [
-            "Raft",
+            "Raft", "BinaryCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -49,12 +50,12 @@ let package = Package(
                           path: "Tests/CrashWriter"),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation"]),
         .testTarget(name: "PeerTransportTests", dependencies: [
-            "PeerTransport", "Raft",
+            "PeerTransport", "Raft", "BinaryCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "StoreTests", dependencies: [
-            "Store", "Raft", "Storage", "MVCC", "MVCCModel", "TestSupport",
+            "Store", "Raft", "Storage", "MVCC", "MVCCModel", "TestSupport", "BinaryCoding",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),

@@ -1,3 +1,4 @@
+import BinaryCoding
 import NIOCore
 import Raft
 
@@ -27,11 +28,11 @@ struct FrameDecoder: ByteToMessageDecoder {
 
 extension ByteBuffer {
     /// Appends one frame holding `message`.
-    mutating func writeFrame(_ message: Message, scratch: inout [UInt8]) {
-        scratch.removeAll(keepingCapacity: true)
-        MessageCodec.encode(message, into: &scratch)
-        writeInteger(UInt32(scratch.count))
-        writeBytes(scratch)
+    mutating func writeFrame(_ message: Message) {
+        var writer = ByteWriter(reservingCapacity: 96 + message.payloadBytes)
+        MessageCodec.encode(message, into: &writer)
+        writeInteger(UInt32(writer.bytes.count))
+        writeBytes(writer.bytes)
     }
 }
 

@@ -24,7 +24,6 @@ final class PeerConnection: @unchecked Sendable {
     private var queue: [Message] = []
     private var queuedBytes = 0
     private var backoff: TimeAmount
-    private var scratch: [UInt8] = []
 
     init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
          reportUnreachable: @escaping @Sendable (NodeID) -> Void) {
@@ -67,7 +66,7 @@ final class PeerConnection: @unchecked Sendable {
         var buffer = channel.allocator.buffer(capacity: 0)
         var written = 0
         while written < queue.count && channel.isWritable {
-            buffer.writeFrame(queue[written], scratch: &scratch)
+            buffer.writeFrame(queue[written])
             written += 1
             if buffer.readableBytes >= 1 << 20 {
                 channel.write(buffer, promise: nil)

@@ -1,3 +1,5 @@
+import BinaryCoding
+
 /// Who votes and who only follows. During a joint-consensus change (§6 of the Raft thesis) two voter sets
 /// are in force: every decision (election, commit, leadership check, read) needs a majority of each.
 public struct Membership: Sendable, Hashable {
@@ -15,6 +17,23 @@ public struct Membership: Sendable, Hashable {
     }
 
     public var isJoint: Bool { !outgoing.isEmpty }
+
+    /// The three member sets, each as a count then the IDs in order (in snapshots on disk and on the wire).
+    public func encode(into writer: inout ByteWriter) {
+        for set in [voters, outgoing, learners] {
+            writer.u64(UInt64(set.count))
+            for id in set.sorted() { writer.u64(id) }
+        }
+    }
+
+    public init(from reader: inout ByteReader) throws {
+        var sets: [Set<NodeID>] = []
+        for _ in 0..<3 {
+            let count = try reader.count(minimumBytesEach: 8)
+            sets.append(Set(try (0..<count).map { _ in try reader.u64() }))
+        }
+        self.init(voters: sets[0], outgoing: sets[1], learners: sets[2])
+    }
 
     /// Everyone the leader replicates to.
     public var members: Set<NodeID> { voters.union(outgoing).union(learners) }
@@ -103,30 +122,36 @@ public struct ConfigurationChange: Sendable, Hashable {
 
     /// One byte of kind and eight of node ID per operation.
     public func encoded() -> [UInt8] {
-        var out: [UInt8] = []
+        var writer = ByteWriter(reservingCapacity: 9 * operations.count)
         for operation in operations {
-            let (kind, id): (UInt8, NodeID)
             switch operation {
-            case .addVoter(let node): (kind, id) = (1, node)
-            case .addLearner(let node): (kind, id) = (2, node)
-            case .remove(let node): (kind, id) = (3, node)
+            case .addVoter(let node): writer.byte(1); writer.u64(node)
+            case .addLearner(let node): writer.byte(2); writer.u64(node)
+            case .remove(let node): writer.byte(3); writer.u64(node)
             }
-            out.append(kind)
-            withUnsafeBytes(of: id.bigEndian) { out.append(contentsOf: $0) }
         }
-        return out
+        return writer.bytes
     }
 
     public init(decoding bytes: [UInt8]) throws {
-        guard bytes.count % 9 == 0 else { throw Refusal.malformed }
-        operations = try stride(from: 0, to: bytes.count, by: 9).map { start in
-            let id = bytes[(start + 1)..<(start + 9)].reduce(NodeID(0)) { $0 << 8 | NodeID($1) }
-            switch bytes[start] {
-            case 1: return .addVoter(id)
-            case 2: return .addLearner(id)
-            case 3: return .remove(id)
-            default: throw Refusal.malformed
+        var operations: [Operation] = []
+        do {
+            try bytes.withUnsafeBytes { raw in
+                var reader = ByteReader(raw)
+                while !reader.isAtEnd {
+                    let kind = try reader.byte()
+                    let id = try reader.u64()
+                    switch kind {
+                    case 1: operations.append(.addVoter(id))
+                    case 2: operations.append(.addLearner(id))
+                    case 3: operations.append(.remove(id))
+                    default: throw Refusal.malformed
+                    }
+                }
             }
+        } catch is ByteReader.Failure {
+            throw Refusal.malformed
         }
+        self.operations = operations
     }
 }

@@ -1,15 +1,11 @@
+import BinaryCoding
 import MVCC
 
 /// The binary form of store commands inside Raft entries: `requestID` (8 bytes, so the proposing member can find
 /// who waits for the result) then the command. Internal to Podium's log, so compact rather than etcd's protobuf.
 enum CommandCodec {
-    enum DecodingError: Error, Equatable {
-        case truncated
-        case invalid(String)
-    }
-
     static func encode(requestID: UInt64, _ command: MVCCCommand) -> [UInt8] {
-        var writer = Writer()
+        var writer = ByteWriter()
         writer.u64(requestID)
         switch command {
         case .put(let put): writer.byte(1); writer.put(put)
@@ -24,7 +20,7 @@ enum CommandCodec {
 
     static func decode(_ bytes: [UInt8]) throws -> (requestID: UInt64, command: MVCCCommand) {
         try bytes.withUnsafeBytes { raw in
-            var reader = Reader(bytes: raw)
+            var reader = ByteReader(raw)
             let requestID = try reader.u64()
             let command: MVCCCommand
             switch try reader.byte() {
@@ -34,185 +30,130 @@ enum CommandCodec {
             case 4: command = .compact(revision: try reader.i64())
             case 5: command = .leaseGrant(id: try reader.i64(), ttl: try reader.i64())
             case 6: command = .leaseRevoke(id: try reader.i64())
-            case let tag: throw DecodingError.invalid("command tag \(tag)")
+            case let tag: throw ByteReader.Failure.invalid("command tag \(tag)")
             }
-            guard reader.offset == raw.count else { throw DecodingError.invalid("trailing bytes") }
+            try reader.expectEnd()
             return (requestID, command)
         }
     }
+}
 
-    struct Writer {
-        var bytes: [UInt8] = []
+extension ByteWriter {
+    mutating func range(_ value: KeyRange) {
+        data(value.key)
+        data(value.end)
+    }
 
-        mutating func byte(_ value: UInt8) { bytes.append(value) }
-        mutating func flag(_ value: Bool) { bytes.append(value ? 1 : 0) }
-        mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
-        mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value)) }
-        mutating func data(_ value: [UInt8]) {
-            u64(UInt64(value.count))
-            bytes.append(contentsOf: value)
+    mutating func put(_ put: PutRequest) {
+        data(put.key)
+        data(put.value)
+        i64(put.lease)
+        flag(put.prevKV)
+        flag(put.ignoreValue)
+        flag(put.ignoreLease)
+    }
+
+    mutating func delete(_ delete: DeleteRangeRequest) {
+        range(delete.range)
+        flag(delete.prevKV)
+    }
+
+    mutating func rangeRequest(_ request: RangeRequest) {
+        range(request.range)
+        i64(request.limit)
+        i64(request.revision)
+        byte(UInt8([.none, .ascend, .descend].firstIndex(of: request.sortOrder) ?? 0))
+        byte(UInt8([.key, .version, .create, .mod, .value].firstIndex(of: request.sortTarget) ?? 0))
+        flag(request.keysOnly)
+        flag(request.countOnly)
+        for value in [request.minModRevision, request.maxModRevision, request.minCreateRevision, request.maxCreateRevision] {
+            i64(value)
         }
-        mutating func range(_ value: KeyRange) {
-            data(value.key)
-            data(value.end)
-        }
+    }
 
-        mutating func put(_ put: PutRequest) {
-            data(put.key)
-            data(put.value)
-            i64(put.lease)
-            flag(put.prevKV)
-            flag(put.ignoreValue)
-            flag(put.ignoreLease)
-        }
-
-        mutating func delete(_ delete: DeleteRangeRequest) {
-            range(delete.range)
-            flag(delete.prevKV)
-        }
-
-        mutating func rangeRequest(_ request: RangeRequest) {
-            range(request.range)
-            i64(request.limit)
-            i64(request.revision)
-            byte(UInt8([.none, .ascend, .descend].firstIndex(of: request.sortOrder) ?? 0))
-            byte(UInt8([.key, .version, .create, .mod, .value].firstIndex(of: request.sortTarget) ?? 0))
-            flag(request.keysOnly)
-            flag(request.countOnly)
-            for value in [request.minModRevision, request.maxModRevision, request.minCreateRevision, request.maxCreateRevision] {
-                i64(value)
+    mutating func txn(_ txn: TxnRequest) {
+        u64(UInt64(txn.compare.count))
+        for compare in txn.compare {
+            range(compare.range)
+            byte(UInt8([.equal, .greater, .less, .notEqual].firstIndex(of: compare.result) ?? 0))
+            switch compare.target {
+            case .version(let v): byte(0); i64(v)
+            case .createRevision(let v): byte(1); i64(v)
+            case .modRevision(let v): byte(2); i64(v)
+            case .value(let v): byte(3); data(v)
+            case .lease(let v): byte(4); i64(v)
             }
         }
-
-        mutating func txn(_ txn: TxnRequest) {
-            u64(UInt64(txn.compare.count))
-            for compare in txn.compare {
-                range(compare.range)
-                byte(UInt8([.equal, .greater, .less, .notEqual].firstIndex(of: compare.result) ?? 0))
-                switch compare.target {
-                case .version(let v): byte(0); i64(v)
-                case .createRevision(let v): byte(1); i64(v)
-                case .modRevision(let v): byte(2); i64(v)
-                case .value(let v): byte(3); data(v)
-                case .lease(let v): byte(4); i64(v)
-                }
-            }
-            for ops in [txn.success, txn.failure] {
-                u64(UInt64(ops.count))
-                for op in ops {
-                    switch op {
-                    case .range(let request): byte(1); rangeRequest(request)
-                    case .put(let request): byte(2); put(request)
-                    case .deleteRange(let request): byte(3); delete(request)
-                    case .txn(let nested): byte(4); self.txn(nested)
-                    }
+        for ops in [txn.success, txn.failure] {
+            u64(UInt64(ops.count))
+            for op in ops {
+                switch op {
+                case .range(let request): byte(1); rangeRequest(request)
+                case .put(let request): byte(2); put(request)
+                case .deleteRange(let request): byte(3); delete(request)
+                case .txn(let nested): byte(4); self.txn(nested)
                 }
             }
         }
     }
+}
 
-    struct Reader {
-        let bytes: UnsafeRawBufferPointer
-        var offset = 0
+extension ByteReader {
+    mutating func range() throws -> KeyRange { KeyRange(key: try data(), end: try data()) }
 
-        mutating func byte() throws -> UInt8 {
-            guard offset < bytes.count else { throw DecodingError.truncated }
-            defer { offset += 1 }
-            return bytes[offset]
-        }
+    mutating func put() throws -> PutRequest {
+        PutRequest(key: try data(), value: try data(), lease: try i64(), prevKV: try flag(),
+                   ignoreValue: try flag(), ignoreLease: try flag())
+    }
 
-        mutating func flag() throws -> Bool {
+    mutating func delete() throws -> DeleteRangeRequest {
+        DeleteRangeRequest(range: try range(), prevKV: try flag())
+    }
+
+    mutating func rangeRequest() throws -> RangeRequest {
+        var request = RangeRequest(range: try range(), limit: try i64(), revision: try i64())
+        request.sortOrder = try pick([.none, .ascend, .descend], "sort order")
+        request.sortTarget = try pick([.key, .version, .create, .mod, .value], "sort target")
+        request.keysOnly = try flag()
+        request.countOnly = try flag()
+        request.minModRevision = try i64()
+        request.maxModRevision = try i64()
+        request.minCreateRevision = try i64()
+        request.maxCreateRevision = try i64()
+        return request
+    }
+
+    mutating func txn(depth: Int) throws -> TxnRequest {
+        // Nesting is bounded so hostile input cannot exhaust the stack.
+        guard depth < 64 else { throw ByteReader.Failure.invalid("transactions nested too deeply") }
+        var txn = TxnRequest()
+        for _ in 0..<(try count()) {
+            let range = try range()
+            let result: Compare.Result = try pick([.equal, .greater, .less, .notEqual], "compare result")
+            let target: Compare.Target
             switch try byte() {
-            case 0: return false
-            case 1: return true
-            case let other: throw DecodingError.invalid("flag \(other)")
+            case 0: target = .version(try i64())
+            case 1: target = .createRevision(try i64())
+            case 2: target = .modRevision(try i64())
+            case 3: target = .value(try data())
+            case 4: target = .lease(try i64())
+            case let other: throw ByteReader.Failure.invalid("compare target \(other)")
             }
+            txn.compare.append(Compare(range: range, result: result, target: target))
         }
-
-        mutating func u64() throws -> UInt64 {
-            guard bytes.count - offset >= 8 else { throw DecodingError.truncated }
-            var value: UInt64 = 0
-            for i in 0..<8 { value = value << 8 | UInt64(bytes[offset + i]) }
-            offset += 8
-            return value
-        }
-
-        mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
-
-        mutating func count() throws -> Int {
-            let count = try u64()
-            guard count <= UInt64(bytes.count - offset) else { throw DecodingError.truncated }
-            return Int(count)
-        }
-
-        mutating func data() throws -> [UInt8] {
-            let length = try count()
-            defer { offset += length }
-            return [UInt8](UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]))
-        }
-
-        mutating func range() throws -> KeyRange { KeyRange(key: try data(), end: try data()) }
-
-        mutating func pick<T>(_ options: [T], _ what: String) throws -> T {
-            let code = Int(try byte())
-            guard code < options.count else { throw DecodingError.invalid("\(what) \(code)") }
-            return options[code]
-        }
-
-        mutating func put() throws -> PutRequest {
-            PutRequest(key: try data(), value: try data(), lease: try i64(), prevKV: try flag(),
-                       ignoreValue: try flag(), ignoreLease: try flag())
-        }
-
-        mutating func delete() throws -> DeleteRangeRequest {
-            DeleteRangeRequest(range: try range(), prevKV: try flag())
-        }
-
-        mutating func rangeRequest() throws -> RangeRequest {
-            var request = RangeRequest(range: try range(), limit: try i64(), revision: try i64())
-            request.sortOrder = try pick([.none, .ascend, .descend], "sort order")
-            request.sortTarget = try pick([.key, .version, .create, .mod, .value], "sort target")
-            request.keysOnly = try flag()
-            request.countOnly = try flag()
-            request.minModRevision = try i64()
-            request.maxModRevision = try i64()
-            request.minCreateRevision = try i64()
-            request.maxCreateRevision = try i64()
-            return request
-        }
-
-        mutating func txn(depth: Int) throws -> TxnRequest {
-            // Nesting is bounded so hostile input cannot exhaust the stack.
-            guard depth < 64 else { throw DecodingError.invalid("transactions nested too deeply") }
-            var txn = TxnRequest()
+        for branch in 0..<2 {
+            var ops: [RequestOp] = []
             for _ in 0..<(try count()) {
-                let range = try range()
-                let result: Compare.Result = try pick([.equal, .greater, .less, .notEqual], "compare result")
-                let target: Compare.Target
                 switch try byte() {
-                case 0: target = .version(try i64())
-                case 1: target = .createRevision(try i64())
-                case 2: target = .modRevision(try i64())
-                case 3: target = .value(try data())
-                case 4: target = .lease(try i64())
-                case let other: throw DecodingError.invalid("compare target \(other)")
+                case 1: ops.append(.range(try rangeRequest()))
+                case 2: ops.append(.put(try put()))
+                case 3: ops.append(.deleteRange(try delete()))
+                case 4: ops.append(.txn(try self.txn(depth: depth + 1)))
+                case let other: throw ByteReader.Failure.invalid("operation \(other)")
                 }
-                txn.compare.append(Compare(range: range, result: result, target: target))
             }
-            for branch in 0..<2 {
-                var ops: [RequestOp] = []
-                for _ in 0..<(try count()) {
-                    switch try byte() {
-                    case 1: ops.append(.range(try rangeRequest()))
-                    case 2: ops.append(.put(try put()))
-                    case 3: ops.append(.deleteRange(try delete()))
-                    case 4: ops.append(.txn(try self.txn(depth: depth + 1)))
-                    case let other: throw DecodingError.invalid("operation \(other)")
-                    }
-                }
-                if branch == 0 { txn.success = ops } else { txn.failure = ops }
-            }
-            return txn
+            if branch == 0 { txn.success = ops } else { txn.failure = ops }
         }
+        return txn
     }
 }

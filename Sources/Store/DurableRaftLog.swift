@@ -28,7 +28,7 @@ public final class DurableRaftLog: RaftLogStorage {
         cursor.seekToFirst()
         var expected = first
         while cursor.isValid {
-            let index = cursor.withKey { RaftLogCodec.read($0, at: 1) }
+            let index = try cursor.withKey(RaftLogCodec.index(ofEntryKey:))
             guard index == expected else { throw RaftLogError.corrupt("log: entry \(index) where \(expected) was expected") }
             terms.append(try cursor.withValue { try RaftLogCodec.decodeEntry(index: index, $0).term })
             expected += 1
@@ -54,7 +54,7 @@ public final class DurableRaftLog: RaftLogStorage {
         cursor.seekToFirst()
         do {
             while cursor.isValid {
-                let index = cursor.withKey { RaftLogCodec.read($0, at: 1) }
+                let index = try cursor.withKey(RaftLogCodec.index(ofEntryKey:))
                 let entry = try cursor.withValue { try RaftLogCodec.decodeEntry(index: index, $0) }
                 if !out.isEmpty && size + entry.data.count > maxBytes { break }
                 size += entry.data.count

@@ -1,88 +1,88 @@
+import BinaryCoding
 import Raft
 
-/// The byte layouts of what `DurableRaftLog` stores. Integers are big-endian so entry keys sort by index.
+/// The byte layouts of what `DurableRaftLog` stores (see `ByteWriter`). Entry keys are big-endian so they sort
+/// by index.
 enum RaftLogCodec {
     static let entryPrefix: UInt8 = 0x65          // "e" + index
     static let hardStateKey: [UInt8] = Array("hardstate".utf8)
     static let snapshotKey: [UInt8] = Array("snapshot".utf8)
 
     static func entryKey(_ index: UInt64) -> [UInt8] {
-        var key: [UInt8] = [entryPrefix]
-        append(index, to: &key)
-        return key
+        var writer = ByteWriter(reservingCapacity: 9)
+        writer.byte(entryPrefix)
+        writer.u64(index)
+        return writer.bytes
     }
 
-    /// kind (1 byte: 0 normal, 1 membership change), term, then the data.
+    static func index(ofEntryKey raw: UnsafeRawBufferPointer) throws -> UInt64 {
+        var reader = ByteReader(raw)
+        _ = try reader.byte()
+        return try reader.u64()
+    }
+
+    /// kind (1 byte: 0 normal, 1 membership change), term, then the data to the end.
     static func encode(_ entry: Entry) -> [UInt8] {
-        var out: [UInt8] = [entry.kind == .normal ? 0 : 1]
-        out.reserveCapacity(9 + entry.data.count)
-        append(entry.term, to: &out)
-        out.append(contentsOf: entry.data)
-        return out
+        var writer = ByteWriter(reservingCapacity: 9 + entry.data.count)
+        writer.flag(entry.kind == .configurationChange)
+        writer.u64(entry.term)
+        writer.raw(entry.data)
+        return writer.bytes
     }
 
     static func decodeEntry(index: UInt64, _ raw: UnsafeRawBufferPointer) throws -> Entry {
-        guard raw.count >= 9, raw[0] <= 1 else { throw RaftLogError.corrupt("entry \(index)") }
-        return Entry(term: read(raw, at: 1), index: index, kind: raw[0] == 0 ? .normal : .configurationChange,
-                     data: [UInt8](UnsafeRawBufferPointer(rebasing: raw[9...])))
+        do {
+            var reader = ByteReader(raw)
+            let kind: Entry.Kind = try reader.flag() ? .configurationChange : .normal
+            return Entry(term: try reader.u64(), index: index, kind: kind, data: reader.rest())
+        } catch {
+            throw RaftLogError.corrupt("entry \(index)")
+        }
     }
 
     static func encode(_ state: HardState) -> [UInt8] {
-        var out: [UInt8] = []
-        append(state.term, to: &out)
-        append(state.vote, to: &out)
-        append(state.commit, to: &out)
-        return out
+        var writer = ByteWriter(reservingCapacity: 24)
+        writer.u64(state.term)
+        writer.u64(state.vote)
+        writer.u64(state.commit)
+        return writer.bytes
     }
 
     static func decodeHardState(_ bytes: [UInt8]) throws -> HardState {
-        guard bytes.count == 24 else { throw RaftLogError.corrupt("hard state") }
-        return bytes.withUnsafeBytes { HardState(term: read($0, at: 0), vote: read($0, at: 8), commit: read($0, at: 16)) }
+        do {
+            return try bytes.withUnsafeBytes { raw in
+                var reader = ByteReader(raw)
+                let state = HardState(term: try reader.u64(), vote: try reader.u64(), commit: try reader.u64())
+                try reader.expectEnd()
+                return state
+            }
+        } catch {
+            throw RaftLogError.corrupt("hard state")
+        }
     }
 
-    /// index, term, the three member sets (count then IDs), then the data.
+    /// index, term, membership, then the data to the end.
     static func encode(_ snapshot: Snapshot) -> [UInt8] {
-        var out: [UInt8] = []
-        append(snapshot.metadata.index, to: &out)
-        append(snapshot.metadata.term, to: &out)
-        let membership = snapshot.metadata.membership
-        for set in [membership.voters, membership.outgoing, membership.learners] {
-            append(UInt64(set.count), to: &out)
-            for id in set.sorted() { append(id, to: &out) }
-        }
-        out.append(contentsOf: snapshot.data)
-        return out
+        var writer = ByteWriter(reservingCapacity: 64 + snapshot.data.count)
+        writer.u64(snapshot.metadata.index)
+        writer.u64(snapshot.metadata.term)
+        snapshot.metadata.membership.encode(into: &writer)
+        writer.raw(snapshot.data)
+        return writer.bytes
     }
 
     static func decodeSnapshot(_ bytes: [UInt8]) throws -> Snapshot {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 16
-            func next() throws -> UInt64 {
-                guard offset + 8 <= raw.count else { throw RaftLogError.corrupt("snapshot metadata") }
-                defer { offset += 8 }
-                return read(raw, at: offset)
+        do {
+            return try bytes.withUnsafeBytes { raw in
+                var reader = ByteReader(raw)
+                let index = try reader.u64()
+                let term = try reader.u64()
+                let membership = try Membership(from: &reader)
+                return Snapshot(metadata: SnapshotMetadata(index: index, term: term, membership: membership), data: reader.rest())
             }
-            guard raw.count >= 16 else { throw RaftLogError.corrupt("snapshot metadata") }
-            var sets: [Set<NodeID>] = []
-            for _ in 0..<3 {
-                let count = try next()
-                guard count <= 1 << 16 else { throw RaftLogError.corrupt("snapshot membership") }
-                sets.append(Set(try (0..<count).map { _ in try next() }))
-            }
-            let metadata = SnapshotMetadata(index: read(raw, at: 0), term: read(raw, at: 8),
-                                            membership: Membership(voters: sets[0], outgoing: sets[1], learners: sets[2]))
-            return Snapshot(metadata: metadata, data: [UInt8](UnsafeRawBufferPointer(rebasing: raw[offset...])))
+        } catch {
+            throw RaftLogError.corrupt("snapshot metadata")
         }
-    }
-
-    static func append(_ value: UInt64, to out: inout [UInt8]) {
-        withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
-    }
-
-    static func read(_ raw: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for i in 0..<8 { value = value << 8 | UInt64(raw[offset + i]) }
-        return value
     }
 }
 

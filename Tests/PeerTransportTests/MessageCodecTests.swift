@@ -1,4 +1,5 @@
 import Testing
+import BinaryCoding
 import Raft
 @testable import PeerTransport
 
@@ -22,9 +23,13 @@ import Raft
     }
 
     func roundTrip(_ message: Message) throws -> Message {
-        var bytes: [UInt8] = []
-        MessageCodec.encode(message, into: &bytes)
-        return try bytes.withUnsafeBytes { try MessageCodec.decode($0) }
+        return try encoded(message).withUnsafeBytes { try MessageCodec.decode($0) }
+    }
+
+    func encoded(_ message: Message) -> [UInt8] {
+        var writer = ByteWriter()
+        MessageCodec.encode(message, into: &writer)
+        return writer.bytes
     }
 
     @Test func everyFieldRoundTrips() throws {
@@ -37,31 +42,29 @@ import Raft
 
     /// Every truncation of a valid message is refused with an error, never a crash or a wrong message.
     @Test func truncatedInputIsRefused() throws {
-        var bytes: [UInt8] = []
-        MessageCodec.encode(Self.full, into: &bytes)
+        let bytes = encoded(Self.full)
         for length in 0..<bytes.count {
-            #expect(throws: MessageCodec.DecodingError.self) {
+            #expect(throws: ByteReader.Failure.self) {
                 try bytes[..<length].withUnsafeBytes { try MessageCodec.decode($0) }
             }
         }
     }
 
     @Test func malformedInputIsRefused() throws {
-        var bytes: [UInt8] = []
-        MessageCodec.encode(Message(kind: .heartbeat, from: 1, to: 2, term: 3), into: &bytes)
+        let bytes = encoded(Message(kind: .heartbeat, from: 1, to: 2, term: 3))
         var unknownKind = bytes
         unknownKind[0] = 200
-        #expect(throws: MessageCodec.DecodingError.unknownKind(200)) { try unknownKind.withUnsafeBytes { try MessageCodec.decode($0) } }
+        #expect(throws: ByteReader.Failure.invalid("message kind 200")) { try unknownKind.withUnsafeBytes { try MessageCodec.decode($0) } }
         var badFlag = bytes
         badFlag[65] = 7   // the reject flag follows the kind and eight integers
-        #expect(throws: MessageCodec.DecodingError.invalid("flag 7")) { try badFlag.withUnsafeBytes { try MessageCodec.decode($0) } }
+        #expect(throws: ByteReader.Failure.invalid("flag 7")) { try badFlag.withUnsafeBytes { try MessageCodec.decode($0) } }
         let trailing = bytes + [0]
-        #expect(throws: MessageCodec.DecodingError.self) { try trailing.withUnsafeBytes { try MessageCodec.decode($0) } }
+        #expect(throws: ByteReader.Failure.self) { try trailing.withUnsafeBytes { try MessageCodec.decode($0) } }
         // A count claiming more entries than the bytes could hold is refused before anything is allocated.
         var hugeCount = bytes
         let entryCountOffset = 66 + 8   // after the flag and the empty context's length
         for i in 0..<8 { hugeCount[entryCountOffset + i] = 0xFF }
-        #expect(throws: MessageCodec.DecodingError.truncated) { try hugeCount.withUnsafeBytes { try MessageCodec.decode($0) } }
+        #expect(throws: ByteReader.Failure.truncated) { try hugeCount.withUnsafeBytes { try MessageCodec.decode($0) } }
     }
 
     @Test func randomBytesNeverCrashTheDecoder() {

@@ -1,4 +1,5 @@
 import Testing
+import BinaryCoding
 import MVCC
 import MVCCModel
 @testable import Store
@@ -21,11 +22,11 @@ import MVCCModel
     @Test func malformedEntriesAreRefused() {
         let valid = CommandCodec.encode(requestID: 1, .put(PutRequest(key: [1], value: [2])))
         for length in 0..<valid.count {
-            #expect(throws: CommandCodec.DecodingError.self) { try CommandCodec.decode(Array(valid[..<length])) }
+            #expect(throws: ByteReader.Failure.self) { try CommandCodec.decode(Array(valid[..<length])) }
         }
-        #expect(throws: CommandCodec.DecodingError.self) { try CommandCodec.decode(valid + [0]) }
+        #expect(throws: ByteReader.Failure.self) { try CommandCodec.decode(valid + [0]) }
         var badTag = valid
         badTag[8] = 99
-        #expect(throws: CommandCodec.DecodingError.invalid("command tag 99")) { try CommandCodec.decode(badTag) }
+        #expect(throws: ByteReader.Failure.invalid("command tag 99")) { try CommandCodec.decode(badTag) }
     }
 }
