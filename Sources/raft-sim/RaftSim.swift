@@ -41,9 +41,12 @@ struct RaftSim: ParsableCommand {
         let reads = Atomic<Int>(0)
         let done = Atomic<Int>(0)
         let seeds = self.seeds, first = self.first, nodes = self.nodes, steps = self.steps, trace = self.trace
-        DispatchQueue.concurrentPerform(iterations: jobs) { worker in
-            var offset = worker
-            while offset < seeds {
+        // Workers take the next seed from a shared counter, so 3- and 5-member schedules spread evenly.
+        let nextOffset = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: jobs) { _ in
+            while true {
+                let offset = nextOffset.add(1, ordering: .relaxed).oldValue
+                guard offset < seeds else { break }
                 let seed = first + UInt64(offset)
                 var options = SimulationOptions()
                 options.nodes = nodes == 0 ? (seed % 2 == 0 ? 5 : 3) : nodes
@@ -62,7 +65,6 @@ struct RaftSim: ParsableCommand {
                 }
                 let finished = done.add(1, ordering: .relaxed).newValue
                 if finished % 10_000 == 0 { print("\(finished) schedules, \(clock.now - start)") }
-                offset += jobs
             }
         }
         let elapsed = clock.now - start
