@@ -7,10 +7,12 @@ extension Raft {
         electionElapsed += 1
         if role == .leader {
             tickLeader()
-        } else if electionElapsed >= randomizedElectionTimeout {
+        } else if electionElapsed >= randomizedElectionTimeout && isVoter {
             electionElapsed = 0
-            if isVoter { startElection(transfer: false) }
+            startElection(transfer: false)
         }
+        // A member that cannot campaign keeps counting: once an election timeout passes without a leader it
+        // must stop shielding the old leader from vote requests (or the voters could never elect a new one).
     }
 
     private mutating func tickLeader() {

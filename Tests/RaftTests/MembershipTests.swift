@@ -92,3 +92,20 @@ import Raft
         #expect(cluster[2].membership.voters == [2, 3])
     }
 }
+
+@Suite struct NonVoterTests {
+    /// Found by the simulator: a member that cannot campaign (a learner, or one that believes it was removed)
+    /// must still stop shielding a silent leader after an election timeout, or voters that need its vote in a
+    /// joint configuration could never elect anyone.
+    @Test func aNonVoterStopsShieldingASilentLeader() {
+        let storage = MemoryRaftLog(membership: Membership(voters: [1, 2], learners: [3]))
+        var learner = Raft(configuration: RaftConfiguration(id: 3), storage: storage)
+        learner.step(Message(kind: .heartbeat, from: 1, to: 3, term: 1))
+        #expect(learner.leader == 1)
+        _ = learner.ready()
+        for _ in 0..<30 { learner.tick() }
+        learner.step(Message(kind: .preVote, from: 2, to: 3, term: 2))
+        let answers = learner.ready().messagesAfterPersist.filter { $0.kind == .preVoteResponse }
+        #expect(answers.count == 1 && answers.first?.reject == false)
+    }
+}
