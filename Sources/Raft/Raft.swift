@@ -149,15 +149,16 @@ public struct Raft {
     }
 }
 
-/// splitmix64: a tiny deterministic generator for election timeouts.
-struct SplitMix64 {
+/// splitmix64: a tiny deterministic generator. Raft draws its election timeouts from it; the simulator its
+/// fault schedules, so a seed replays exactly.
+public struct SplitMix64: Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -118,21 +118,15 @@ extension Simulation {
     }
 }
 
-/// The simulation's own deterministic randomness (splitmix64).
+/// The simulation's deterministic randomness: Raft's splitmix64 with helpers for picking faults.
 struct SimulationRandom {
-    private var state: UInt64
+    private var generator: SplitMix64
 
     init(seed: UInt64) {
-        state = seed &* 0xA24B_AED4_963E_E407 &+ 0x9FB2_1C65_1E98_DF25
+        generator = SplitMix64(seed: seed &* 0xA24B_AED4_963E_E407 &+ 0x9FB2_1C65_1E98_DF25)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     mutating func chance(_ probability: Double) -> Bool {
         Double(next() >> 11) / Double(1 << 53) < probability
