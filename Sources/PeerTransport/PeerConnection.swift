@@ -23,6 +23,7 @@ final class PeerConnection: @unchecked Sendable {
     private var state = State.idle
     private var queue: [Message] = []
     private var queuedBytes = 0
+    private var draining = false
     private var backoff: TimeAmount
 
     init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
@@ -59,24 +60,30 @@ final class PeerConnection: @unchecked Sendable {
         }
     }
 
-    /// Writes queued messages while the channel accepts them, then flushes once.
+    /// Writes queued messages while the channel accepts them, in writes of up to 1 MiB, then flushes.
+    ///
+    /// Writing or flushing can call back into `drain` (writability changes) or close the connection, so
+    /// messages leave the queue before they are written and a nested call returns at once; the outer call
+    /// goes on while the channel stays writable.
     func drain() {
         eventLoop.assertInEventLoop()
-        guard case .connected(let channel) = state, !queue.isEmpty else { return }
-        var buffer = channel.allocator.buffer(capacity: 0)
-        var written = 0
-        while written < queue.count && channel.isWritable {
-            buffer.writeFrame(queue[written])
-            written += 1
-            if buffer.readableBytes >= 1 << 20 {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while case .connected(let channel) = state, !queue.isEmpty, channel.isWritable {
+            while case .connected = state, !queue.isEmpty, channel.isWritable {
+                var buffer = channel.allocator.buffer(capacity: 0)
+                var taken = 0
+                while taken < queue.count && buffer.readableBytes < 1 << 20 {
+                    buffer.writeFrame(queue[taken])
+                    queuedBytes -= 64 + queue[taken].payloadBytes
+                    taken += 1
+                }
+                queue.removeFirst(taken)
                 channel.write(buffer, promise: nil)
-                buffer = channel.allocator.buffer(capacity: 0)
             }
+            channel.flush()
         }
-        if buffer.readableBytes > 0 { channel.write(buffer, promise: nil) }
-        channel.flush()
-        for message in queue[..<written] { queuedBytes -= 64 + message.payloadBytes }
-        queue.removeFirst(written)
     }
 
     private func connect() {

@@ -57,4 +57,5 @@ public struct MemberStatus: Sendable, Equatable {
     public var role: Role
     public var committedIndex: UInt64
     public var appliedIndex: UInt64
+    public var membership: Membership
 }

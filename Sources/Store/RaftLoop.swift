@@ -7,15 +7,20 @@ import Synchronization
 
 /// The thin shell around `Raft`: owns it on one serial queue, feeds it ticks, messages and requests, and
 /// carries out each `Ready`: send, fsync the log, send what had to wait for the fsync, apply, advance.
+/// Called once with a write's result, on the Raft loop's queue: hand heavy work elsewhere.
+public typealias WriteCompletion = @Sendable (Result<MVCCResponse, any Error>) -> Void
+/// Called once when a linearizable read may proceed (or why it may not), on the Raft loop's queue.
+public typealias ReadCompletion = @Sendable (Result<Void, any Error>) -> Void
+
 final class RaftLoop: @unchecked Sendable {
     // @unchecked Sendable: the mutable state below the inbox is touched only on `queue`; the inbox and status
     // are behind their own locks.
     enum Input: Sendable {
         case messages([Message])
         case unreachable(NodeID)
-        case propose(requestID: UInt64, data: [UInt8], waiter: CheckedContinuation<Result<MVCCResponse, MVCCError>, Error>,
-                     deadline: ContinuousClock.Instant)
-        case read(waiter: CheckedContinuation<Void, Error>, deadline: ContinuousClock.Instant)
+        case propose(requestID: UInt64, data: [UInt8], completion: WriteCompletion, deadline: ContinuousClock.Instant)
+        case read(completion: ReadCompletion, deadline: ContinuousClock.Instant)
+        case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
     }
 
     struct Inbox {
@@ -25,13 +30,17 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     struct Write {
-        var waiter: CheckedContinuation<Result<MVCCResponse, MVCCError>, Error>
+        var completion: WriteCompletion
         var deadline: ContinuousClock.Instant
+
+        func fail(_ error: StoreError) { completion(.failure(error)) }
     }
 
     struct Read {
-        var waiter: CheckedContinuation<Void, Error>
+        var completion: ReadCompletion
         var deadline: ContinuousClock.Instant
+
+        func fail(_ error: StoreError) { completion(.failure(error)) }
     }
 
     let queue: DispatchQueue
@@ -71,7 +80,8 @@ final class RaftLoop: @unchecked Sendable {
         raft = Raft(configuration: raftConfiguration, storage: log)
         appliedIndex = raft.appliedIndex
         status = Mutex(MemberStatus(id: configuration.id, leader: 0, term: raft.term, role: .follower,
-                                    committedIndex: raft.committedIndex, appliedIndex: raft.appliedIndex))
+                                    committedIndex: raft.committedIndex, appliedIndex: raft.appliedIndex,
+                                    membership: raft.membership))
     }
 
     func start() {
@@ -96,11 +106,11 @@ final class RaftLoop: @unchecked Sendable {
             timer?.cancel()
             timer = nil
             transport = nil
-            for write in Array(writes.values) + awaitingLeader.map(\.write) { write.waiter.resume(throwing: StoreError.stopped) }
+            for write in Array(writes.values) + awaitingLeader.map(\.write) { write.fail(.stopped) }
             writes = [:]
             awaitingLeader = []
             for read in newReads + readsByContext.values.flatMap({ $0 }) + readsWaitingForApply.flatMap(\.reads) {
-                read.waiter.resume(throwing: StoreError.stopped)
+                read.fail(.stopped)
             }
             newReads = []
             readsByContext = [:]
@@ -128,8 +138,9 @@ final class RaftLoop: @unchecked Sendable {
 
     private func fail(_ input: Input, _ error: StoreError) {
         switch input {
-        case .propose(_, _, let waiter, _): waiter.resume(throwing: error)
-        case .read(let waiter, _): waiter.resume(throwing: error)
+        case .propose(_, _, let completion, _): completion(.failure(error))
+        case .read(let completion, _): completion(.failure(error))
+        case .transferLeadership(_, let completion): completion(.failure(error))
         case .messages, .unreachable: break
         }
     }
@@ -168,10 +179,12 @@ final class RaftLoop: @unchecked Sendable {
             for message in messages { raft.step(message) }
         case .unreachable(let peer):
             raft.reportUnreachable(peer)
-        case .propose(let requestID, let data, let waiter, let deadline):
-            awaitingLeader.append((requestID, data, Write(waiter: waiter, deadline: deadline)))
-        case .read(let waiter, let deadline):
-            newReads.append(Read(waiter: waiter, deadline: deadline))
+        case .propose(let requestID, let data, let completion, let deadline):
+            awaitingLeader.append((requestID, data, Write(completion: completion, deadline: deadline)))
+        case .read(let completion, let deadline):
+            newReads.append(Read(completion: completion, deadline: deadline))
+        case .transferLeadership(let member, let completion):
+            completion(Result { try raft.transferLeadership(to: member) })
         }
     }
 
@@ -186,7 +199,7 @@ final class RaftLoop: @unchecked Sendable {
             try raft.readIndex(context: context)
             readsByContext[context] = newReads
         } catch {
-            for read in newReads { read.waiter.resume(throwing: StoreError.noLeader) }
+            for read in newReads { read.fail(.noLeader) }
         }
         newReads = []
     }
@@ -215,7 +228,7 @@ final class RaftLoop: @unchecked Sendable {
         let raft = raft, applied = appliedIndex
         status.withLock {
             $0 = MemberStatus(id: raft.id, leader: raft.leader, term: raft.term, role: raft.role,
-                              committedIndex: raft.committedIndex, appliedIndex: applied)
+                              committedIndex: raft.committedIndex, appliedIndex: applied, membership: raft.membership)
         }
     }
 
@@ -241,9 +254,9 @@ final class RaftLoop: @unchecked Sendable {
             if case .compact = command, case .applied(.success) = outcome { schedulePurge() }
             guard let write = writes.removeValue(forKey: requestID) else { continue }
             switch outcome {
-            case .applied(let result): write.waiter.resume(returning: result)
+            case .applied(let result): write.completion(result.mapError { $0 })
             // Only entries from before a restart are already applied, and nobody waits for those.
-            case .alreadyApplied: write.waiter.resume(throwing: StoreError.timeout)
+            case .alreadyApplied: write.fail(.timeout)
             }
         }
     }
@@ -264,7 +277,7 @@ final class RaftLoop: @unchecked Sendable {
     private func releaseReads() {
         readsWaitingForApply.removeAll { pending in
             guard pending.index <= appliedIndex else { return false }
-            for read in pending.reads { read.waiter.resume() }
+            for read in pending.reads { read.completion(.success(())) }
             return true
         }
     }
@@ -273,26 +286,26 @@ final class RaftLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         for (id, write) in writes where write.deadline <= now {
             writes[id] = nil
-            write.waiter.resume(throwing: StoreError.timeout)
+            write.fail(.timeout)
         }
         awaitingLeader.removeAll { pending in
             guard pending.write.deadline <= now else { return false }
-            pending.write.waiter.resume(throwing: StoreError.noLeader)
+            pending.write.fail(.noLeader)
             return true
         }
         newReads.removeAll { read in
             guard read.deadline <= now else { return false }
-            read.waiter.resume(throwing: StoreError.noLeader)
+            read.fail(.noLeader)
             return true
         }
         for (context, reads) in readsByContext {
             let (expired, alive) = (reads.filter { $0.deadline <= now }, reads.filter { $0.deadline > now })
-            for read in expired { read.waiter.resume(throwing: StoreError.timeout) }
+            for read in expired { read.fail(.timeout) }
             readsByContext[context] = alive.isEmpty ? nil : alive
         }
         readsWaitingForApply = readsWaitingForApply.compactMap { pending in
             let alive = pending.reads.filter { $0.deadline > now }
-            for read in pending.reads where read.deadline <= now { read.waiter.resume(throwing: StoreError.timeout) }
+            for read in pending.reads where read.deadline <= now { read.fail(.timeout) }
             return alive.isEmpty ? nil : (pending.index, alive)
         }
     }

@@ -65,23 +65,43 @@ public final class StoreMember: Sendable {
     /// Replicates a command and returns its result once applied on this member. Refusals that need no state
     /// (empty key, value too large, ...) are reported without touching the log, as etcd does.
     public func apply(_ command: MVCCCommand) async throws -> MVCCResponse {
-        try command.validate(mvcc.options)
+        try await withCheckedThrowingContinuation { continuation in
+            apply(command) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// `apply` without a task: `completion` runs once, on the Raft loop's queue (or at once for a refusal).
+    public func apply(_ command: MVCCCommand, completion: @escaping WriteCompletion) {
+        do {
+            try command.validate(mvcc.options)
+        } catch {
+            completion(.failure(error))
+            return
+        }
         let requestID = UInt64.random(in: 1...UInt64.max)
         let data = CommandCodec.encode(requestID: requestID, command)
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        let result: Result<MVCCResponse, MVCCError> = try await withCheckedThrowingContinuation { continuation in
-            loop.submit(.propose(requestID: requestID, data: data, waiter: continuation, deadline: deadline))
-        }
-        return try result.get()
+        loop.submit(.propose(requestID: requestID, data: data, completion: completion, deadline: deadline))
+    }
+
+    /// Waits until a linearizable read may be served here (ReadIndex confirmed and applied); `completion` runs
+    /// once, on the Raft loop's queue.
+    public func awaitReadPoint(completion: @escaping ReadCompletion) {
+        loop.submit(.read(completion: completion, deadline: ContinuousClock.now + configuration.requestTimeout))
+    }
+
+    /// Asks the leader to hand leadership to `member`; `completion` says whether the request was taken (the
+    /// handover itself follows within an election timeout, or is abandoned).
+    public func transferLeadership(to member: NodeID, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        loop.submit(.transferLeadership(to: member, completion: completion))
     }
 
     /// Reads keys. Linearizable reads wait for a read point confirmed by a quorum (ReadIndex) and for this
     /// member to apply up to it; serializable reads answer from local state at once.
     public func range(_ request: RangeRequest, linearizable: Bool = true) async throws -> RangeResponse {
         if linearizable {
-            let deadline = ContinuousClock.now + configuration.requestTimeout
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                loop.submit(.read(waiter: continuation, deadline: deadline))
+                awaitReadPoint { continuation.resume(with: $0) }
             }
         }
         return try mvcc.range(request)

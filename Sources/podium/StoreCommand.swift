@@ -1,36 +1,204 @@
 import ArgumentParser
+import Dispatch
+import EtcdAPI
 import Foundation
+import GRPC
 import Logging
 import MVCC
+import NIOCore
+import NIOPosix
+import Raft
+import Store
 
-/// `podium store`: opens (creating if needed) a store data directory and reports its state. It grows into one
-/// replicated store member with the server work.
-struct StoreCommand: ParsableCommand {
+/// `podium store`: one member of a replicated store, serving etcd's v3 API. The flags are etcd's, so an etcd
+/// user feels at home.
+struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
-        abstract: "Open (or create) a store data directory and print its state.")
+        abstract: "Run one member of a replicated store that speaks etcd's v3 API.")
 
-    @Option(name: .customLong("data-dir"), help: "The member's data directory (created, with its parents, if missing).")
-    var dataDirectory = "default.podium"
+    @Option(help: "Human-readable name of this member.")
+    var name = "default"
 
-    func run() throws {
-        let logger = Logger(label: "podium.store")
-        let store: MVCCStore
-        do {
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-            store = try MVCCStore(directory: dataDirectory)
-        } catch {
-            throw CommandFailure("cannot open store at \(dataDirectory): \(error)")
+    @Option(name: .customLong("data-dir"), help: "Where the member keeps its data (default: NAME.podium).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("listen-client-urls"), help: "URLs to serve clients on (comma-separated).")
+    var listenClientURLs = "http://localhost:2379"
+
+    @Option(name: .customLong("advertise-client-urls"), help: "Client URLs to tell the rest of the cluster (default: the listen URLs).")
+    var advertiseClientURLs: String?
+
+    @Option(name: .customLong("listen-peer-urls"), help: "URL to serve the other members on.")
+    var listenPeerURLs = "http://localhost:2380"
+
+    @Option(name: .customLong("initial-advertise-peer-urls"), help: "This member's peer URLs, as in --initial-cluster (default: the listen peer URL).")
+    var initialAdvertisePeerURLs: String?
+
+    @Option(name: .customLong("initial-cluster"), help: "The initial members: NAME=PEER_URL,... (default: this member alone).")
+    var initialCluster: String?
+
+    @Option(name: .customLong("initial-cluster-state"), help: "new: start a new cluster; existing: join one.")
+    var initialClusterState = "new"
+
+    @Option(name: .customLong("initial-cluster-token"), help: "Distinguishes clusters started with the same peer URLs.")
+    var initialClusterToken = "etcd-cluster"
+
+    @Option(name: .customLong("heartbeat-interval"), help: "Milliseconds between leader heartbeats (one Raft tick).")
+    var heartbeatInterval = 100
+
+    @Option(name: .customLong("election-timeout"), help: "Milliseconds without a leader before an election.")
+    var electionTimeout = 1000
+
+    @Option(name: .customLong("snapshot-count"), help: "Applied entries between Raft snapshots (accepted; log compaction is not implemented yet).")
+    var snapshotCount = 100_000
+
+    @Option(name: .customLong("quota-backend-bytes"), help: "Size the store may grow to (0: no limit; not enforced yet).")
+    var quotaBackendBytes: Int64 = 0
+
+    @Option(name: .customLong("max-request-bytes"), help: "Largest request accepted.")
+    var maxRequestBytes = 1_572_864
+
+    func validate() throws {
+        guard heartbeatInterval > 0, electionTimeout >= 5 * heartbeatInterval else {
+            throw ValidationError("--election-timeout must be at least 5 × --heartbeat-interval, both positive")
         }
-        logger.info("store opened", metadata: ["data-dir": "\(dataDirectory)"])
-        print("""
-            data-dir: \(dataDirectory)
-            revision: \(store.revision)
-            compacted-revision: \(store.compactedRevision)
-            applied-index: \(store.appliedIndex)
-            leases: \(try store.leases().count)
-            """)
+        guard ["new", "existing"].contains(initialClusterState) else {
+            throw ValidationError("--initial-cluster-state must be new or existing")
+        }
+        guard maxRequestBytes > 0 else { throw ValidationError("--max-request-bytes must be positive") }
     }
+
+    func run() async throws {
+        var logger = Logger(label: "podium.store")
+        logger.logLevel = .info
+        let dataDirectory = self.dataDirectory ?? "\(name).podium"
+        let advertisedPeers = try HostPort.list(initialAdvertisePeerURLs ?? listenPeerURLs)
+        let cluster = try InitialCluster(initialCluster ?? "\(name)=\(advertisedPeers.joined(separator: ","))")
+        guard let me = cluster.members.first(where: { $0.name == name }) else {
+            throw CommandFailure("--initial-cluster has no member named \(name)")
+        }
+        guard Set(me.peerURLs) == Set(advertisedPeers) else {
+            throw CommandFailure("--initial-cluster has \(name)=\(me.peerURLs.joined(separator: ",")), but "
+                                 + "--initial-advertise-peer-urls is \(advertisedPeers.joined(separator: ","))")
+        }
+        guard initialClusterState == "new" else {
+            throw CommandFailure("--initial-cluster-state existing (joining a running cluster) is not supported yet")
+        }
+        let memberIDs = Dictionary(uniqueKeysWithValues: cluster.members.map {
+            ($0.name, ClusterIdentity.memberID(peerURLs: $0.peerURLs, token: initialClusterToken))
+        })
+        let identity: ClusterIdentity
+        if let stored = try ClusterIdentity.load(from: dataDirectory) {
+            identity = stored
+        } else {
+            identity = ClusterIdentity(
+                clusterID: ClusterIdentity.clusterID(memberIDs: Array(memberIDs.values), token: initialClusterToken),
+                // Safe to force: `me` was found in `cluster` above.
+                memberID: memberIDs[name]!)
+            try identity.save(in: dataDirectory)
+        }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        var configuration = MemberConfiguration(id: identity.memberID, dataDirectory: dataDirectory)
+        let peerListen = try HostPort(url: try HostPort.list(listenPeerURLs).first ?? listenPeerURLs)
+        configuration.peerHost = peerListen.host
+        configuration.peerPort = peerListen.port
+        configuration.tickInterval = .milliseconds(heartbeatInterval)
+        configuration.electionTicks = electionTimeout / heartbeatInterval
+        configuration.mvcc.maxValueBytes = maxRequestBytes
+        let member: StoreMember
+        do {
+            member = try StoreMember(configuration: configuration, voters: Set(memberIDs.values), group: group)
+        } catch {
+            throw CommandFailure("cannot open the member's data in \(dataDirectory): \(error)")
+        }
+        var peers: [NodeID: PeerAddress] = [:]
+        for entry in cluster.members {
+            // Safe to force: every member's URL was checked when --initial-cluster was parsed.
+            let address = try HostPort(url: entry.peerURLs[0])
+            peers[memberIDs[entry.name]!] = PeerAddress(host: address.host, port: address.port)
+        }
+        do {
+            _ = try await member.listen()
+        } catch {
+            throw CommandFailure("cannot listen for peers on \(listenPeerURLs): \(error)")
+        }
+        member.setPeers(peers)
+        member.start()
+
+        let clientURLs = try HostPort.list(listenClientURLs)
+        let advertisedClients = try HostPort.list(advertiseClientURLs ?? listenClientURLs)
+        let directory = MemberDirectory(cluster.members.map { entry in
+            // Safe to force: every name in `cluster` has an ID.
+            MemberDirectory.Entry(id: memberIDs[entry.name]!, name: entry.name, peerURLs: entry.peerURLs,
+                                  clientURLs: entry.name == name ? advertisedClients : [])
+        })
+        var apiConfiguration = EtcdServer.Configuration(clusterID: identity.clusterID)
+        apiConfiguration.maxRequestBytes = maxRequestBytes
+        let api = EtcdServer(member: member, configuration: apiConfiguration, directory: directory)
+        var servers: [GRPCServer] = []
+        for url in clientURLs {
+            let address = try HostPort(url: url)
+            var serverConfiguration = GRPCServer.Configuration(host: address.host, port: address.port)
+            serverConfiguration.maxReceiveMessageBytes = api.maxReceiveMessageBytes
+            let server = GRPCServer(configuration: serverConfiguration, router: api.router(), group: group)
+            do {
+                try await server.start()
+            } catch {
+                throw CommandFailure("cannot listen for clients on \(url): \(error)")
+            }
+            servers.append(server)
+        }
+        logger.info("member ready", metadata: [
+            "name": "\(name)", "member-id": "\(String(identity.memberID, radix: 16))",
+            "cluster-id": "\(String(identity.clusterID, radix: 16))", "client-urls": "\(clientURLs.joined(separator: ","))",
+            "data-dir": "\(dataDirectory)",
+        ])
+
+        await Self.waitForTermination()
+        logger.info("stopping")
+        for server in servers { await server.shutdown() }
+        await member.stop()
+        try? await group.shutdownGracefully()
+    }
+
+    /// Returns on SIGINT or SIGTERM.
+    static func waitForTermination() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let queue = DispatchQueue(label: "podium.signals")
+            let once = OnceFlag()
+            var sources: [DispatchSourceSignal] = []
+            for signalNumber in [SIGINT, SIGTERM] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+                source.setEventHandler {
+                    if once.claim() { continuation.resume() }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            // The sources must outlive this scope: they are kept until the process exits.
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+/// Lets exactly one caller through.
+private final class OnceFlag: @unchecked Sendable {
+    // @unchecked Sendable: only used on one serial queue.
+    private var claimed = false
+
+    func claim() -> Bool {
+        defer { claimed = true }
+        return !claimed
+    }
+}
+
+private enum SignalSources {
+    nonisolated(unsafe) static var kept: [DispatchSourceSignal] = []
+
+    static func keep(_ sources: [DispatchSourceSignal]) { kept = sources }
 }
 
 /// A failure to report as one line, without the usage text that argument errors get.

@@ -1,0 +1,33 @@
+import GRPC
+import MVCC
+import Store
+
+/// etcd's gRPC status for each error the store reports, with etcd's exact messages, so clients (which match on
+/// them) react as they do with etcd.
+enum EtcdStatus {
+    static func from(_ error: any Error) -> GRPCStatus {
+        switch error {
+        case let status as GRPCStatus:
+            return status
+        case let error as MVCCError:
+            switch error {
+            case .emptyKey, .keyNotFound, .valueProvided, .leaseProvided, .tooManyOperations, .duplicateKey,
+                 .requestTooLarge:
+                return GRPCStatus(.invalidArgument, error.description)
+            case .compacted, .futureRevision, .leaseTTLTooLarge:
+                return GRPCStatus(.outOfRange, error.description)
+            case .leaseNotFound:
+                return GRPCStatus(.notFound, error.description)
+            case .leaseExists:
+                return GRPCStatus(.failedPrecondition, error.description)
+            }
+        case let error as StoreError:
+            return GRPCStatus(.unavailable, error.description)
+        default:
+            return GRPCStatus(.unknown, "\(error)")
+        }
+    }
+
+    static let requestTooLarge = GRPCStatus(.invalidArgument, "etcdserver: request is too large")
+    static let malformed = GRPCStatus(.invalidArgument, "etcdserver: malformed request")
+}

@@ -1,0 +1,239 @@
+import EtcdProto
+import GRPC
+import MVCC
+import NIOCore
+import Synchronization
+
+/// One Watch stream: the client's watchers on it, fed from the store's watch hub.
+///
+/// Stores signal a watcher from whatever thread applies writes; the signal only marks the watcher and
+/// schedules one drain on the connection's event loop, which polls marked watchers and sends their events.
+/// While the client's flow-control window is closed the drain stops, and the store's watchers fall back to
+/// catching up from storage: a client that does not read never makes writers wait or buffer without bound.
+final class WatchStream: ServerCallReceiver, @unchecked Sendable {
+    // @unchecked Sendable: everything except `signals` is touched only on `call.eventLoop`.
+    struct Subscription {
+        var watcher: Watcher
+        var fragment: Bool
+    }
+
+    struct Signals {
+        var marked: Set<Int64> = []
+        var drainScheduled = false
+    }
+
+    let server: EtcdServer
+    let call: ServerCall
+    private var subscriptions: [Int64: Subscription] = [:]
+    private var nextWatchID: Int64 = 0
+    /// Watchers with something to send that had to wait for the window to open.
+    private var blocked: Set<Int64> = []
+    private var ended = false
+    private let signals = Mutex(Signals())
+
+    init(server: EtcdServer, call: ServerCall) {
+        self.server = server
+        self.call = call
+    }
+
+    func received(_ message: ByteBuffer) {
+        guard !ended else { return }
+        guard message.readableBytes <= server.configuration.maxRequestBytes else {
+            end(EtcdStatus.requestTooLarge)
+            return
+        }
+        let request: Etcdserverpb_WatchRequest
+        do {
+            request = try Etcdserverpb_WatchRequest(grpcMessage: message)
+        } catch {
+            end(GRPCStatus(.internal, "grpc: error unmarshalling request: \(error)"))
+            return
+        }
+        switch request.requestUnion {
+        case .createRequest(let create): self.create(create)
+        case .cancelRequest(let cancel): self.cancel(cancel.watchID)
+        case .progressRequest:
+            var response = Etcdserverpb_WatchResponse()
+            response.header = server.header()
+            response.watchID = -1
+            send(response)
+        case nil:
+            break
+        }
+    }
+
+    func requestsEnded() {
+        end(.ok)
+    }
+
+    func cancelled() {
+        stopWatchers()
+    }
+
+    func becameWritable() {
+        let waiting = blocked
+        blocked = []
+        signals.withLock { $0.marked.formUnion(waiting) }
+        drain()
+    }
+
+    // MARK: requests
+
+    private func create(_ create: Etcdserverpb_WatchCreateRequest) {
+        var id = create.watchID
+        if id == 0 {
+            while subscriptions[nextWatchID] != nil { nextWatchID += 1 }
+            id = nextWatchID
+            nextWatchID += 1
+        } else if subscriptions[id] != nil || id < 0 {
+            var response = Etcdserverpb_WatchResponse()
+            response.header = server.header()
+            response.watchID = -1
+            response.created = true
+            response.canceled = true
+            response.cancelReason = "mvcc: duplicate watch ID provided on the WatchStream"
+            send(response)
+            return
+        }
+        let request = WatchRequest(range: KeyRange(key: create.key, end: create.rangeEnd),
+                                   startRevision: create.startRevision,
+                                   filterPuts: create.filters.contains(.noput),
+                                   filterDeletes: create.filters.contains(.nodelete),
+                                   prevKV: create.prevKv)
+        let watcher = server.member.mvcc.watch(request) { [weak self, id] in self?.signal(id) }
+        subscriptions[id] = Subscription(watcher: watcher, fragment: create.fragment)
+        var response = Etcdserverpb_WatchResponse()
+        response.header = server.header()
+        response.watchID = id
+        response.created = true
+        send(response)
+        // Replay (or report compaction) right away rather than on the next write.
+        signal(id)
+    }
+
+    private func cancel(_ id: Int64) {
+        guard let subscription = subscriptions.removeValue(forKey: id) else { return }
+        subscription.watcher.cancel()
+        var response = Etcdserverpb_WatchResponse()
+        response.header = server.header()
+        response.watchID = id
+        response.canceled = true
+        send(response)
+    }
+
+    // MARK: delivery
+
+    private func signal(_ id: Int64) {
+        let schedule = signals.withLock { signals -> Bool in
+            signals.marked.insert(id)
+            defer { signals.drainScheduled = true }
+            return !signals.drainScheduled
+        }
+        if schedule { call.eventLoop.execute { self.drain() } }
+    }
+
+    private func drain() {
+        let marked = signals.withLock { signals -> Set<Int64> in
+            signals.drainScheduled = false
+            defer { signals.marked = [] }
+            return signals.marked
+        }
+        guard !ended else { return }
+        for id in marked {
+            guard let subscription = subscriptions[id] else { continue }
+            deliver(id, subscription)
+        }
+    }
+
+    private func deliver(_ id: Int64, _ subscription: Subscription) {
+        while true {
+            guard call.isWritable else {
+                blocked.insert(id)
+                return
+            }
+            let poll: WatchPoll
+            do {
+                poll = try subscription.watcher.poll()
+            } catch {
+                end(GRPCStatus(.internal, "podium: reading watch history failed: \(error)"))
+                return
+            }
+            switch poll {
+            case .events(let events):
+                sendEvents(events, id: id, fragment: subscription.fragment)
+            case .idle:
+                return
+            case .compacted(let compactRevision):
+                subscriptions[id] = nil
+                var response = Etcdserverpb_WatchResponse()
+                response.header = server.header()
+                response.watchID = id
+                response.canceled = true
+                response.compactRevision = compactRevision
+                response.cancelReason = "etcdserver: mvcc: required revision has been compacted"
+                send(response)
+                return
+            case .canceled:
+                subscriptions[id] = nil
+                return
+            }
+        }
+    }
+
+    /// Sends events in one response; a watcher that asked for fragments gets responses of at most the request
+    /// size limit, all but the last marked `fragment`.
+    private func sendEvents(_ events: [WatchEvent], id: Int64, fragment: Bool) {
+        let header = server.header()
+        let limit = server.configuration.maxRequestBytes
+        var chunk: [Mvccpb_Event] = []
+        var chunkBytes = 0
+        for event in events {
+            let wire = event.wire
+            let size = event.kv.key.count + event.kv.value.count + (event.prevKV.map { $0.key.count + $0.value.count } ?? 0) + 64
+            if fragment, !chunk.isEmpty, chunkBytes + size > limit {
+                sendChunk(chunk, id: id, header: header, fragment: true)
+                chunk = []
+                chunkBytes = 0
+            }
+            chunk.append(wire)
+            chunkBytes += size
+        }
+        sendChunk(chunk, id: id, header: header, fragment: false)
+    }
+
+    private func sendChunk(_ events: [Mvccpb_Event], id: Int64, header: Etcdserverpb_ResponseHeader, fragment: Bool) {
+        var response = Etcdserverpb_WatchResponse()
+        response.header = header
+        response.watchID = id
+        response.events = events
+        response.fragment = fragment
+        send(response)
+    }
+
+    private func send(_ response: Etcdserverpb_WatchResponse) {
+        do {
+            call.send(try response.grpcMessage())
+        } catch {
+            end(GRPCStatus(.internal, "podium: encoding a watch response failed: \(error)"))
+        }
+    }
+
+    private func end(_ status: GRPCStatus) {
+        guard !ended else { return }
+        stopWatchers()
+        call.finish(status)
+    }
+
+    private func stopWatchers() {
+        ended = true
+        for subscription in subscriptions.values { subscription.watcher.cancel() }
+        subscriptions = [:]
+        blocked = []
+    }
+}
+
+extension EtcdServer {
+    func registerWatch(in router: inout GRPCRouter) {
+        router.register("etcdserverpb.Watch", "Watch", .streaming { [self] call in WatchStream(server: self, call: call) })
+    }
+}

@@ -1,0 +1,76 @@
+import NIOCore
+
+/// gRPC's message framing: 1 byte compressed-flag, 4 bytes big-endian length, then the message.
+public enum GRPCFraming {
+    /// Bytes to keep free before a message so it can be framed in place.
+    public static let reservedPrefix = 5
+
+    /// Frames `message` for sending: in place when it has room before its reader index, else by copying.
+    static func frame(_ message: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let length = message.readableBytes
+        if message.readerIndex >= reservedPrefix {
+            var framed = message
+            let start = message.readerIndex - reservedPrefix
+            framed.moveReaderIndex(to: start)
+            framed.setInteger(UInt8(0), at: start)
+            framed.setInteger(UInt32(length), at: start + 1)
+            return framed
+        }
+        var framed = allocator.buffer(capacity: reservedPrefix + length)
+        framed.writeInteger(UInt8(0))
+        framed.writeInteger(UInt32(length))
+        var copy = message
+        framed.writeBuffer(&copy)
+        return framed
+    }
+}
+
+/// Splits a stream's DATA into messages. Whole messages inside one frame are sliced out without a copy; only a
+/// message spread over several frames is gathered.
+struct MessageReader {
+    enum Failure: Error {
+        case compressed
+        case tooLarge(Int)
+    }
+
+    let maxMessageBytes: Int
+    private var pending: ByteBuffer?
+
+    init(maxMessageBytes: Int) {
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    var hasPartialMessage: Bool { pending.map { $0.readableBytes > 0 } ?? false }
+
+    /// Appends a frame's bytes and returns the messages completed by it.
+    mutating func append(_ data: ByteBuffer) throws -> [ByteBuffer] {
+        var buffer: ByteBuffer
+        if var existing = pending, existing.readableBytes > 0 {
+            var incoming = data
+            existing.writeBuffer(&incoming)
+            buffer = existing
+        } else {
+            buffer = data
+        }
+        pending = nil
+        var messages: [ByteBuffer] = []
+        while buffer.readableBytes >= GRPCFraming.reservedPrefix {
+            // Safe to force: at least 5 readable bytes were just checked.
+            let flag = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
+            let length = Int(buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self)!)
+            guard flag == 0 else { throw Failure.compressed }
+            guard length <= maxMessageBytes else { throw Failure.tooLarge(length) }
+            guard buffer.readableBytes >= GRPCFraming.reservedPrefix + length else { break }
+            buffer.moveReaderIndex(forwardBy: GRPCFraming.reservedPrefix)
+            // Safe to force: `length` readable bytes were just checked.
+            messages.append(buffer.readSlice(length: length)!)
+        }
+        if buffer.readableBytes > 0 {
+            // Keep the partial message in a buffer of its own, so later frames can be appended.
+            var rest = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+            rest.writeBuffer(&buffer)
+            pending = rest
+        }
+        return messages
+    }
+}
