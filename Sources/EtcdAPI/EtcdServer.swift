@@ -42,6 +42,7 @@ public final class EtcdServer: Sendable {
         var router = GRPCRouter()
         registerKV(in: &router)
         registerWatch(in: &router)
+        registerLease(in: &router)
         registerMaintenance(in: &router)
         registerCluster(in: &router)
         return router

@@ -22,8 +22,24 @@ public struct LeaseDeadlines: Sendable {
         return Int64((deadline - now + 999_999_999) / 1_000_000_000)
     }
 
+    var deadlinesByID: [Int64: UInt64] { deadlines }
+
+    mutating func renewUntil(_ id: Int64, _ deadline: UInt64) {
+        deadlines[id] = deadline
+    }
+
     /// The leases whose deadline has passed, in ID order.
     public func expired(at now: UInt64) -> [Int64] {
         deadlines.filter { $0.value <= now }.keys.sorted()
+    }
+}
+
+extension LeaseDeadlines {
+    /// Gives every lease `nanoseconds` more from `now` or its deadline, whichever is later: what a new leader
+    /// does, so that keep-alives lost during the election do not expire leases.
+    public mutating func extendAll(by nanoseconds: UInt64, now: UInt64) {
+        for (id, deadline) in deadlinesByID {
+            renewUntil(id, max(deadline, now) &+ nanoseconds)
+        }
     }
 }

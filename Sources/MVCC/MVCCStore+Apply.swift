@@ -29,6 +29,10 @@ extension MVCCStore {
                                                                  revision: state.revision)))
                 case .leaseRevoke(let id):
                     result = .success(.leaseRevoke(try revokeLease(id: id, context: &context)))
+                case .leaseKeepAlive(let id):
+                    guard let lease = try lease(id) else { throw MVCCError.leaseNotFound }
+                    result = .success(.leaseKeepAlive(LeaseKeepAliveResponse(revision: state.revision, id: id,
+                                                                             ttl: lease.grantedTTL)))
                 }
             } catch let error as MVCCError {
                 context = WriteContext(main: state.revision + 1)

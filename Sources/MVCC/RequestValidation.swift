@@ -72,7 +72,7 @@ extension MVCCCommand {
         case .compact: break
         case .leaseGrant(_, let ttl):
             if ttl > options.maxLeaseTTL { throw MVCCError.leaseTTLTooLarge }
-        case .leaseRevoke(let id):
+        case .leaseRevoke(let id), .leaseKeepAlive(let id):
             if id == 0 { throw MVCCError.leaseNotFound }
         }
     }

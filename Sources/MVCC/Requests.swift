@@ -167,6 +167,19 @@ public struct LeaseGrantResponse: Sendable, Hashable {
     }
 }
 
+/// A keep-alive that went through the log: the lease exists, and renews to its granted TTL.
+public struct LeaseKeepAliveResponse: Sendable, Hashable {
+    public var revision: Int64
+    public var id: Int64
+    public var ttl: Int64
+
+    public init(revision: Int64, id: Int64, ttl: Int64) {
+        self.revision = revision
+        self.id = id
+        self.ttl = ttl
+    }
+}
+
 public struct LeaseRevokeResponse: Sendable, Hashable {
     public var revision: Int64
 
@@ -195,6 +208,9 @@ public enum MVCCCommand: Sendable, Hashable {
     /// Revokes a lease and deletes its keys, at one revision. Also how a lease expires: the leader's clock
     /// decides, and the revoke goes through the log like any other command.
     case leaseRevoke(id: Int64)
+    /// Renews a lease. It changes no state here: it is in the log so that every member renews the lease at
+    /// the same point of the history (a keep-alive ordered after a revoke fails), whichever member received it.
+    case leaseKeepAlive(id: Int64)
 }
 
 /// What applying a command produced.
@@ -205,6 +221,7 @@ public enum MVCCResponse: Sendable, Hashable {
     case compact(CompactResponse)
     case leaseGrant(LeaseGrantResponse)
     case leaseRevoke(LeaseRevokeResponse)
+    case leaseKeepAlive(LeaseKeepAliveResponse)
 }
 
 /// The outcome of `MVCCStore.apply`: either the entry had been applied before (so nothing happened again), or

@@ -14,6 +14,7 @@ enum CommandCodec {
         case .compact(let revision): writer.byte(4); writer.i64(revision)
         case .leaseGrant(let id, let ttl): writer.byte(5); writer.i64(id); writer.i64(ttl)
         case .leaseRevoke(let id): writer.byte(6); writer.i64(id)
+        case .leaseKeepAlive(let id): writer.byte(7); writer.i64(id)
         }
         return writer.bytes
     }
@@ -30,6 +31,7 @@ enum CommandCodec {
             case 4: command = .compact(revision: try reader.i64())
             case 5: command = .leaseGrant(id: try reader.i64(), ttl: try reader.i64())
             case 6: command = .leaseRevoke(id: try reader.i64())
+            case 7: command = .leaseKeepAlive(id: try reader.i64())
             case let tag: throw ByteReader.Failure.invalid("command tag \(tag)")
             }
             try reader.expectEnd()

@@ -65,9 +65,16 @@ final class RaftLoop: @unchecked Sendable {
     private var readsWaitingForApply: [(index: UInt64, reads: [Read])] = []
     private var nextReadContext: UInt64 = 1
     private var appliedIndex: UInt64
+    let leases: LeaseTimers
+    /// Revokes this leader proposed for expired leases, by lease, with the tick they were proposed at (a
+    /// revoke lost on the way is proposed again after an election timeout).
+    private var revoking: [Int64: UInt64] = [:]
+    private var ticks: UInt64 = 0
+    private var wasLeader = false
     let logger: Logger
 
-    init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore) {
+    init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore) throws {
+        leases = LeaseTimers(leases: try mvcc.leases())
         self.configuration = configuration
         self.log = log
         self.mvcc = mvcc
@@ -91,6 +98,8 @@ final class RaftLoop: @unchecked Sendable {
         timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds))
         timer.setEventHandler { [self] in
             raft.tick()
+            ticks += 1
+            expireLeases()
             expireRequests()
             proposeAwaiting()
             askReadIndex()
@@ -204,6 +213,17 @@ final class RaftLoop: @unchecked Sendable {
         newReads = []
     }
 
+    /// The leader revokes expired leases through the log, like any other write.
+    private func expireLeases() {
+        guard raft.role == .leader else { return }
+        for id in leases.expired() {
+            if let proposedAt = revoking[id], ticks - proposedAt < UInt64(configuration.electionTicks) { continue }
+            let data = CommandCodec.encode(requestID: UInt64.random(in: 1...UInt64.max), .leaseRevoke(id: id))
+            guard (try? raft.propose([data])) != nil else { return }
+            revoking[id] = ticks
+        }
+    }
+
     private func processReady() {
         while raft.hasReady {
             let ready = raft.ready()
@@ -224,6 +244,16 @@ final class RaftLoop: @unchecked Sendable {
             }
             releaseReads()
             raft.advance(ready)
+        }
+        let isLeader = raft.role == .leader
+        if isLeader != wasLeader {
+            wasLeader = isLeader
+            revoking = [:]
+            if isLeader {
+                let electionTimeout = configuration.tickInterval * configuration.electionTicks
+                leases.promote(extension: UInt64(electionTimeout.components.seconds) * 1_000_000_000
+                               + UInt64(electionTimeout.components.attoseconds / 1_000_000_000))
+            }
         }
         let raft = raft, applied = appliedIndex
         status.withLock {
@@ -252,6 +282,10 @@ final class RaftLoop: @unchecked Sendable {
                 fatalError("applying entry \(entry.index) failed: \(error)")
             }
             if case .compact = command, case .applied(.success) = outcome { schedulePurge() }
+            if case .applied(let result) = outcome {
+                leases.applied(command, result: result)
+                if case .leaseRevoke(let id) = command { revoking[id] = nil }
+            }
             guard let write = writes.removeValue(forKey: requestID) else { continue }
             switch outcome {
             case .applied(let result): write.completion(result.mapError { $0 })

@@ -29,7 +29,7 @@ public final class StoreMember: Sendable {
         let database = try Database(path: configuration.dataDirectory + "/raft", columnFamilies: ["raft"])
         let log = try DurableRaftLog(database: database, family: try database.columnFamily("raft"),
                                      membership: Membership(voters: voters))
-        let loop = RaftLoop(configuration: configuration, log: log, mvcc: mvcc)
+        let loop = try RaftLoop(configuration: configuration, log: log, mvcc: mvcc)
         self.loop = loop
         transport = PeerTransport(id: configuration.id, group: group,
                                   receive: { [weak loop] messages in loop?.submit(.messages(messages)) },
@@ -94,6 +94,11 @@ public final class StoreMember: Sendable {
     /// handover itself follows within an election timeout, or is abandoned).
     public func transferLeadership(to member: NodeID, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         loop.submit(.transferLeadership(to: member, completion: completion))
+    }
+
+    /// Whole seconds lease `id` has left by this member's clock (rounded up), or -1 when it is unknown here.
+    public func leaseRemainingSeconds(_ id: Int64) -> Int64 {
+        loop.leases.remainingSeconds(id)
     }
 
     /// Reads keys. Linearizable reads wait for a read point confirmed by a quorum (ReadIndex) and for this

@@ -107,6 +107,9 @@ struct StoreCommand: AsyncParsableCommand {
         configuration.tickInterval = .milliseconds(heartbeatInterval)
         configuration.electionTicks = electionTimeout / heartbeatInterval
         configuration.mvcc.maxValueBytes = maxRequestBytes
+        // etcd's shortest lease: 1.5 election timeouts, in whole seconds, so a lease cannot expire during the
+        // election that follows a leader's failure.
+        configuration.mvcc.minLeaseTTL = Int64((3 * electionTimeout / 2 + 999) / 1000)
         let member: StoreMember
         do {
             member = try StoreMember(configuration: configuration, voters: Set(memberIDs.values), group: group)

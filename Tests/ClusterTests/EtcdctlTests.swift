@@ -159,6 +159,61 @@ import Testing
         #expect(notLeader.status != 0)
     }
 
+    @Test func leaseCommands() throws {
+        let cluster = try Self.startedCluster()
+        let granted = try cluster.ctl("lease", "grant", "100")
+        let lease = String(granted.split(separator: " ")[1])
+        #expect(granted == "lease \(lease) granted with TTL(100s)\n")
+        #expect(try cluster.ctl("put", "--lease=\(lease)", "lk", "v") == "OK\n")
+        let live = try cluster.ctl("lease", "timetolive", lease, "--keys")
+        #expect(live.hasPrefix("lease \(lease) granted with TTL(100s), remaining("))
+        #expect(live.hasSuffix("attached keys([lk])\n"))
+        #expect(try cluster.ctl("lease", "list") == "found 1 leases\n\(lease)\n")
+        #expect(try cluster.ctl("lease", "keep-alive", "--once", lease) == "lease \(lease) keepalived with TTL(100)\n")
+        #expect(try cluster.ctl("lease", "revoke", lease) == "lease \(lease) revoked\n")
+        #expect(try cluster.ctl("get", "lk") == "")
+        let again = try cluster.etcdctl(["lease", "revoke", lease])
+        #expect(again.error.contains("etcdserver: requested lease not found"))
+        #expect(try cluster.ctl("lease", "timetolive", lease) == "lease \(lease) already expired\n")
+        let tooLong = try cluster.etcdctl(["lease", "grant", "9000000001"])
+        #expect(tooLong.error.contains("etcdserver: too large lease TTL"))
+
+        // A lease nobody keeps alive expires: the leader revokes it through the log, deleting its keys.
+        let short = String(try cluster.ctl("lease", "grant", "2").split(separator: " ")[1])
+        try cluster.ctl("put", "--lease=\(short)", "ephemeral", "v")
+        let deadline = Date().addingTimeInterval(60)
+        var remaining = "ephemeral\nv\n"
+        while !remaining.isEmpty, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            remaining = try cluster.ctl("get", "ephemeral")
+        }
+        #expect(remaining.isEmpty, "the key of an expired lease is still there")
+        #expect(try cluster.ctl("lease", "timetolive", short) == "lease \(short) already expired\n")
+    }
+
+    /// A lease keeps its remaining TTL across a leader change (no reset to the granted TTL).
+    @Test func leaseSurvivesALeaderChangeWithItsRemainingTTL() throws {
+        let cluster = try Self.startedCluster()
+        let lease = String(try cluster.ctl("lease", "grant", "30").split(separator: " ")[1])
+        func remaining(at endpoint: String) throws -> Int {
+            let line = try cluster.ctl("lease", "timetolive", lease, endpoints: endpoint)
+            guard let open = line.range(of: "remaining("), let close = line.range(of: "s)", range: open.upperBound..<line.endIndex),
+                  let seconds = Int(line[open.upperBound..<close.lowerBound]) else { return -1 }
+            return seconds
+        }
+        let leader = try cluster.waitForLeader()
+        let deadline = Date().addingTimeInterval(60)
+        while try remaining(at: cluster.member(leader).endpoint) > 25, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        let target = cluster.members.first { $0.name != leader }!.name
+        try cluster.ctl("move-leader", String(try cluster.memberID(target), radix: 16), endpoints: cluster.member(leader).endpoint)
+        #expect(try cluster.waitForLeader() == target)
+        let after = try remaining(at: cluster.member(target).endpoint)
+        // At most 25 s left before, plus the new leader's one-election-timeout grace and rounding.
+        #expect(after > 0 && after <= 27, "remaining TTL after the leader change: \(after)")
+    }
+
     /// kill -9 the leader while a client writes: the others elect a leader, writes go on, and every
     /// acknowledged write is on every member once the killed one is back and has caught up.
     @Test func leaderKilledDuringWritesLosesNothing() throws {

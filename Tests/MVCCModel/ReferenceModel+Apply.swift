@@ -58,6 +58,9 @@ extension ReferenceModel {
             }
             leases[id] = nil
             response = .success(.leaseRevoke(LeaseRevokeResponse(revision: change.sub > 0 ? change.main : revision)))
+        case .leaseKeepAlive(let id):
+            guard let ttl = leases[id] else { return .failure(.leaseNotFound) }
+            response = .success(.leaseKeepAlive(LeaseKeepAliveResponse(revision: revision, id: id, ttl: ttl)))
         }
         if change.sub > 0 { revision = change.main }
         return response

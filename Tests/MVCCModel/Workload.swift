@@ -76,7 +76,8 @@ public struct Workload: Sendable {
             let low = max(model.compactedRevision - 1, 0)
             return .compact(revision: random.int64(low...(model.revision + 1)))
         case 79..<88: return .leaseGrant(id: random.chance(0.5) ? 0 : random.int64(1...6), ttl: random.int64(0...100))
-        case 88..<95: return .leaseRevoke(id: lease(in: model))
+        case 88..<93: return .leaseRevoke(id: lease(in: model))
+        case 93..<95: return .leaseKeepAlive(id: lease(in: model))
         default: return .deleteRange(DeleteRangeRequest(range: KeyRange(key: random.chance(0.2) ? [] : key())))
         }
     }

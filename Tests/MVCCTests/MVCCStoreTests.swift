@@ -212,12 +212,17 @@ import MVCC
         try f.put("z", "1")
         #expect(try f.store.lease(grant.id, withKeys: true)?.keys == [bytes("x"), bytes("y")])
         #expect(try f.store.leases().map(\.id) == [grant.id])
+        let revisionBefore = f.store.revision
+        #expect(try f.apply(.leaseKeepAlive(id: grant.id))
+                == .leaseKeepAlive(LeaseKeepAliveResponse(revision: revisionBefore, id: grant.id, ttl: 30)))
+        #expect(f.store.revision == revisionBefore, "a keep-alive writes no revision")
         try f.apply(.leaseRevoke(id: grant.id))
         #expect(f.store.revision == 5)
         #expect(try f.get("x") == nil && f.get("y") == nil && f.get("z") != nil)
         #expect(try f.get("x", revision: 5) == nil && f.get("x", revision: 4) != nil)
         #expect(try f.store.lease(grant.id) == nil)
         #expect(throws: MVCCError.leaseNotFound) { try f.apply(.leaseRevoke(id: grant.id)) }
+        #expect(throws: MVCCError.leaseNotFound) { try f.apply(.leaseKeepAlive(id: grant.id)) }
     }
 
     @Test func minimumLeaseTTLIsEnforced() throws {
@@ -258,5 +263,16 @@ import MVCC
         #expect(deadlines.expired(at: 11 * second) == [1, 2])
         deadlines.remove(2)
         #expect(deadlines.remainingSeconds(2, now: 0) == -1)
+    }
+
+    @Test func aNewLeaderExtendsEveryLeaseFromItsDeadlineOrNow() {
+        var deadlines = LeaseDeadlines()
+        let second: UInt64 = 1_000_000_000
+        deadlines.renew(1, ttlSeconds: 10, now: 0)
+        deadlines.renew(2, ttlSeconds: 2, now: 0)
+        // At 5 s lease 1 has 5 s left and lease 2 expired 3 s ago; each gets one more second from there.
+        deadlines.extendAll(by: second, now: 5 * second)
+        #expect(deadlines.remainingSeconds(1, now: 5 * second) == 6)
+        #expect(deadlines.remainingSeconds(2, now: 5 * second) == 1)
     }
 }
