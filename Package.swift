@@ -20,7 +20,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .target(name: "Storage", dependencies: ["CRocksDB"]),
-        .target(name: "MVCC", dependencies: ["Storage"]),
+        .target(name: "MVCC", dependencies: ["Storage", "BinaryCoding"]),
         .target(name: "BinaryCoding"),
         .target(name: "Raft", dependencies: ["BinaryCoding"]),
         .target(name: "Store", dependencies: [
@@ -79,6 +79,6 @@ let package = Package(
         // Real `podium store` processes driven by the real etcdctl.
         .testTarget(name: "ClusterTests", dependencies: ["TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
-        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]
 )

@@ -83,6 +83,13 @@ public final class MVCCStore: Sendable {
         if !events.isEmpty { watchHub.publish(revision: revision, events: events) }
     }
 
+    /// The whole state was replaced by a snapshot's.
+    func publishRestore(revision: Int64, compactedRevision: Int64) {
+        currentRevision.store(revision, ordering: .sequentiallyConsistent)
+        compactRevision.store(compactedRevision, ordering: .sequentiallyConsistent)
+        watchHub.restored(revision: revision, compactRevision: compactedRevision)
+    }
+
     func publishCompaction(_ revision: Int64) {
         compactRevision.store(revision, ordering: .sequentiallyConsistent)
         watchHub.compacted(at: revision)

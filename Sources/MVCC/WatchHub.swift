@@ -91,6 +91,19 @@ public final class WatchHub: Sendable {
         for watcher in toSignal { watcher.signal() }
     }
 
+    /// The store's state was replaced by a snapshot: every watcher reads on from storage, from where it was.
+    func restored(revision: Int64, compactRevision: Int64) {
+        let watchers = registry.withLock { registry in
+            registry.revision = revision
+            registry.compactRevision = compactRevision
+            return registry.singleKey.values.flatMap(\.values) + Array(registry.ranges.values)
+        }
+        for watcher in watchers {
+            watcher.fallBehind()
+            watcher.signal()
+        }
+    }
+
     func compacted(at revision: Int64) {
         registry.withLock { $0.compactRevision = revision }
     }

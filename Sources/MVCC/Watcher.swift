@@ -141,6 +141,13 @@ public final class Watcher: Sendable {
         }
     }
 
+    /// Stops live delivery: the consumer reads from storage from its next revision on.
+    func fallBehind() {
+        state.withLock { state in
+            if state.mode == .live { state.mode = .behind }
+        }
+    }
+
     /// Called with the hub's registry lock held.
     func rejoinIfCaughtUp(publishedRevision: Int64) {
         state.withLock { state in

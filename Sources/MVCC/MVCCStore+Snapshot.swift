@@ -1,0 +1,125 @@
+import BinaryCoding
+import Storage
+
+extension MVCCStore {
+    /// Set in the meta family while a snapshot is being restored: a store found with it was cut off mid-restore
+    /// and holds no consistent state.
+    static let restoringKey: [UInt8] = Array("restoring".utf8)
+
+    /// Whether a restore was interrupted (by a crash): the state is unusable and must be replaced by a snapshot.
+    public var isIncomplete: Bool {
+        (try? database.get(Self.restoringKey, in: meta)) != nil
+    }
+
+    private var families: [ColumnFamily] { [kv, events, leaseFamily, leaseKeys, meta] }
+
+    /// A consistent copy of the whole store as a `StoreSnapshot`, handed to `emit` in chunks of about
+    /// `chunkBytes` (the last one ends with the digest). Writers go on meanwhile.
+    public func writeSnapshot(chunkBytes: Int = 1 << 20, emit: ([UInt8]) throws -> Void) throws {
+        let view = database.snapshot()
+        var hasher = SHA256()
+        var chunk = StoreSnapshot.magic
+        chunk.reserveCapacity(chunkBytes + 1024)
+        func flushIfFull() throws {
+            guard chunk.count >= chunkBytes else { return }
+            hasher.update(chunk)
+            try emit(chunk)
+            chunk.removeAll(keepingCapacity: true)
+        }
+        func appendLength(_ count: Int) {
+            let length = UInt32(count)
+            chunk.append(contentsOf: [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
+        }
+        for (index, family) in families.enumerated() {
+            let cursor = database.cursor(in: family, snapshot: view)
+            cursor.seekToFirst()
+            while cursor.isValid {
+                chunk.append(UInt8(index + 1))
+                cursor.withKey { key in
+                    appendLength(key.count)
+                    chunk.append(contentsOf: key)
+                }
+                cursor.withValue { value in
+                    appendLength(value.count)
+                    chunk.append(contentsOf: value)
+                }
+                try flushIfFull()
+                cursor.next()
+            }
+            try cursor.check()
+        }
+        chunk.append(0)
+        hasher.update(chunk)
+        chunk.append(contentsOf: hasher.finalize())
+        try emit(chunk)
+    }
+
+    /// The whole store as one `StoreSnapshot` in memory.
+    public func snapshotBytes() throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try writeSnapshot { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Replaces the whole state with a snapshot's (after checking its digest): what a member that fell too far
+    /// behind, or a restored cluster, starts from. Watchers survive: they catch up from the restored history
+    /// from where they were (or learn that it was compacted).
+    ///
+    /// Crash-safe in this sense: until the last batch lands, the store is marked incomplete (`isIncomplete`),
+    /// so a member restarted mid-restore knows to discard it rather than serve a mix.
+    public func restore(snapshot bytes: [UInt8]) throws {
+        try StoreSnapshot.verify(bytes)
+        try writer.withLock { state in
+            let marker = WriteBatch()
+            marker.put(Self.restoringKey, [1], in: meta)
+            try database.write(marker, sync: true)
+
+            for family in families {
+                try clear(family)
+            }
+            let metaIndex = StorageLayout.families.count
+            var batch = WriteBatch()
+            var batchBytes = 0
+            var metaRecords: [([UInt8], [UInt8])] = []
+            try StoreSnapshot.forEachRecord(bytes) { familyIndex, key, value in
+                guard familyIndex != metaIndex else {
+                    metaRecords.append((Array(key), Array(value)))
+                    return
+                }
+                batch.put(Array(key), Array(value), in: families[familyIndex - 1])
+                batchBytes += key.count + value.count
+                if batchBytes >= 4 << 20 {
+                    try database.write(batch, sync: false)
+                    batch = WriteBatch()
+                    batchBytes = 0
+                }
+            }
+            var applied: Int64 = 0, revision: Int64 = 1, compacted: Int64 = 0
+            for (key, value) in metaRecords {
+                batch.put(key, value, in: meta)
+                switch key {
+                case StorageLayout.MetaKey.appliedIndex: applied = StorageLayout.int64(value)
+                case StorageLayout.MetaKey.revision: revision = StorageLayout.int64(value)
+                case StorageLayout.MetaKey.compactedRevision: compacted = StorageLayout.int64(value)
+                default: break
+                }
+            }
+            batch.delete(Self.restoringKey, in: meta)
+            try database.write(batch, sync: true)
+
+            state = WriterState(appliedIndex: UInt64(bitPattern: applied), revision: revision, compactedRevision: compacted)
+            publishRestore(revision: revision, compactedRevision: compacted)
+        }
+    }
+
+    /// Deletes everything in `family` (one range tombstone up to just past its last key).
+    private func clear(_ family: ColumnFamily) throws {
+        let cursor = database.cursor(in: family)
+        cursor.seekToLast()
+        guard cursor.isValid else { return }
+        let last = cursor.withKey { Array($0) }
+        let batch = WriteBatch()
+        batch.deleteRange(from: [], to: last + [0], in: family)
+        try database.write(batch, sync: false)
+    }
+}
