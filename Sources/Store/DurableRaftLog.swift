@@ -103,6 +103,21 @@ public final class DurableRaftLog: RaftLogStorage {
         if let newState { hardState = newState }
     }
 
+    /// Forgets the log and the snapshot point, keeping only the term and vote: for a member whose store was
+    /// lost mid-restore. Every entry it held was below the snapshot it was receiving, hence committed and held by
+    /// the leader, which will send it a snapshot again.
+    public func discardLog(membership: Membership) throws {
+        let batch = WriteBatch()
+        batch.deleteRange(from: RaftLogCodec.entryKey(0), to: [RaftLogCodec.entryPrefix + 1], in: family)
+        batch.delete(RaftLogCodec.snapshotKey, in: family)
+        let kept = HardState(term: hardState.term, vote: hardState.vote, commit: 0)
+        batch.put(RaftLogCodec.hardStateKey, RaftLogCodec.encode(kept), in: family)
+        try database.write(batch, sync: true)
+        hardState = kept
+        snapshot = Snapshot(metadata: SnapshotMetadata(index: 0, term: 0, membership: membership), data: [])
+        terms = [0]
+    }
+
     /// Records a snapshot of the application's state at the applied `index` and drops the entries it covers.
     public func compact(to index: UInt64, data: [UInt8], membership: Membership) throws {
         guard index > snapshot.metadata.index, let term = term(at: index) else { return }

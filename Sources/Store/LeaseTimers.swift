@@ -18,6 +18,15 @@ final class LeaseTimers: Sendable {
     }
 
     /// Monotonic nanoseconds.
+    /// Starts over from the stored leases (after the store was replaced by a snapshot).
+    func reset(leases: [LeaseInfo]) {
+        let now = Self.now()
+        deadlines.withLock { deadlines in
+            deadlines = LeaseDeadlines()
+            for lease in leases { deadlines.renew(lease.id, ttlSeconds: lease.grantedTTL, now: now) }
+        }
+    }
+
     static func now() -> UInt64 {
         DispatchTime.now().uptimeNanoseconds
     }

@@ -26,6 +26,11 @@ public struct MemberConfiguration: Sendable {
     public var electionTicks = 10
     /// How long a request waits for its entry to be applied (or its read point) before giving up.
     public var requestTimeout = Duration.seconds(5)
+    /// Applied entries between log compactions (etcd's --snapshot-count): the log is cut at a snapshot point
+    /// and a member that falls behind it catches up by snapshot.
+    public var snapshotCount: UInt64 = 100_000
+    /// Entries kept below the snapshot point, so a member only a little behind still catches up from the log.
+    public var snapshotCatchUpEntries: UInt64 = 5_000
     public var mvcc = MVCCOptions()
 
     public init(id: NodeID, dataDirectory: String) {

@@ -21,6 +21,8 @@ final class RaftLoop: @unchecked Sendable {
         case propose(requestID: UInt64, data: [UInt8], completion: WriteCompletion, deadline: ContinuousClock.Instant)
         case read(completion: ReadCompletion, deadline: ContinuousClock.Instant)
         case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
+        /// A snapshot for `peer` was handed to the transport (or could not be made).
+        case snapshotSent(to: NodeID, succeeded: Bool)
     }
 
     struct Inbox {
@@ -44,6 +46,8 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     let queue: DispatchQueue
+    /// Dumps the store for members that need a snapshot, off the Raft loop.
+    let snapshotQueue: DispatchQueue
     /// Purges compacted versions off the Raft loop: it walks the whole key space.
     let purgeQueue: DispatchQueue
     let configuration: MemberConfiguration
@@ -71,6 +75,9 @@ final class RaftLoop: @unchecked Sendable {
     private var revoking: [Int64: UInt64] = [:]
     private var ticks: UInt64 = 0
     private var wasLeader = false
+    /// Memberships taken effect at applied indexes since the log's snapshot point, to label a compaction point
+    /// with the membership in force there.
+    private var membershipChanges: [(index: UInt64, membership: Membership)] = []
     let logger: Logger
 
     init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore) throws {
@@ -81,6 +88,7 @@ final class RaftLoop: @unchecked Sendable {
         logger = Logger(label: "podium.store.\(configuration.id)")
         queue = DispatchQueue(label: "podium.raft.\(configuration.id)")
         purgeQueue = DispatchQueue(label: "podium.purge.\(configuration.id)", qos: .utility)
+        snapshotQueue = DispatchQueue(label: "podium.snapshot.\(configuration.id)", qos: .utility)
         var raftConfiguration = RaftConfiguration(id: configuration.id)
         raftConfiguration.electionTicks = configuration.electionTicks
         raftConfiguration.randomSeed = UInt64.random(in: 0...UInt64.max)
@@ -150,7 +158,7 @@ final class RaftLoop: @unchecked Sendable {
         case .propose(_, _, let completion, _): completion(.failure(error))
         case .read(let completion, _): completion(.failure(error))
         case .transferLeadership(_, let completion): completion(.failure(error))
-        case .messages, .unreachable: break
+        case .messages, .unreachable, .snapshotSent: break
         }
     }
 
@@ -194,6 +202,8 @@ final class RaftLoop: @unchecked Sendable {
             newReads.append(Read(completion: completion, deadline: deadline))
         case .transferLeadership(let member, let completion):
             completion(Result { try raft.transferLeadership(to: member) })
+        case .snapshotSent(let peer, let succeeded):
+            raft.reportSnapshot(to: peer, succeeded: succeeded)
         }
     }
 
@@ -227,16 +237,22 @@ final class RaftLoop: @unchecked Sendable {
     private func processReady() {
         while raft.hasReady {
             let ready = raft.ready()
-            transport?.send(ready.messages)
-            if ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil {
+            send(ready.messages)
+            var snapshot = ready.snapshot
+            if let received = snapshot {
+                install(received)
+                // The state itself is in the store now; the log keeps only where it cuts.
+                snapshot?.data = []
+            }
+            if ready.hardState != nil || !ready.entries.isEmpty || snapshot != nil {
                 do {
-                    try log.save(hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, sync: true)
+                    try log.save(hardState: ready.hardState, entries: ready.entries, snapshot: snapshot, sync: true)
                 } catch {
                     // Acknowledging anything after a failed fsync could lose it: stop this member instead.
                     fatalError("persisting the raft log failed: \(error)")
                 }
             }
-            transport?.send(ready.messagesAfterPersist)
+            send(ready.messagesAfterPersist)
             apply(ready.committedEntries)
             for state in ready.readStates {
                 guard let reads = readsByContext.removeValue(forKey: state.context) else { continue }
@@ -245,6 +261,7 @@ final class RaftLoop: @unchecked Sendable {
             releaseReads()
             raft.advance(ready)
         }
+        compactLogIfDue()
         let isLeader = raft.role == .leader
         if isLeader != wasLeader {
             wasLeader = isLeader
@@ -264,9 +281,12 @@ final class RaftLoop: @unchecked Sendable {
 
     private func apply(_ entries: [Entry]) {
         for entry in entries {
-            defer { appliedIndex = entry.index }
+            // After a snapshot the store may be ahead of Raft's apply point: never move backwards.
+            defer { appliedIndex = max(appliedIndex, entry.index) }
             if entry.kind == .configurationChange {
-                if let change = try? ConfigurationChange(decoding: entry.data) { raft.applyConfigurationChange(change) }
+                if let change = try? ConfigurationChange(decoding: entry.data) {
+                    membershipChanges.append((entry.index, raft.applyConfigurationChange(change)))
+                }
                 continue
             }
             // The leader's empty entry of a new term carries no command.
@@ -293,6 +313,73 @@ final class RaftLoop: @unchecked Sendable {
             case .alreadyApplied: write.fail(.timeout)
             }
         }
+    }
+
+    /// Sends messages, except that a snapshot message first gets the store's state as its data: dumped off the
+    /// loop (it reads the whole store), then sent, then reported to Raft.
+    private func send(_ messages: [Message]) {
+        guard messages.contains(where: { $0.kind == .snapshot }) else {
+            transport?.send(messages)
+            return
+        }
+        transport?.send(messages.filter { $0.kind != .snapshot })
+        for message in messages where message.kind == .snapshot {
+            let mvcc = mvcc, transport = transport, logger = logger
+            snapshotQueue.async { [weak self] in
+                var outgoing = message
+                var succeeded = false
+                do {
+                    let data = try mvcc.snapshotBytes()
+                    if data.count > MessageCodec.maxFrameBytes - (1 << 20) {
+                        logger.error("snapshot too large to send inline", metadata: ["bytes": "\(data.count)", "to": "\(message.to)"])
+                    } else {
+                        outgoing.snapshot?.data = data
+                        transport?.send([outgoing])
+                        succeeded = true
+                        logger.info("sent snapshot", metadata: ["to": "\(message.to)", "bytes": "\(data.count)",
+                                                               "index": "\(message.snapshot?.metadata.index ?? 0)"])
+                    }
+                } catch {
+                    logger.error("making a snapshot failed", metadata: ["error": "\(error)"])
+                }
+                self?.submit(.snapshotSent(to: message.to, succeeded: succeeded))
+            }
+        }
+    }
+
+    /// Replaces the store's state with a snapshot from the leader, before Raft's log records the snapshot point.
+    private func install(_ snapshot: Snapshot) {
+        let index = snapshot.metadata.index
+        guard index > mvcc.appliedIndex else { return }
+        do {
+            try mvcc.restore(snapshot: snapshot.data)
+        } catch {
+            // Raft has taken the snapshot point already; going on without its state would diverge. Stopping lets
+            // the member restart and receive the snapshot again.
+            fatalError("installing the snapshot at \(index) failed: \(error)")
+        }
+        appliedIndex = max(appliedIndex, mvcc.appliedIndex)
+        membershipChanges = []
+        leases.reset(leases: (try? mvcc.leases()) ?? [])
+        logger.info("installed snapshot", metadata: ["index": "\(index)", "revision": "\(mvcc.revision)"])
+    }
+
+    /// Every `snapshotCount` applied entries, cuts the log: the store is made durable up to what it applied, and
+    /// the log keeps only `snapshotCatchUpEntries` below that point.
+    private func compactLogIfDue() {
+        let snapshotIndex = log.snapshot.metadata.index
+        guard appliedIndex >= snapshotIndex + configuration.snapshotCount + configuration.snapshotCatchUpEntries else { return }
+        let point = appliedIndex - configuration.snapshotCatchUpEntries
+        var membership = log.snapshot.metadata.membership
+        for change in membershipChanges where change.index <= point { membership = change.membership }
+        do {
+            // Entries up to `point` leave the log: the store must hold their effects durably first.
+            try mvcc.sync()
+            try log.compact(to: point, data: [], membership: membership)
+        } catch {
+            fatalError("compacting the raft log failed: \(error)")
+        }
+        membershipChanges.removeAll { $0.index <= point }
     }
 
     private func schedulePurge() {

@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import MVCC
 import NIOCore
 import PeerTransport
@@ -25,10 +26,23 @@ public final class StoreMember: Sendable {
     public init(configuration: MemberConfiguration, voters: Set<NodeID>, group: EventLoopGroup) throws {
         id = configuration.id
         self.configuration = configuration
-        mvcc = try MVCCStore(directory: configuration.dataDirectory + "/mvcc", options: configuration.mvcc)
+        let mvccPath = configuration.dataDirectory + "/mvcc"
+        var opened: MVCCStore? = try MVCCStore(directory: mvccPath, options: configuration.mvcc)
         let database = try Database(path: configuration.dataDirectory + "/raft", columnFamilies: ["raft"])
         let log = try DurableRaftLog(database: database, family: try database.columnFamily("raft"),
                                      membership: Membership(voters: voters))
+        // Safe to force: just opened.
+        if opened!.isIncomplete || opened!.appliedIndex < log.snapshot.metadata.index {
+            // The store was cut off while restoring a snapshot (or lost what the log no longer holds): start it
+            // empty and let the leader send a snapshot again.
+            Logger(label: "podium.store.\(configuration.id)").warning("store state unusable; waiting for a snapshot from the leader")
+            opened = nil
+            try Database.destroy(path: mvccPath)
+            opened = try MVCCStore(directory: mvccPath, options: configuration.mvcc)
+            try log.discardLog(membership: log.snapshot.metadata.membership)
+        }
+        // Safe to force: assigned on every path above.
+        mvcc = opened!
         let loop = try RaftLoop(configuration: configuration, log: log, mvcc: mvcc)
         self.loop = loop
         transport = PeerTransport(id: configuration.id, group: group,

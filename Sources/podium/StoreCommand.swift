@@ -50,8 +50,8 @@ struct StoreCommand: AsyncParsableCommand {
     @Option(name: .customLong("election-timeout"), help: "Milliseconds without a leader before an election.")
     var electionTimeout = 1000
 
-    @Option(name: .customLong("snapshot-count"), help: "Applied entries between Raft snapshots (accepted; log compaction is not implemented yet).")
-    var snapshotCount = 100_000
+    @Option(name: .customLong("snapshot-count"), help: "Applied entries between Raft log compactions (a member behind the cut catches up by snapshot).")
+    var snapshotCount: UInt64 = 100_000
 
     @Option(name: .customLong("quota-backend-bytes"), help: "Size the store may grow to (0: no limit; not enforced yet).")
     var quotaBackendBytes: Int64 = 0
@@ -67,6 +67,7 @@ struct StoreCommand: AsyncParsableCommand {
             throw ValidationError("--initial-cluster-state must be new or existing")
         }
         guard maxRequestBytes > 0 else { throw ValidationError("--max-request-bytes must be positive") }
+        guard snapshotCount > 0 else { throw ValidationError("--snapshot-count must be positive") }
     }
 
     func run() async throws {
@@ -106,6 +107,8 @@ struct StoreCommand: AsyncParsableCommand {
         configuration.peerPort = peerListen.port
         configuration.tickInterval = .milliseconds(heartbeatInterval)
         configuration.electionTicks = electionTimeout / heartbeatInterval
+        configuration.snapshotCount = snapshotCount
+        configuration.snapshotCatchUpEntries = min(5_000, max(snapshotCount / 2, 1))
         configuration.mvcc.maxValueBytes = maxRequestBytes
         // etcd's shortest lease: 1.5 election timeouts, in whole seconds, so a lease cannot expire during the
         // election that follows a leader's failure.
