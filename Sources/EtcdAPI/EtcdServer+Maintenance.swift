@@ -62,6 +62,9 @@ extension EtcdServer {
                 return response
             }
         })
+        router.register(Self.maintenanceService, "Snapshot", .streaming { [self] call in
+            SnapshotStream(server: self, call: call)
+        })
         router.register(Self.maintenanceService, "MoveLeader", unary(Etcdserverpb_MoveLeaderRequest.self) { [self] request, call in
             let status = member.status
             guard status.role == .leader else { throw GRPCStatus(.failedPrecondition, "etcdserver: not leader") }

@@ -20,8 +20,10 @@ extension MVCCStore {
         var hasher = SHA256()
         var chunk = StoreSnapshot.magic
         chunk.reserveCapacity(chunkBytes + 1024)
+        var emitted = 0
         func flushIfFull() throws {
             guard chunk.count >= chunkBytes else { return }
+            emitted += chunk.count
             hasher.update(chunk)
             try emit(chunk)
             chunk.removeAll(keepingCapacity: true)
@@ -49,6 +51,8 @@ extension MVCCStore {
             try cursor.check()
         }
         chunk.append(0)
+        let padding = (StoreSnapshot.blockBytes - (emitted + chunk.count) % StoreSnapshot.blockBytes) % StoreSnapshot.blockBytes
+        chunk.append(contentsOf: repeatElement(0, count: padding))
         hasher.update(chunk)
         chunk.append(contentsOf: hasher.finalize())
         try emit(chunk)
@@ -121,5 +125,25 @@ extension MVCCStore {
         let batch = WriteBatch()
         batch.deleteRange(from: [], to: last + [0], in: family)
         try database.write(batch, sync: false)
+    }
+}
+
+extension MVCCStore {
+    /// Readies a restored store to seed a new cluster: its Raft log starts from scratch (applied index 0), and
+    /// the revision jumps ahead by `revisionBump` with everything before marked compacted, so a client that
+    /// watched the old cluster never sees revisions go backwards, and one resuming from an old revision is told
+    /// its history is gone instead of silently missing events.
+    public func prepareForNewCluster(revisionBump: Int64) throws {
+        try writer.withLock { state in
+            let revision = state.revision + max(revisionBump, 0)
+            let compacted = revisionBump > 0 ? revision : state.compactedRevision
+            let batch = WriteBatch()
+            batch.put(StorageLayout.MetaKey.appliedIndex, StorageLayout.bigEndian(0), in: meta)
+            batch.put(StorageLayout.MetaKey.revision, StorageLayout.bigEndian(revision), in: meta)
+            batch.put(StorageLayout.MetaKey.compactedRevision, StorageLayout.bigEndian(compacted), in: meta)
+            try database.write(batch, sync: true)
+            state = WriterState(appliedIndex: 0, revision: revision, compactedRevision: compacted)
+            publishRestore(revision: revision, compactedRevision: compacted)
+        }
     }
 }

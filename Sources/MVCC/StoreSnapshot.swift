@@ -4,10 +4,12 @@ import BinaryCoding
 /// files and `podium snapshot restore` all use it.
 ///
 /// Layout: the magic line, then records (1 byte column family, 4-byte big-endian key length, key, 4-byte value
-/// length, value), a 0 byte, and the SHA-256 of everything before it, so a damaged or truncated copy is refused.
+/// length, value), a 0 byte, zeros up to a multiple of 512 bytes, and the SHA-256 of everything before it, so a
+/// damaged or truncated copy is refused. (etcd clients check that a snapshot is 512-byte blocks plus a SHA-256.)
 public enum StoreSnapshot {
     static let magic = Array("PODIUM-SNAPSHOT-1\n".utf8)
     static let digestBytes = 32
+    static let blockBytes = 512
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case notASnapshot
@@ -68,7 +70,7 @@ public enum StoreSnapshot {
             position += valueLength
             try record(family, key, value)
         }
-        guard position == end else { throw Failure.malformed("data after the end marker") }
+        guard bytes[position..<end].allSatisfy({ $0 == 0 }) else { throw Failure.malformed("data after the end marker") }
     }
 
     /// Reads a verified snapshot's summary without restoring it.

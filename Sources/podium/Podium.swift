@@ -5,7 +5,7 @@ struct Podium: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "podium",
         abstract: "A high-availability container orchestrator with its own Raft-replicated etcd-compatible store.",
-        subcommands: [Version.self, StoreCommand.self])
+        subcommands: [Version.self, StoreCommand.self, SnapshotCommand.self])
 }
 
 struct Version: ParsableCommand {

@@ -214,6 +214,53 @@ import Testing
         #expect(after > 0 && after <= 27, "remaining TTL after the leader change: \(after)")
     }
 
+    /// `etcdctl snapshot save`, then `podium snapshot restore` into a new 3-member cluster: same contents, a new
+    /// cluster ID, revisions that only go forward; a damaged file is refused.
+    @Test func snapshotSaveAndRestoreIntoANewCluster() throws {
+        let cluster = try Self.startedCluster()
+        for index in 0..<40 { try cluster.ctl("put", "s/\(index)", "value-\(index)") }
+        try cluster.ctl("del", "s/7")
+        let lease = String(try cluster.ctl("lease", "grant", "600").split(separator: " ")[1])
+        try cluster.ctl("put", "--lease=\(lease)", "leased", "x")
+        let original = try cluster.ctl("get", "", "--from-key", "-w", "json")
+        let oldRevision = Self.revision(original)
+        let file = cluster.directory.child("backup.db")
+        let saved = try cluster.etcdctl(["snapshot", "save", file], endpoints: cluster.member("m2").endpoint)
+        #expect(saved.status == 0, "\(saved.error)")
+        #expect(try cluster.podium(["snapshot", "status", file]).output.contains("integrity: ok"))
+
+        let restored = try LocalCluster(size: 3, token: "restored-cluster")
+        try restored.restoreAll(from: file)
+        try restored.startAll()
+        _ = try restored.waitForLeader()
+        func contents(_ json: String) -> [String] {
+            guard let data = json.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let kvs = object["kvs"] as? [[String: Any]] else { return [] }
+            return kvs.map { kv in "\(kv["key"] ?? "")=\(kv["value"] ?? "")@\(kv["mod_revision"] ?? "")" }
+        }
+        let copy = try restored.ctl("get", "", "--from-key", "-w", "json")
+        #expect(contents(copy) == contents(original) && !contents(copy).isEmpty)
+        #expect(Self.revision(copy) > oldRevision, "the restored cluster's revision must not go back")
+        #expect(try restored.ctl("lease", "list") == "found 1 leases\n\(lease)\n")
+        let newID = try restored.etcdctl(["endpoint", "status", "-w", "json"], endpoints: restored.member("m1").endpoint)
+        let oldID = try cluster.etcdctl(["endpoint", "status", "-w", "json"], endpoints: cluster.member("m1").endpoint)
+        #expect(!newID.output.isEmpty && newID.output.range(of: "cluster_id") != nil)
+        #expect(newID.output.components(separatedBy: "cluster_id\":")[1].prefix(10)
+                != oldID.output.components(separatedBy: "cluster_id\":")[1].prefix(10), "a restored cluster is a new cluster")
+        // It takes writes like any cluster.
+        #expect(try restored.ctl("put", "after", "restore") == "OK\n")
+
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: file))
+        damaged[damaged.count / 2] ^= 0x01
+        let damagedFile = cluster.directory.child("damaged.db")
+        try damaged.write(to: URL(fileURLWithPath: damagedFile))
+        let refused = try cluster.podium(["snapshot", "restore", damagedFile, "--data-dir", cluster.directory.child("never")])
+        #expect(refused.status != 0)
+        #expect(refused.error.contains("SHA-256 mismatch"), "\(refused.error)")
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory.child("never")))
+    }
+
     /// kill -9 the leader while a client writes: the others elect a leader, writes go on, and every
     /// acknowledged write is on every member once the killed one is back and has caught up.
     @Test func leaderKilledDuringWritesLosesNothing() throws {

@@ -89,6 +89,35 @@ final class LocalCluster {
         members[index].process = process
     }
 
+    /// Runs `podium ARGUMENTS` to completion (bounded by `timeout` seconds).
+    func podium(_ arguments: [String], timeout: Double = 120) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.podiumPath)
+        process.arguments = arguments
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus,
+                             output: String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                             error: String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    /// Makes every member's data directory from a snapshot file, as `podium snapshot restore` does for a new
+    /// cluster (each member restores the same file).
+    func restoreAll(from file: String) throws {
+        for member in members {
+            let result = try podium(["snapshot", "restore", file, "--name", member.name, "--data-dir", member.dataDirectory,
+                                     "--initial-cluster", initialCluster, "--initial-cluster-token", token,
+                                     "--initial-advertise-peer-urls", "http://127.0.0.1:\(member.peerPort)"])
+            guard result.status == 0 else { throw ClusterTestError("restore for \(member.name) failed: \(result.error)") }
+        }
+    }
+
     /// SIGKILL: the member gets no chance to clean up.
     func kill9(_ name: String) {
         guard let index = members.firstIndex(where: { $0.name == name }), let process = members[index].process else { return }

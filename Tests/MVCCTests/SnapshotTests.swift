@@ -87,3 +87,20 @@ import MVCCModel
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }
+
+extension SnapshotTests {
+    @Test func snapshotsAre512ByteBlocksPlusTheirDigest() throws {
+        let directory = TemporaryDirectory()
+        for commands in [1, 37, 300] {
+            let (store, _, _) = try Self.populated(seed: UInt64(commands), commands: commands, in: directory, name: "s\(commands)")
+            var chunks = 0
+            var total = 0
+            try store.writeSnapshot(chunkBytes: 1000) { chunk in
+                chunks += 1
+                total += chunk.count
+            }
+            #expect(total % 512 == 32, "etcdctl refuses a snapshot whose size is not 512·n + 32")
+            #expect(commands < 300 || chunks > 1, "large snapshots come in several chunks")
+        }
+    }
+}
