@@ -54,7 +54,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "podium", dependencies: [
-            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC",
+            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

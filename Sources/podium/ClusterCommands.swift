@@ -1,0 +1,224 @@
+import ArgumentParser
+import EtcdProto
+import Foundation
+import GRPC
+import NIOCore
+import NIOPosix
+import SwiftProtobuf
+
+/// Options shared by the commands that manage a local cluster.
+struct ClusterLocation: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The folder holding the local cluster's data, logs and pid files.")
+    var dataDirectory = ".podium"
+}
+
+/// What one member says about itself (Maintenance.Status), or nil when it does not answer.
+func probeStatus(_ member: LocalCluster.Member, group: EventLoopGroup) async -> Etcdserverpb_StatusResponse? {
+    guard let client = try? await GRPCClient.connect(host: "127.0.0.1", port: member.clientPort, group: group,
+                                                     timeout: .milliseconds(500)) else { return nil }
+    defer { Task { await client.close() } }
+    let request = ByteBuffer(bytes: (try? Etcdserverpb_StatusRequest().serializedBytes() as [UInt8]) ?? [])
+    guard let reply = try? await client.unary("/etcdserverpb.Maintenance/Status", request: request, timeout: .seconds(2)) else {
+        return nil
+    }
+    return try? Etcdserverpb_StatusResponse(serializedBytes: Array(reply.readableBytesView))
+}
+
+/// Waits until every member answers and they agree on a leader; returns the statuses by member name.
+func awaitHealthy(_ cluster: LocalCluster, directory: String, timeout: Double) async throws -> [String: Etcdserverpb_StatusResponse] {
+    let group = MultiThreadedEventLoopGroup.singleton
+    let deadline = Date().addingTimeInterval(timeout)
+    var statuses: [String: Etcdserverpb_StatusResponse] = [:]
+    while Date() < deadline {
+        statuses = [:]
+        for member in cluster.members {
+            if let status = await probeStatus(member, group: group) { statuses[member.name] = status }
+        }
+        let leaders = Set(statuses.values.map(\.leader))
+        if statuses.count == cluster.members.count, leaders.count == 1, leaders.first != 0 { return statuses }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    let missing = cluster.members.map(\.name).filter { statuses[$0] == nil }
+    throw CommandFailure("the cluster did not become healthy within \(Int(timeout)) s"
+                         + (missing.isEmpty ? " (no agreed leader)" : "; not answering: \(missing.joined(separator: ", "))")
+                         + "; see the logs in \(directory)/*.log")
+}
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a local cluster of masters on 127.0.0.1 (data, logs and pid files under --data-dir).")
+
+    @OptionGroup var location: ClusterLocation
+
+    @Option(help: "How many masters: 3 or 5.")
+    var masters = 3
+
+    @Option(name: .customLong("base-port"), help: "The first master's client port; each master uses two ports from here.")
+    var basePort = 2379
+
+    @Option(help: "Seconds to wait for the cluster to become healthy.")
+    var timeout = 60.0
+
+    func validate() throws {
+        guard masters == 3 || masters == 5 else { throw ValidationError("--masters must be 3 or 5") }
+        guard (1024...65000).contains(basePort) else { throw ValidationError("--base-port must be within 1024...65000") }
+    }
+
+    func run() async throws {
+        let directory = location.dataDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let cluster: LocalCluster
+        if let existing = try LocalCluster.load(from: directory) {
+            guard existing.members.count == masters, existing.members.first?.clientPort == basePort else {
+                throw CommandFailure("\(directory) holds a cluster of \(existing.members.count) masters from port "
+                                     + "\(existing.members.first?.clientPort ?? 0); run `podium down --purge --data-dir \(directory)` "
+                                     + "to replace it, or choose another --data-dir")
+            }
+            cluster = existing
+            print("reusing the existing cluster data in \(directory)")
+        } else {
+            cluster = LocalCluster(masters: masters, basePort: basePort, token: "podium-\(UInt32.random(in: 0...UInt32.max))")
+            try cluster.save(in: directory)
+            print("creating a new cluster in \(directory)")
+        }
+        for member in cluster.members {
+            if let pid = LocalCluster.runningPID(directory, member.name) {
+                print("\(member.name) already running (pid \(pid))")
+            } else {
+                let pid = try cluster.start(member, in: directory)
+                print("started \(member.name) (pid \(pid)) client \(member.clientURL) peer \(member.peerURL)")
+            }
+        }
+        let statuses = try await awaitHealthy(cluster, directory: directory, timeout: timeout)
+        let leaderID = statuses.values.first?.leader ?? 0
+        let leader = statuses.first { $0.value.header.memberID == leaderID }?.key ?? "?"
+        print("""
+
+            cluster healthy: \(cluster.members.count) masters, leader \(leader)
+            endpoints: \(cluster.endpoints)
+
+            connect with etcdctl:
+              ETCDCTL_API=3 etcdctl --endpoints=\(cluster.endpoints) endpoint status -w table
+            manage it:
+              podium status --data-dir \(directory)      podium kill|stop|start NAME --data-dir \(directory)
+              podium down --data-dir \(directory)
+            """)
+    }
+}
+
+struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop every member of the local cluster.")
+
+    @OptionGroup var location: ClusterLocation
+
+    @Flag(help: "Also delete the cluster's data.")
+    var purge = false
+
+    func run() throws {
+        let directory = location.dataDirectory
+        let cluster = try LocalCluster.require(in: directory)
+        for member in cluster.members {
+            if LocalCluster.runningPID(directory, member.name) != nil {
+                LocalCluster.stop(member.name, in: directory, signal: SIGTERM)
+                print("stopped \(member.name)")
+            }
+        }
+        if purge {
+            try FileManager.default.removeItem(atPath: directory)
+            print("deleted \(directory)")
+        } else {
+            print("data kept in \(directory) (`podium up` reuses it; `podium down --purge` deletes it)")
+        }
+    }
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "SIGKILL one member (no chance to clean up).")
+
+    @OptionGroup var location: ClusterLocation
+
+    @Argument(help: "The member's name, e.g. master1.")
+    var name: String
+
+    func run() throws {
+        let cluster = try LocalCluster.require(in: location.dataDirectory)
+        _ = try cluster.member(name)
+        guard LocalCluster.runningPID(location.dataDirectory, name) != nil else { throw CommandFailure("\(name) is not running") }
+        LocalCluster.stop(name, in: location.dataDirectory, signal: SIGKILL)
+        print("killed \(name)")
+    }
+}
+
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start one stopped member again; it catches up by log or snapshot.")
+
+    @OptionGroup var location: ClusterLocation
+
+    @Argument(help: "The member's name, e.g. master1.")
+    var name: String
+
+    func run() throws {
+        let cluster = try LocalCluster.require(in: location.dataDirectory)
+        let member = try cluster.member(name)
+        if let pid = LocalCluster.runningPID(location.dataDirectory, name) {
+            throw CommandFailure("\(name) is already running (pid \(pid))")
+        }
+        let pid = try cluster.start(member, in: location.dataDirectory)
+        print("started \(name) (pid \(pid))")
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show each member of the local cluster: leader, term, indexes, size.")
+
+    @OptionGroup var location: ClusterLocation
+
+    @Flag(help: "Print JSON (for scripts).")
+    var json = false
+
+    func run() async throws {
+        let directory = location.dataDirectory
+        let cluster = try LocalCluster.require(in: directory)
+        let group = MultiThreadedEventLoopGroup.singleton
+        var rows: [[String: Any]] = []
+        for member in cluster.members {
+            var row: [String: Any] = ["name": member.name, "endpoint": member.endpoint,
+                                      "pid": LocalCluster.runningPID(directory, member.name).map { Int($0) } ?? 0]
+            if let status = await probeStatus(member, group: group) {
+                row["id"] = String(status.header.memberID, radix: 16)
+                row["leader"] = status.leader == status.header.memberID
+                row["term"] = status.raftTerm
+                row["raftIndex"] = status.raftIndex
+                row["appliedIndex"] = status.raftAppliedIndex
+                row["revision"] = status.header.revision
+                row["dbSize"] = status.dbSize
+                row["healthy"] = status.leader != 0
+            } else {
+                row["healthy"] = false
+            }
+            rows.append(row)
+        }
+        let maxApplied = rows.compactMap { $0["appliedIndex"] as? UInt64 }.max() ?? 0
+        for index in rows.indices { rows[index]["lag"] = (rows[index]["appliedIndex"] as? UInt64).map { maxApplied - $0 } ?? -1 }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: ["members": rows], options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("NAME      ENDPOINT         PID      ID                LEADER  TERM  APPLIED  LAG   REVISION  DB SIZE")
+        for row in rows {
+            func text(_ key: String) -> String { row[key].map { "\($0)" } ?? "-" }
+            let pid = (row["pid"] as? Int).map { $0 == 0 ? "down" : String($0) } ?? "down"
+            let line = [text("name").padding(9), text("endpoint").padding(16), pid.padding(8), text("id").padding(17),
+                        ((row["leader"] as? Bool) == true ? "*" : "").padding(7), text("term").padding(5),
+                        text("appliedIndex").padding(8), text("lag").padding(5), text("revision").padding(9), text("dbSize")]
+            print(line.joined(separator: " "))
+        }
+    }
+}
+
+private extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+/// `podium up` / `status` / `kill` / `start` / `down` as a user runs them.
+@Suite(.serialized) struct UpCommandTests {
+    /// A base port whose next six ports are free right now.
+    static func freeBasePort() throws -> Int {
+        for _ in 0..<50 {
+            let base = Int.random(in: 30_000...60_000)
+            if (0..<6).allSatisfy({ LocalCluster.isFree(base + $0) }) { return base }
+        }
+        throw ClusterTestError("no run of six free ports found")
+    }
+
+    @Test func upStatusKillStartDown() throws {
+        let tools = try LocalCluster(size: 0)
+        let dataDirectory = tools.directory.child("cluster")
+        let base = try Self.freeBasePort()
+        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+
+        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
+        #expect(up.status == 0, "\(up.error)")
+        #expect(up.output.contains("cluster healthy: 3 masters"))
+        #expect(up.output.contains("127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"))
+        let endpoints = "127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"
+        #expect(try tools.ctl("put", "k", "v", endpoints: endpoints) == "OK\n")
+
+        let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
+        let members = (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
+        #expect(members?.count == 3)
+        #expect(members?.filter { $0["leader"] as? Bool == true }.count == 1)
+
+        #expect(try tools.podium(["kill", "master1", "--data-dir", dataDirectory]).status == 0)
+        #expect(try tools.ctl("put", "k2", "v2", endpoints: "127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)") == "OK\n")
+        #expect(try tools.podium(["start", "master1", "--data-dir", dataDirectory]).status == 0)
+        let deadline = Date().addingTimeInterval(60)
+        var seen = ""
+        while Date() < deadline {
+            seen = (try? tools.etcdctl(["get", "k2", "--consistency=s"], endpoints: "127.0.0.1:\(base)", timeout: 10).output) ?? ""
+            if seen == "k2\nv2\n" { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(seen == "k2\nv2\n", "the restarted member did not catch up")
+
+        let again = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
+        #expect(again.output.contains("reusing the existing cluster data"))
+        #expect(again.output.contains("already running"))
+        let mismatch = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--masters", "5"])
+        #expect(mismatch.status != 0 && mismatch.error.contains("down --purge"))
+
+        let down = try tools.podium(["down", "--data-dir", dataDirectory])
+        #expect(down.status == 0 && down.output.contains("data kept"))
+        let after = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
+        #expect(!after.output.contains("\"healthy\" : true"))
+        let purge = try tools.podium(["down", "--purge", "--data-dir", dataDirectory])
+        #expect(purge.status == 0 && !FileManager.default.fileExists(atPath: dataDirectory))
+    }
+}
