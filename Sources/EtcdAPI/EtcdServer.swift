@@ -15,6 +15,9 @@ public final class EtcdServer: Sendable {
         /// Requests larger than this are refused with "etcdserver: request is too large" (etcd's
         /// --max-request-bytes).
         public var maxRequestBytes = 1_572_864
+        /// The cluster token: a member added through the API gets the ID it will compute for itself from its peer
+        /// URLs and this token when it starts with `--initial-cluster-state existing`.
+        public var clusterToken = "etcd-cluster"
         /// Reported by Maintenance.Status.
         public var version = "3.4.0+podium.0.1"
 
@@ -50,7 +53,8 @@ public final class EtcdServer: Sendable {
 
     func header(revision: Int64? = nil) -> Etcdserverpb_ResponseHeader {
         var header = Etcdserverpb_ResponseHeader()
-        header.clusterID = configuration.clusterID
+        // A member that joined a running cluster learns the cluster's ID from the replicated member records.
+        header.clusterID = configuration.clusterID != 0 ? configuration.clusterID : member.mvcc.clusterID ?? 0
         header.memberID = member.id
         header.revision = revision ?? member.mvcc.revision
         header.raftTerm = member.status.term

@@ -33,6 +33,11 @@ extension MVCCStore {
                     guard let lease = try lease(id) else { throw MVCCError.leaseNotFound }
                     result = .success(.leaseKeepAlive(LeaseKeepAliveResponse(revision: state.revision, id: id,
                                                                              ttl: lease.grantedTTL)))
+                case .memberUpdate(let update):
+                    result = .success(.member(try updateMember(update, batch: context.batch)))
+                case .memberRemove(let id):
+                    context.batch.delete(StorageLayout.bigEndian(Int64(bitPattern: id)), in: memberFamily)
+                    result = .success(.member(nil))
                 }
             } catch let error as MVCCError {
                 context = WriteContext(main: state.revision + 1)

@@ -4,7 +4,7 @@ extension MVCCStore {
     /// Rewrites every column family's files, dropping deleted and overwritten data (etcd's defragment: space
     /// freed by compaction is given back to the file system).
     public func defragment() {
-        for family in [kv, events, leaseFamily, leaseKeys, meta] {
+        for family in [kv, events, leaseFamily, leaseKeys, meta, memberFamily] {
             database.compactRange(in: family)
         }
     }

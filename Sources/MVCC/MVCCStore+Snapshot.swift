@@ -11,7 +11,8 @@ extension MVCCStore {
         (try? database.get(Self.restoringKey, in: meta)) != nil
     }
 
-    private var families: [ColumnFamily] { [kv, events, leaseFamily, leaseKeys, meta] }
+    /// In `StorageLayout.families` order.
+    private var families: [ColumnFamily] { [kv, events, leaseFamily, leaseKeys, meta, memberFamily] }
 
     /// A consistent copy of the whole store as a `StoreSnapshot`, handed to `emit` in chunks of about
     /// `chunkBytes` (the last one ends with the digest). Writers go on meanwhile.
@@ -81,7 +82,8 @@ extension MVCCStore {
             for family in families {
                 try clear(family)
             }
-            let metaIndex = StorageLayout.families.count
+            // Safe to force: the meta family is one of the families by construction.
+            let metaIndex = StorageLayout.families.firstIndex(of: StorageLayout.metaFamily)! + 1
             var batch = WriteBatch()
             var batchBytes = 0
             var metaRecords: [([UInt8], [UInt8])] = []
@@ -141,6 +143,14 @@ extension MVCCStore {
             batch.put(StorageLayout.MetaKey.appliedIndex, StorageLayout.bigEndian(0), in: meta)
             batch.put(StorageLayout.MetaKey.revision, StorageLayout.bigEndian(revision), in: meta)
             batch.put(StorageLayout.MetaKey.compactedRevision, StorageLayout.bigEndian(compacted), in: meta)
+            // The old cluster's members and identity do not carry over: the new members publish themselves.
+            let cursor = database.cursor(in: memberFamily)
+            cursor.seekToFirst()
+            while cursor.isValid {
+                batch.delete(cursor.withKey { Array($0) }, in: memberFamily)
+                cursor.next()
+            }
+            try cursor.check()
             try database.write(batch, sync: true)
             state = WriterState(appliedIndex: 0, revision: revision, compactedRevision: compacted)
             publishRestore(revision: revision, compactedRevision: compacted)

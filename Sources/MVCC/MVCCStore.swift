@@ -22,6 +22,7 @@ public final class MVCCStore: Sendable {
     let leaseFamily: ColumnFamily
     let leaseKeys: ColumnFamily
     let meta: ColumnFamily
+    let memberFamily: ColumnFamily
     let history: EventHistory
     /// Held for the whole of each apply: one writer at a time, in log order.
     let writer: Mutex<WriterState>
@@ -40,6 +41,7 @@ public final class MVCCStore: Sendable {
         leaseFamily = try database.columnFamily(StorageLayout.leaseFamily)
         leaseKeys = try database.columnFamily(StorageLayout.leaseKeyFamily)
         meta = try database.columnFamily(StorageLayout.metaFamily)
+        memberFamily = try database.columnFamily(StorageLayout.memberFamily)
         history = EventHistory(database: database, kv: kv, events: events)
 
         let applied = try database.get(StorageLayout.MetaKey.appliedIndex, in: meta).map(StorageLayout.int64) ?? 0

@@ -211,6 +211,9 @@ public enum MVCCCommand: Sendable, Hashable {
     /// Renews a lease. It changes no state here: it is in the log so that every member renews the lease at
     /// the same point of the history (a keep-alive ordered after a revoke fails), whichever member received it.
     case leaseKeepAlive(id: Int64)
+    /// Creates or changes a member's record (see `MemberRecord`).
+    case memberUpdate(MemberRecord.Update)
+    case memberRemove(id: UInt64)
 }
 
 /// What applying a command produced.
@@ -222,6 +225,8 @@ public enum MVCCResponse: Sendable, Hashable {
     case leaseGrant(LeaseGrantResponse)
     case leaseRevoke(LeaseRevokeResponse)
     case leaseKeepAlive(LeaseKeepAliveResponse)
+    /// The member's record after the change (nil once removed).
+    case member(MemberRecord?)
 }
 
 /// The outcome of `MVCCStore.apply`: either the entry had been applied before (so nothing happened again), or

@@ -7,13 +7,17 @@
 ///   revision order; the data itself is read from `kv`.
 /// - `leases`: `bigEndian(id)` → TTL; `leasekeys`: `bigEndian(id) ++ key` → empty, the keys attached to a lease.
 /// - `meta`: applied Raft index, current revision, compaction points.
+/// - `members`: `bigEndian(id)` → the member's name and URLs (`MemberRecord`); `cluster` → the cluster ID.
 enum StorageLayout {
     static let kvFamily = "kv"
     static let eventFamily = "events"
     static let leaseFamily = "leases"
     static let leaseKeyFamily = "leasekeys"
     static let metaFamily = "meta"
-    static let families = [kvFamily, eventFamily, leaseFamily, leaseKeyFamily, metaFamily]
+    static let memberFamily = "members"
+    /// In snapshot order; a new family goes at the end, so older snapshots still read.
+    static let families = [kvFamily, eventFamily, leaseFamily, leaseKeyFamily, metaFamily, memberFamily]
+    static let clusterIDKey: [UInt8] = Array("cluster".utf8)
 
     enum MetaKey {
         static let appliedIndex: [UInt8] = Array("applied_index".utf8)

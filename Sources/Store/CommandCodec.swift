@@ -15,6 +15,15 @@ enum CommandCodec {
         case .leaseGrant(let id, let ttl): writer.byte(5); writer.i64(id); writer.i64(ttl)
         case .leaseRevoke(let id): writer.byte(6); writer.i64(id)
         case .leaseKeepAlive(let id): writer.byte(7); writer.i64(id)
+        case .memberUpdate(let update):
+            writer.byte(8)
+            writer.u64(update.id)
+            writer.flag(update.name != nil)
+            if let name = update.name { writer.data(Array(name.utf8)) }
+            writer.optionalStrings(update.peerURLs)
+            writer.optionalStrings(update.clientURLs)
+            writer.u64(update.clusterID)
+        case .memberRemove(let id): writer.byte(9); writer.u64(id)
         }
         return writer.bytes
     }
@@ -32,6 +41,13 @@ enum CommandCodec {
             case 5: command = .leaseGrant(id: try reader.i64(), ttl: try reader.i64())
             case 6: command = .leaseRevoke(id: try reader.i64())
             case 7: command = .leaseKeepAlive(id: try reader.i64())
+            case 8:
+                let id = try reader.u64()
+                let name = try reader.flag() ? String(decoding: try reader.data(), as: UTF8.self) : nil
+                command = .memberUpdate(MemberRecord.Update(id: id, name: name, peerURLs: try reader.optionalStrings(),
+                                                            clientURLs: try reader.optionalStrings(),
+                                                            clusterID: try reader.u64()))
+            case 9: command = .memberRemove(id: try reader.u64())
             case let tag: throw ByteReader.Failure.invalid("command tag \(tag)")
             }
             try reader.expectEnd()

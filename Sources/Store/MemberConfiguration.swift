@@ -10,6 +10,20 @@ public struct PeerAddress: Sendable, Hashable {
         self.host = host
         self.port = port
     }
+
+    /// Parses `http://host:port` (a trailing slash allowed; `localhost` means 127.0.0.1); nil for anything else.
+    public init?(url: String) {
+        var rest = Substring(url)
+        guard rest.hasPrefix("http://") else { return nil }
+        rest = rest.dropFirst("http://".count)
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+              (1...65535).contains(port) else { return nil }
+        var host = String(rest[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains("/") else { return nil }
+        self.init(host: host == "localhost" ? "127.0.0.1" : host, port: port)
+    }
 }
 
 /// How one store member runs.
@@ -63,4 +77,9 @@ public struct MemberStatus: Sendable, Equatable {
     public var committedIndex: UInt64
     public var appliedIndex: UInt64
     public var membership: Membership
+}
+
+extension Membership {
+    /// Everyone in the membership: voters of either configuration, and learners.
+    public var allMembers: Set<NodeID> { voters.union(outgoing).union(learners) }
 }

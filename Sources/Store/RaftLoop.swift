@@ -21,6 +21,7 @@ final class RaftLoop: @unchecked Sendable {
         case propose(requestID: UInt64, data: [UInt8], completion: WriteCompletion, deadline: ContinuousClock.Instant)
         case read(completion: ReadCompletion, deadline: ContinuousClock.Instant)
         case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
+        case proposeConfigurationChange(ConfigurationChange, completion: @Sendable (Result<Void, any Error>) -> Void)
         /// A snapshot for `peer` was handed to the transport (or could not be made).
         case snapshotSent(to: NodeID, succeeded: Bool)
     }
@@ -157,7 +158,8 @@ final class RaftLoop: @unchecked Sendable {
         switch input {
         case .propose(_, _, let completion, _): completion(.failure(error))
         case .read(let completion, _): completion(.failure(error))
-        case .transferLeadership(_, let completion): completion(.failure(error))
+        case .transferLeadership(_, let completion), .proposeConfigurationChange(_, let completion):
+            completion(.failure(error))
         case .messages, .unreachable, .snapshotSent: break
         }
     }
@@ -202,6 +204,8 @@ final class RaftLoop: @unchecked Sendable {
             newReads.append(Read(completion: completion, deadline: deadline))
         case .transferLeadership(let member, let completion):
             completion(Result { try raft.transferLeadership(to: member) })
+        case .proposeConfigurationChange(let change, let completion):
+            completion(Result { try raft.proposeConfigurationChange(change) })
         case .snapshotSent(let peer, let succeeded):
             raft.reportSnapshot(to: peer, succeeded: succeeded)
         }
@@ -285,7 +289,13 @@ final class RaftLoop: @unchecked Sendable {
             defer { appliedIndex = max(appliedIndex, entry.index) }
             if entry.kind == .configurationChange {
                 if let change = try? ConfigurationChange(decoding: entry.data) {
-                    membershipChanges.append((entry.index, raft.applyConfigurationChange(change)))
+                    let before = raft.membership
+                    let after = raft.applyConfigurationChange(change)
+                    membershipChanges.append((entry.index, after))
+                    // Stop talking to members that left (once they are out of every configuration).
+                    for gone in before.allMembers.subtracting(after.allMembers) where gone != configuration.id {
+                        transport?.removePeer(gone)
+                    }
                 }
                 continue
             }
@@ -302,6 +312,10 @@ final class RaftLoop: @unchecked Sendable {
                 fatalError("applying entry \(entry.index) failed: \(error)")
             }
             if case .compact = command, case .applied(.success) = outcome { schedulePurge() }
+            if case .memberUpdate(let update) = command, update.id != configuration.id,
+               let url = update.peerURLs?.first, let address = PeerAddress(url: url) {
+                transport?.setPeer(update.id, host: address.host, port: address.port)
+            }
             if case .applied(let result) = outcome {
                 leases.applied(command, result: result)
                 if case .leaseRevoke(let id) = command { revoking[id] = nil }

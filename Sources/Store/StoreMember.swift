@@ -56,11 +56,23 @@ public final class StoreMember: Sendable {
         try await transport.listen(host: configuration.peerHost, port: configuration.peerPort)
     }
 
-    /// Tells the member where its peers are.
+    /// Tells the member where its peers are. Members recorded in the store (added since the cluster started, or
+    /// moved by a member update) are reached at their recorded address instead.
     public func setPeers(_ peers: [NodeID: PeerAddress]) {
-        for (peer, address) in peers where peer != id {
+        var all = peers
+        for record in (try? mvcc.members()) ?? [] {
+            if let url = record.peerURLs.first, let address = PeerAddress(url: url) { all[record.id] = address }
+        }
+        for (peer, address) in all where peer != id {
             transport.setPeer(peer, host: address.host, port: address.port)
         }
+    }
+
+    /// Proposes a membership change; `completion` says whether Raft took it (it is in force once applied: watch
+    /// `status.membership`). One change at a time.
+    public func proposeConfigurationChange(_ change: ConfigurationChange,
+                                           completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        loop.submit(.proposeConfigurationChange(change, completion: completion))
     }
 
     /// Starts the clock: elections and heartbeats begin.

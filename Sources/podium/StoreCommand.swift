@@ -83,21 +83,23 @@ struct StoreCommand: AsyncParsableCommand {
             throw CommandFailure("--initial-cluster has \(name)=\(me.peerURLs.joined(separator: ",")), but "
                                  + "--initial-advertise-peer-urls is \(advertisedPeers.joined(separator: ","))")
         }
-        guard initialClusterState == "new" else {
-            throw CommandFailure("--initial-cluster-state existing (joining a running cluster) is not supported yet")
-        }
         let memberIDs = Dictionary(uniqueKeysWithValues: cluster.members.map {
             ($0.name, ClusterIdentity.memberID(peerURLs: $0.peerURLs, token: initialClusterToken))
         })
+        let joining = initialClusterState == "existing"
         let identity: ClusterIdentity
+        let isNewMember: Bool
         if let stored = try ClusterIdentity.load(from: dataDirectory) {
             identity = stored
+            isNewMember = false
         } else {
+            // A member joining a running cluster learns the cluster ID from the replicated member records.
             identity = ClusterIdentity(
-                clusterID: ClusterIdentity.clusterID(memberIDs: Array(memberIDs.values), token: initialClusterToken),
+                clusterID: joining ? 0 : ClusterIdentity.clusterID(memberIDs: Array(memberIDs.values), token: initialClusterToken),
                 // Safe to force: `me` was found in `cluster` above.
                 memberID: memberIDs[name]!)
             try identity.save(in: dataDirectory)
+            isNewMember = true
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -115,7 +117,9 @@ struct StoreCommand: AsyncParsableCommand {
         configuration.mvcc.minLeaseTTL = Int64((3 * electionTimeout / 2 + 999) / 1000)
         let member: StoreMember
         do {
-            member = try StoreMember(configuration: configuration, voters: Set(memberIDs.values), group: group)
+            // A joining member starts knowing no voters: it learns the membership from the leader's log.
+            member = try StoreMember(configuration: configuration, voters: joining && isNewMember ? [] : Set(memberIDs.values),
+                                     group: group)
         } catch {
             throw CommandFailure("cannot open the member's data in \(dataDirectory): \(error)")
         }
@@ -141,6 +145,7 @@ struct StoreCommand: AsyncParsableCommand {
                                   clientURLs: entry.name == name ? advertisedClients : [])
         })
         var apiConfiguration = EtcdServer.Configuration(clusterID: identity.clusterID)
+        apiConfiguration.clusterToken = initialClusterToken
         apiConfiguration.maxRequestBytes = maxRequestBytes
         let api = EtcdServer(member: member, configuration: apiConfiguration, directory: directory)
         var servers: [GRPCServer] = []
@@ -162,7 +167,19 @@ struct StoreCommand: AsyncParsableCommand {
             "data-dir": "\(dataDirectory)",
         ])
 
+        // Publish this member's name and URLs through the log, so every member lists them (retrying until a
+        // leader takes it).
+        let record = MemberRecord.Update(id: identity.memberID, name: name, peerURLs: advertisedPeers,
+                                         clientURLs: advertisedClients, clusterID: identity.clusterID)
+        let publisher = Task {
+            while !Task.isCancelled {
+                if (try? await member.apply(.memberUpdate(record))) != nil { break }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+
         await Self.waitForTermination()
+        publisher.cancel()
         logger.info("stopping")
         for server in servers { await server.shutdown() }
         await member.stop()

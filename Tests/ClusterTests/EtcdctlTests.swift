@@ -261,6 +261,59 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: cluster.directory.child("never")))
     }
 
+    /// member add / start with --initial-cluster-state existing / list / update / promote / remove, and etcd's
+    /// errors for bad requests.
+    @Test func membershipChanges() throws {
+        let cluster = try Self.startedCluster()
+        try cluster.ctl("put", "before", "1")
+        let original = cluster.members.map(\.endpoint).joined(separator: ",")
+
+        let voter = try cluster.addMember("m4")
+        let added = try cluster.ctl("member", "add", "m4", "--peer-urls=http://127.0.0.1:\(voter.peerPort)", endpoints: original)
+        #expect(added.contains("added to cluster"))
+        #expect(added.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""))
+        try cluster.start("m4", extraArguments: ["--initial-cluster-state", "existing"])
+        _ = try cluster.waitForLeader()
+        let deadline = Date().addingTimeInterval(60)
+        var seen = ""
+        while seen != "before\n1\n", Date() < deadline {
+            seen = try cluster.etcdctl(["get", "before", "--consistency=s"], endpoints: voter.endpoint, timeout: 10).output
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(seen == "before\n1\n", "the new member did not catch up")
+        #expect(try cluster.ctl("put", "via-new", "x", endpoints: voter.endpoint) == "OK\n")
+        var listed = ""
+        while !listed.contains(", started, m4, http://127.0.0.1:\(voter.peerPort), http://\(voter.endpoint), false"), Date() < deadline {
+            listed = try cluster.ctl("member", "list")
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(listed.contains(", started, m4, http://127.0.0.1:\(voter.peerPort), http://\(voter.endpoint), false"), "\(listed)")
+        let voterID = try cluster.memberID("m4")
+        #expect(try cluster.ctl("member", "update", String(voterID, radix: 16), "--peer-urls=http://127.0.0.1:\(voter.peerPort)")
+                .contains("updated in cluster"))
+        #expect(try cluster.ctl("member", "remove", String(voterID, radix: 16), endpoints: original).contains("removed from cluster"))
+        #expect(!(try cluster.ctl("member", "list", endpoints: original)).contains(", m4,"))
+        cluster.kill9("m4")
+        #expect(try cluster.ctl("put", "after-remove", "1", endpoints: original) == "OK\n")
+
+        let learner = try cluster.addMember("m5")
+        #expect(try cluster.ctl("member", "add", "m5", "--learner", "--peer-urls=http://127.0.0.1:\(learner.peerPort)",
+                                endpoints: original).contains("added to cluster"))
+        try cluster.start("m5", extraArguments: ["--initial-cluster-state", "existing"])
+        let learnerID = try cluster.memberID("m5")
+        #expect(try cluster.ctl("member", "list", endpoints: original).contains("\(String(learnerID, radix: 16)), started, m5"))
+        #expect(try cluster.ctl("member", "promote", String(learnerID, radix: 16), endpoints: original).contains("promoted"))
+        #expect(try cluster.ctl("member", "list", endpoints: original).contains(", m5, http://127.0.0.1:\(learner.peerPort), http://\(learner.endpoint), false"))
+
+        let again = try cluster.etcdctl(["member", "promote", String(learnerID, radix: 16)], endpoints: original)
+        #expect(again.error.contains("etcdserver: can only promote a learner member"))
+        let unknown = try cluster.etcdctl(["member", "remove", "1234"], endpoints: original)
+        #expect(unknown.error.contains("etcdserver: member not found"))
+        let duplicate = try cluster.etcdctl(["member", "add", "dup", "--peer-urls=http://127.0.0.1:\(cluster.member("m1").peerPort)"],
+                                            endpoints: original)
+        #expect(duplicate.error.contains("etcdserver: Peer URLs already exists"))
+    }
+
     /// kill -9 the leader while a client writes: the others elect a leader, writes go on, and every
     /// acknowledged write is on every member once the killed one is back and has caught up.
     @Test func leaderKilledDuringWritesLosesNothing() throws {

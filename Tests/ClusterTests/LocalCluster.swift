@@ -52,6 +52,15 @@ final class LocalCluster {
         members.first { $0.name == name }!
     }
 
+    /// Adds a member to this harness (not to the cluster: that is `etcdctl member add`), with free ports.
+    @discardableResult
+    func addMember(_ name: String) throws -> Member {
+        let member = Member(name: name, clientPort: try Self.freePort(), peerPort: try Self.freePort(),
+                            dataDirectory: directory.child(name), logPath: directory.child("\(name).log"))
+        members.append(member)
+        return member
+    }
+
     // MARK: processes
 
     static var podiumPath: String {

@@ -58,6 +58,16 @@ extension ReferenceModel {
             }
             leases[id] = nil
             response = .success(.leaseRevoke(LeaseRevokeResponse(revision: change.sub > 0 ? change.main : revision)))
+        case .memberUpdate(let update):
+            var record = members[update.id] ?? MemberRecord(id: update.id)
+            if let name = update.name { record.name = name }
+            if let peerURLs = update.peerURLs { record.peerURLs = peerURLs }
+            if let clientURLs = update.clientURLs { record.clientURLs = clientURLs }
+            members[update.id] = record
+            response = .success(.member(record))
+        case .memberRemove(let id):
+            members[id] = nil
+            response = .success(.member(nil))
         case .leaseKeepAlive(let id):
             guard let ttl = leases[id] else { return .failure(.leaseNotFound) }
             response = .success(.leaseKeepAlive(LeaseKeepAliveResponse(revision: revision, id: id, ttl: ttl)))

@@ -16,6 +16,8 @@ public struct ReferenceModel: Sendable {
     var versions: [[UInt8]: [Version]] = [:]
     /// Lease ID → granted TTL.
     public internal(set) var leases: [Int64: Int64] = [:]
+    /// Member records (outside the key space; no revision).
+    public internal(set) var members: [UInt64: MemberRecord] = [:]
     /// Every event ever, in revision order.
     public internal(set) var events: [WatchEvent] = []
     public let options: MVCCOptions

@@ -276,3 +276,28 @@ import MVCC
         #expect(deadlines.remainingSeconds(2, now: 5 * second) == 1)
     }
 }
+
+@Suite struct MemberRecordTests {
+    @Test func recordsMergeUpdatesSurviveReopenAndSnapshots() throws {
+        let f = try StoreFixture()
+        let revision = f.store.revision
+        try f.apply(.memberUpdate(MemberRecord.Update(id: 7, peerURLs: ["http://127.0.0.1:1"])))
+        let published = try f.apply(.memberUpdate(MemberRecord.Update(id: 7, name: "seven", clientURLs: ["http://127.0.0.1:2"],
+                                                                       clusterID: 99)))
+        #expect(published == .member(MemberRecord(id: 7, name: "seven", peerURLs: ["http://127.0.0.1:1"],
+                                                  clientURLs: ["http://127.0.0.1:2"])))
+        try f.apply(.memberUpdate(MemberRecord.Update(id: 9, name: "nine", clusterID: 5)))
+        #expect(f.store.revision == revision, "member records are not key-value writes")
+        #expect(f.store.clusterID == 99, "the first recorded cluster ID stays")
+        try f.reopen()
+        #expect(try f.store.members().map(\.name) == ["seven", "nine"])
+        try f.apply(.memberRemove(id: 7))
+        #expect(try f.store.members().map(\.id) == [9])
+
+        let other = try StoreFixture()
+        try other.store.restore(snapshot: try f.store.snapshotBytes())
+        #expect(try other.store.members() == f.store.members() && other.store.clusterID == 99)
+        try other.store.prepareForNewCluster(revisionBump: 10)
+        #expect(try other.store.members().isEmpty && other.store.clusterID == nil, "a new cluster starts without the old members")
+    }
+}

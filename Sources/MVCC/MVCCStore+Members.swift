@@ -1,0 +1,40 @@
+import Storage
+
+extension MVCCStore {
+    /// Every member's record, by ID.
+    public func members() throws -> [MemberRecord] {
+        let cursor = database.cursor(in: memberFamily)
+        var found: [MemberRecord] = []
+        cursor.seekToFirst()
+        while cursor.isValid {
+            let key = cursor.withKey { Array($0) }
+            if key.count == 8 {
+                let id = UInt64(bitPattern: StorageLayout.int64(key))
+                found.append(try MemberRecord(id: id, decoding: cursor.withValue { Array($0) }))
+            }
+            cursor.next()
+        }
+        try cursor.check()
+        return found
+    }
+
+    /// The cluster ID the members recorded, or nil before the first one published itself.
+    public var clusterID: UInt64? {
+        (try? database.get(StorageLayout.clusterIDKey, in: memberFamily)).flatMap { $0 }
+            .map { UInt64(bitPattern: StorageLayout.int64($0)) }
+    }
+
+    func updateMember(_ update: MemberRecord.Update, batch: WriteBatch) throws -> MemberRecord {
+        let key = StorageLayout.bigEndian(Int64(bitPattern: update.id))
+        var record = try database.get(key, in: memberFamily).map { try MemberRecord(id: update.id, decoding: $0) }
+            ?? MemberRecord(id: update.id)
+        if let name = update.name { record.name = name }
+        if let peerURLs = update.peerURLs { record.peerURLs = peerURLs }
+        if let clientURLs = update.clientURLs { record.clientURLs = clientURLs }
+        batch.put(key, record.encoded(), in: memberFamily)
+        if update.clusterID != 0, try database.get(StorageLayout.clusterIDKey, in: memberFamily) == nil {
+            batch.put(StorageLayout.clusterIDKey, StorageLayout.bigEndian(Int64(bitPattern: update.clusterID)), in: memberFamily)
+        }
+        return record
+    }
+}
