@@ -58,12 +58,14 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case timeout
     case noLeader
     case stopped
+    case leaderChanged
 
     public var description: String {
         switch self {
         case .timeout: return "etcdserver: request timed out"
         case .noLeader: return "etcdserver: no leader"
         case .stopped: return "etcdserver: server stopped"
+        case .leaderChanged: return "etcdserver: leader changed"
         }
     }
 }

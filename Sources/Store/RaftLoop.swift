@@ -35,6 +35,8 @@ final class RaftLoop: @unchecked Sendable {
     struct Write {
         var completion: WriteCompletion
         var deadline: ContinuousClock.Instant
+        /// The leader a follower forwarded the proposal to (0: proposed by this member as leader).
+        var forwardedTo: NodeID = 0
 
         func fail(_ error: StoreError) { completion(.failure(error)) }
     }
@@ -76,6 +78,7 @@ final class RaftLoop: @unchecked Sendable {
     private var revoking: [Int64: UInt64] = [:]
     private var ticks: UInt64 = 0
     private var wasLeader = false
+    private var knownLeader: NodeID = 0
     /// Memberships taken effect at applied indexes since the log's snapshot point, to label a compaction point
     /// with the membership in force there.
     private var membershipChanges: [(index: UInt64, membership: Membership)] = []
@@ -185,7 +188,12 @@ final class RaftLoop: @unchecked Sendable {
         awaitingLeader = []
         do {
             try raft.propose(batch.map(\.data))
-            for pending in batch { writes[pending.requestID] = pending.write }
+            let forwardedTo = raft.role == .leader ? 0 : raft.leader
+            for pending in batch {
+                var write = pending.write
+                write.forwardedTo = forwardedTo
+                writes[pending.requestID] = write
+            }
         } catch {
             // Refused (a leadership transfer is under way): wait for the next leader.
             awaitingLeader = batch
@@ -266,6 +274,7 @@ final class RaftLoop: @unchecked Sendable {
             raft.advance(ready)
         }
         compactLogIfDue()
+        failWritesForwardedToAnOldLeader()
         let isLeader = raft.role == .leader
         if isLeader != wasLeader {
             wasLeader = isLeader
@@ -394,6 +403,19 @@ final class RaftLoop: @unchecked Sendable {
             fatalError("compacting the raft log failed: \(error)")
         }
         membershipChanges.removeAll { $0.index <= point }
+    }
+
+    /// A proposal forwarded to a leader that has since been replaced was most likely lost with it: rather than
+    /// leave the client waiting for the request timeout, say so as soon as a new leader is known (the outcome is
+    /// unknown to the client either way, as with etcd's "leader changed").
+    private func failWritesForwardedToAnOldLeader() {
+        let leader = raft.leader
+        guard leader != 0, leader != knownLeader else { return }
+        knownLeader = leader
+        for (id, write) in writes where write.forwardedTo != 0 && write.forwardedTo != leader {
+            writes[id] = nil
+            write.fail(.leaderChanged)
+        }
     }
 
     private func schedulePurge() {
