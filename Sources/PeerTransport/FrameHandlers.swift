@@ -4,22 +4,39 @@ import Raft
 
 /// Splits the byte stream into frames (4-byte big-endian length, then a `MessageCodec` message) and decodes
 /// them. A frame that is too large or malformed closes the connection: a peer speaking garbage gets nothing
-/// from us, and we never buffer an unbounded frame.
+/// from us, and we never buffer an unbounded frame. Snapshot chunks (`SnapshotFraming`) are gathered until the
+/// snapshot message that ends them, which is delivered with their bytes as its data.
 struct FrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = Message
 
     enum FrameError: Error, Equatable {
         case tooLarge(Int)
+        case snapshotTooLarge
+        case strayChunks
     }
+
+    private var snapshotData: [UInt8] = []
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
         guard Int(length) <= MessageCodec.maxFrameBytes else { throw FrameError.tooLarge(Int(length)) }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)
+        if length > 0, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == SnapshotFraming.chunkKind {
+            buffer.moveReaderIndex(forwardBy: 1)
+            guard snapshotData.count + Int(length) - 1 <= SnapshotFraming.maxSnapshotBytes else { throw FrameError.snapshotTooLarge }
+            // Checked above: the whole frame is readable.
+            snapshotData.append(contentsOf: buffer.readBytes(length: Int(length) - 1)!)
+            return .continue
+        }
         // Checked just above: the whole frame is readable.
-        let message = try buffer.readWithUnsafeReadableBytes { raw in
+        var message = try buffer.readWithUnsafeReadableBytes { raw in
             (Int(length), try MessageCodec.decode(UnsafeRawBufferPointer(rebasing: raw[..<Int(length)])))
+        }
+        if !snapshotData.isEmpty {
+            guard message.kind == .snapshot, message.snapshot?.data.isEmpty == true else { throw FrameError.strayChunks }
+            message.snapshot?.data = snapshotData
+            snapshotData = []
         }
         context.fireChannelRead(wrapInboundOut(message))
         return .continue

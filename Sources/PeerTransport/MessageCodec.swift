@@ -4,7 +4,7 @@ import Raft
 /// The binary form of Raft messages between members (see `ByteWriter`): a decoder never reads past what it was
 /// given and refuses anything malformed.
 public enum MessageCodec {
-    /// Refuses frames larger than this (a snapshot travels inline for now, so it bounds snapshot size too).
+    /// Refuses frames larger than this (snapshot data travels in chunks, see `SnapshotFraming`).
     public static let maxFrameBytes = 256 << 20
 
     static let kinds: [Message.Kind] = [.append, .appendResponse, .vote, .voteResponse, .preVote, .preVoteResponse,

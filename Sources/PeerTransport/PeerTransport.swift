@@ -16,6 +16,8 @@ public final class PeerTransport: Sendable {
         public var connectTimeout = TimeAmount.seconds(1)
         public var initialBackoff = TimeAmount.milliseconds(50)
         public var maxBackoff = TimeAmount.seconds(2)
+        /// Snapshot data travels in chunks of this size (see `sendSnapshot`).
+        public var snapshotChunkBytes = 1 << 20
 
         public init() {}
     }
@@ -76,6 +78,11 @@ public final class PeerTransport: Sendable {
             return connections[peer]
         }
         previous.map { old in old.eventLoop.execute { old.close() } }
+    }
+
+    /// Where `peer` is reached, if known.
+    func peerAddress(_ peer: NodeID) -> (host: String, port: Int)? {
+        connections.withLock { connections in connections[peer].map { ($0.host, $0.port) } }
     }
 
     /// Stops talking to `peer` (it left the cluster).

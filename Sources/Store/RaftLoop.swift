@@ -350,22 +350,29 @@ final class RaftLoop: @unchecked Sendable {
             let mvcc = mvcc, transport = transport, logger = logger
             snapshotQueue.async { [weak self] in
                 var outgoing = message
-                var succeeded = false
                 do {
-                    let data = try mvcc.snapshotBytes()
-                    if data.count > MessageCodec.maxFrameBytes - (1 << 20) {
-                        logger.error("snapshot too large to send inline", metadata: ["bytes": "\(data.count)", "to": "\(message.to)"])
-                    } else {
-                        outgoing.snapshot?.data = data
-                        transport?.send([outgoing])
-                        succeeded = true
-                        logger.info("sent snapshot", metadata: ["to": "\(message.to)", "bytes": "\(data.count)",
-                                                               "index": "\(message.snapshot?.metadata.index ?? 0)"])
-                    }
+                    outgoing.snapshot?.data = try mvcc.snapshotBytes()
                 } catch {
                     logger.error("making a snapshot failed", metadata: ["error": "\(error)"])
+                    self?.submit(.snapshotSent(to: message.to, succeeded: false))
+                    return
                 }
-                self?.submit(.snapshotSent(to: message.to, succeeded: succeeded))
+                guard let transport else { return }
+                let bytes = outgoing.snapshot?.data.count ?? 0
+                let snapshotMessage = outgoing
+                Task {
+                    let succeeded: Bool
+                    do {
+                        try await transport.sendSnapshot(snapshotMessage)
+                        succeeded = true
+                        logger.info("sent snapshot", metadata: ["to": "\(message.to)", "bytes": "\(bytes)",
+                                                               "index": "\(message.snapshot?.metadata.index ?? 0)"])
+                    } catch {
+                        succeeded = false
+                        logger.warning("sending a snapshot failed", metadata: ["to": "\(message.to)", "error": "\(error)"])
+                    }
+                    self?.submit(.snapshotSent(to: message.to, succeeded: succeeded))
+                }
             }
         }
     }

@@ -130,3 +130,39 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         try await group.shutdownGracefully()
     }
 }
+
+@Suite struct SnapshotStreamingTests {
+    /// A snapshot larger than the message queue's byte limit arrives whole, in chunks over its own connection,
+    /// while ordinary messages keep flowing.
+    @Test func aLargeSnapshotArrivesWholeAlongsideMessages() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        var limits = PeerTransport.Limits()
+        limits.snapshotChunkBytes = 64 * 1024
+        limits.maxQueuedBytes = 1 << 20
+        let a = inboxA.transport(id: 1, group: group, limits: limits)
+        let b = inboxB.transport(id: 2, group: group)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+
+        var snapshot = Message(kind: .snapshot, from: 1, to: 2, term: 3)
+        let data = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        snapshot.snapshot = Snapshot(metadata: SnapshotMetadata(index: 42, term: 3, membership: Membership(voters: [1, 2])),
+                                     data: data)
+        a.send((0..<50).map { appendMessage($0) })
+        try await a.sendSnapshot(snapshot)
+        a.send((50..<100).map { appendMessage($0) })
+        #expect(try await eventually { inboxB.count == 101 })
+        let received = inboxB.messages.withLock { $0 }
+        #expect(received.filter { $0.kind == .snapshot } == [snapshot])
+        #expect(received.filter { $0.kind == .append }.map(\.index) == Array(0..<100))
+        #expect(inboxA.unreachable.withLock { $0 }.isEmpty, "nothing was dropped")
+
+        // An unknown peer is an error, not a hang.
+        snapshot.to = 9
+        await #expect(throws: PeerTransportError.unknownPeer(9)) { try await a.sendSnapshot(snapshot) }
+        await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
