@@ -18,6 +18,8 @@ public final class EtcdServer: Sendable {
         /// The cluster token: a member added through the API gets the ID it will compute for itself from its peer
         /// URLs and this token when it starts with `--initial-cluster-state existing`.
         public var clusterToken = "etcd-cluster"
+        /// How often idle watchers that asked for progress notifications get one (etcd's default: 10 minutes).
+        public var watchProgressNotifyInterval = TimeAmount.minutes(10)
         /// Reported by Maintenance.Status.
         public var version = "3.4.0+podium.0.1"
 

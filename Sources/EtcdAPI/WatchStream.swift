@@ -15,6 +15,10 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     struct Subscription {
         var watcher: Watcher
         var fragment: Bool
+        /// Wants a progress notification (a response with no events, carrying the current revision) after each
+        /// interval in which it got no events.
+        var progressNotify: Bool
+        var sentSinceProgress = false
     }
 
     struct Signals {
@@ -29,6 +33,7 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     /// Watchers with something to send that had to wait for the window to open.
     private var blocked: Set<Int64> = []
     private var ended = false
+    private var progressTimer: RepeatedTask?
     private let signals = Mutex(Signals())
 
     init(server: EtcdServer, call: ServerCall) {
@@ -101,7 +106,13 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
                                    filterDeletes: create.filters.contains(.nodelete),
                                    prevKV: create.prevKv)
         let watcher = server.member.mvcc.watch(request) { [weak self, id] in self?.signal(id) }
-        subscriptions[id] = Subscription(watcher: watcher, fragment: create.fragment)
+        subscriptions[id] = Subscription(watcher: watcher, fragment: create.fragment, progressNotify: create.progressNotify)
+        if create.progressNotify, progressTimer == nil {
+            let interval = server.configuration.watchProgressNotifyInterval
+            progressTimer = call.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+                self?.notifyProgress()
+            }
+        }
         var response = Etcdserverpb_WatchResponse()
         response.header = server.header()
         response.watchID = id
@@ -201,7 +212,23 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         sendChunk(chunk, id: id, header: header, fragment: false)
     }
 
+    /// Tells each idle watcher that asked for it how far the store has got, so it can resume from there.
+    private func notifyProgress() {
+        guard !ended else { return }
+        for (id, subscription) in subscriptions where subscription.progressNotify {
+            if subscription.sentSinceProgress {
+                subscriptions[id]?.sentSinceProgress = false
+                continue
+            }
+            var response = Etcdserverpb_WatchResponse()
+            response.header = server.header()
+            response.watchID = id
+            send(response)
+        }
+    }
+
     private func sendChunk(_ events: [Mvccpb_Event], id: Int64, header: Etcdserverpb_ResponseHeader, fragment: Bool) {
+        subscriptions[id]?.sentSinceProgress = true
         var response = Etcdserverpb_WatchResponse()
         response.header = header
         response.watchID = id
@@ -226,6 +253,8 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
 
     private func stopWatchers() {
         ended = true
+        progressTimer?.cancel()
+        progressTimer = nil
         for subscription in subscriptions.values { subscription.watcher.cancel() }
         subscriptions = [:]
         blocked = []

@@ -59,6 +59,10 @@ struct StoreCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-request-bytes"), help: "Largest request accepted.")
     var maxRequestBytes = 1_572_864
 
+    @Option(name: .customLong("experimental-watch-progress-notify-interval"),
+            help: "How often idle watchers that asked for it get a progress notification (e.g. 10m, 30s, 500ms).")
+    var watchProgressNotifyInterval = "10m"
+
     func validate() throws {
         guard heartbeatInterval > 0, electionTimeout >= 5 * heartbeatInterval else {
             throw ValidationError("--election-timeout must be at least 5 × --heartbeat-interval, both positive")
@@ -68,6 +72,9 @@ struct StoreCommand: AsyncParsableCommand {
         }
         guard maxRequestBytes > 0 else { throw ValidationError("--max-request-bytes must be positive") }
         guard snapshotCount > 0 else { throw ValidationError("--snapshot-count must be positive") }
+        guard GoDuration.parse(watchProgressNotifyInterval).map({ $0 > .zero }) == true else {
+            throw ValidationError("--experimental-watch-progress-notify-interval must be a positive duration such as 10m or 500ms")
+        }
     }
 
     func run() async throws {
@@ -146,6 +153,8 @@ struct StoreCommand: AsyncParsableCommand {
         })
         var apiConfiguration = EtcdServer.Configuration(clusterID: identity.clusterID)
         apiConfiguration.clusterToken = initialClusterToken
+        // Checked in validate().
+        apiConfiguration.watchProgressNotifyInterval = GoDuration.parse(watchProgressNotifyInterval) ?? .minutes(10)
         apiConfiguration.maxRequestBytes = maxRequestBytes
         let api = EtcdServer(member: member, configuration: apiConfiguration, directory: directory)
         var servers: [GRPCServer] = []

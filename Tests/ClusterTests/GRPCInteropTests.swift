@@ -11,7 +11,9 @@ import Testing
 
     @Test func pythonGRPCClientAgainstAFollower() throws {
         let cluster = try LocalCluster(size: 3)
-        try cluster.startAll()
+        for member in cluster.members {
+            try cluster.start(member.name, extraArguments: ["--experimental-watch-progress-notify-interval", "300ms"])
+        }
         let leader = try cluster.waitForLeader()
         let follower = cluster.members.first { $0.name != leader }!   // three members, one leader
         let process = Process()

@@ -183,6 +183,23 @@ def main():
     check("watch events arrive in order", seen == [b"interop/w/0", b"interop/w/1", b"interop/w/2"], repr(seen))
     responses.cancel()
     gate.set()
+
+    # Progress notifications (the server runs with a 300 ms interval): an idle watcher that asked for them is
+    # told the current revision, with no events.
+    quiet = threading.Event()
+
+    def quiet_stream():
+        yield field_bytes(1, field_bytes(1, b"interop/quiet") + field_int(4, 1) + field_int(7, 77))
+        quiet.wait(30)
+
+    progress = watch(quiet_stream(), timeout=30)
+    check("progress watch created with the asked-for ID", parse(next(progress)).get(2, [0])[0] == 77)
+    notification = parse(next(progress))
+    check("an idle watcher gets a progress notification",
+          notification.get(2, [0])[0] == 77 and 11 not in notification and header_revision(
+              field_bytes(1, notification[1][0])) >= revision, repr(notification))
+    progress.cancel()
+    quiet.set()
     check("the server still answers after a cancelled stream", kvs(get(range_request(b"interop/a"), timeout=10)) == [(b"interop/a", b"1")])
 
     # Many concurrent calls on one connection (one handler, streams routed by ID).
