@@ -166,3 +166,13 @@ extension WatchEvent {
         return event
     }
 }
+
+extension Alarm.Kind {
+    /// etcd's name of the alarm type, as Status reports it.
+    var wireName: String {
+        switch self {
+        case .noSpace: return "NOSPACE"
+        case .corrupt: return "CORRUPT"
+        }
+    }
+}

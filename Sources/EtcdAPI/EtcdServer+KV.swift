@@ -41,11 +41,31 @@ extension EtcdServer {
             }
         })
         router.register(Self.kvService, "Compact", unary(Etcdserverpb_CompactionRequest.self) { [self] request, call in
-            replicate(.compact(revision: request.revision), call) { response in
-                guard case .compact(let compact) = response else { throw Self.unexpected(response) }
-                var wire = Etcdserverpb_CompactionResponse()
-                wire.header = self.header(revision: compact.revision)
-                return wire
+            guard request.physical else {
+                replicate(.compact(revision: request.revision), call) { response in
+                    guard case .compact(let compact) = response else { throw Self.unexpected(response) }
+                    var wire = Etcdserverpb_CompactionResponse()
+                    wire.header = self.header(revision: compact.revision)
+                    return wire
+                }
+                return
+            }
+            // physical: answer once the superseded versions are gone from storage, not just unreachable.
+            member.apply(.compact(revision: request.revision)) { result in
+                switch result {
+                case .success(.compact(let compact)):
+                    self.member.afterPurges {
+                        call.eventLoop.execute {
+                            self.reply(call) {
+                                var wire = Etcdserverpb_CompactionResponse()
+                                wire.header = self.header(revision: compact.revision)
+                                return wire
+                            }
+                        }
+                    }
+                case .success(let other): call.finish(Self.unexpected(other))
+                case .failure(let error): call.finish(EtcdStatus.from(error))
+                }
             }
         })
     }

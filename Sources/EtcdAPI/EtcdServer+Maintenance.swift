@@ -22,6 +22,7 @@ extension EtcdServer {
                 response.raftTerm = status.term
                 response.raftAppliedIndex = status.appliedIndex
                 response.isLearner = status.membership.learners.contains(member.id)
+                response.errors = try member.mvcc.alarms().map { "memberID:\($0.memberID) alarm:\($0.kind.wireName) " }
                 return response
             }
         })
@@ -42,6 +43,7 @@ extension EtcdServer {
             let mvcc = member.mvcc
             DispatchQueueHolder.maintenance.async {
                 mvcc.defragment()
+                self.forgetSize()
                 call.eventLoop.execute {
                     self.reply(call) {
                         var response = Etcdserverpb_DefragmentResponse()
@@ -52,14 +54,38 @@ extension EtcdServer {
             }
         })
         router.register(Self.maintenanceService, "Alarm", unary(Etcdserverpb_AlarmRequest.self) { [self] request, call in
-            // Podium raises no alarms yet (no space quota): GET lists none, and there is nothing to deactivate.
-            guard request.action != .activate else {
-                throw GRPCStatus(.unimplemented, "podium: raising alarms by hand is not supported")
-            }
-            reply(call) {
+            @Sendable func wire(_ alarms: [Alarm]) -> Etcdserverpb_AlarmResponse {
                 var response = Etcdserverpb_AlarmResponse()
                 response.header = header()
+                response.alarms = alarms.map { alarm in
+                    var member = Etcdserverpb_AlarmMember()
+                    member.memberID = alarm.memberID
+                    member.alarm = alarm.kind == .noSpace ? .nospace : .corrupt
+                    return member
+                }
                 return response
+            }
+            switch request.action {
+            case .get:
+                reply(call) { wire(try member.mvcc.alarms()) }
+            case .activate, .deactivate:
+                let kind: Alarm.Kind
+                switch request.alarm {
+                case .nospace: kind = .noSpace
+                case .corrupt: kind = .corrupt
+                case .none, .UNRECOGNIZED: throw GRPCStatus(.invalidArgument, "etcdserver: alarm type must be NOSPACE or CORRUPT")
+                }
+                let alarm = Alarm(memberID: request.memberID, kind: kind)
+                let raise = request.action == .activate
+                // etcd answers with the alarms the request changed: the one raised, or the one cleared (if it was).
+                let wasRaised = try member.mvcc.alarms().contains(alarm)
+                forgetSize()
+                replicate(.alarm(alarm, raise: raise), call) { response in
+                    guard case .alarms = response else { throw Self.unexpected(response) }
+                    return wire(raise || wasRaised ? [alarm] : [])
+                }
+            case .UNRECOGNIZED:
+                throw GRPCStatus(.invalidArgument, "etcdserver: unknown alarm action")
             }
         })
         router.register(Self.maintenanceService, "Snapshot", .streaming { [self] call in

@@ -5,6 +5,7 @@ import NIOCore
 import Raft
 import Store
 import SwiftProtobuf
+import Synchronization
 
 /// etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance) over one store member. The handlers take decoded
 /// requests and answer through the `ServerCall`; they never block the event loop on consensus: a write hands
@@ -18,6 +19,9 @@ public final class EtcdServer: Sendable {
         /// The cluster token: a member added through the API gets the ID it will compute for itself from its peer
         /// URLs and this token when it starts with `--initial-cluster-state existing`.
         public var clusterToken = "etcd-cluster"
+        /// The store's size limit (etcd's --quota-backend-bytes: 0 means etcd's default of 2 GiB, negative means
+        /// none). Past it a NOSPACE alarm is raised and writes that add data are refused until it is disarmed.
+        public var quotaBackendBytes: Int64 = 0
         /// How often idle watchers that asked for progress notifications get one (etcd's default: 10 minutes).
         public var watchProgressNotifyInterval = TimeAmount.minutes(10)
         /// Reported by Maintenance.Status.
@@ -31,6 +35,8 @@ public final class EtcdServer: Sendable {
     public let member: StoreMember
     public let configuration: Configuration
     public let directory: MemberDirectory
+    /// The store's size as last measured (measuring reads RocksDB properties, so at most once a second).
+    private let sizeCheck = Mutex<(measuredAt: ContinuousClock.Instant, bytes: Int64)?>(nil)
 
     public init(member: StoreMember, configuration: Configuration, directory: MemberDirectory) {
         self.member = member
@@ -98,9 +104,43 @@ public final class EtcdServer: Sendable {
         }
     }
 
-    /// Replicates `command` and replies with `build(response)` from the connection's event loop.
+    var quotaBytes: Int64? {
+        let quota = configuration.quotaBackendBytes
+        return quota < 0 ? nil : quota == 0 ? 2 << 30 : quota
+    }
+
+    /// Forgets the last size measurement (after a defragmentation or a disarmed alarm, the next write measures).
+    func forgetSize() {
+        sizeCheck.withLock { $0 = nil }
+    }
+
+    /// Whether the store has outgrown its quota.
+    func overQuota() -> Bool {
+        guard let quota = quotaBytes else { return false }
+        let now = ContinuousClock.now
+        let bytes = sizeCheck.withLock { check -> Int64? in
+            guard let check, now - check.measuredAt < .seconds(1) else { return nil }
+            return check.bytes
+        } ?? {
+            let measured = member.mvcc.sizeBytes
+            sizeCheck.withLock { $0 = (now, measured) }
+            return measured
+        }()
+        return bytes > quota
+    }
+
+    /// Replicates `command` and replies with `build(response)` from the connection's event loop. A write that
+    /// adds data to a store past its quota raises the NOSPACE alarm and is refused, as etcd does.
     func replicate(_ command: MVCCCommand, _ call: ServerCall,
                    _ build: @escaping @Sendable (MVCCResponse) throws -> some SwiftProtobuf.Message) {
+        if command.addsData, overQuota() {
+            let alarm = Alarm(memberID: member.id, kind: .noSpace)
+            if !((try? member.mvcc.alarms()) ?? []).contains(alarm) {
+                member.apply(.alarm(alarm, raise: true)) { _ in }
+            }
+            call.finish(EtcdStatus.from(MVCCError.noSpace))
+            return
+        }
         member.apply(command) { result in
             call.eventLoop.execute {
                 switch result {

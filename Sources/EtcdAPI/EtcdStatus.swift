@@ -20,6 +20,8 @@ enum EtcdStatus {
                 return GRPCStatus(.notFound, error.description)
             case .leaseExists:
                 return GRPCStatus(.failedPrecondition, error.description)
+            case .noSpace:
+                return GRPCStatus(.resourceExhausted, error.description)
             }
         case let error as StoreError:
             return GRPCStatus(.unavailable, error.description)

@@ -11,6 +11,7 @@ public enum MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
     case compacted(compactRevision: Int64)
     case futureRevision
     case requestTooLarge
+    case noSpace
     case leaseNotFound
     case leaseExists
     case leaseTTLTooLarge
@@ -26,6 +27,7 @@ public enum MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
         case .compacted: return "etcdserver: mvcc: required revision has been compacted"
         case .futureRevision: return "etcdserver: mvcc: required revision is a future revision"
         case .requestTooLarge: return "etcdserver: request is too large"
+        case .noSpace: return "etcdserver: mvcc: database space exceeded"
         case .leaseNotFound: return "etcdserver: requested lease not found"
         case .leaseExists: return "etcdserver: lease already exists"
         case .leaseTTLTooLarge: return "etcdserver: too large lease TTL"

@@ -9,9 +9,11 @@ extension MVCCStore {
             guard index > state.appliedIndex else { return .alreadyApplied }
             var context = WriteContext(main: state.revision + 1)
             var compactedTo: Int64?
+            var alarmsAfterBatch: Set<Alarm>?
             let result: Result<MVCCResponse, MVCCError>
             do {
                 try command.validate(options)
+                if noSpaceAlarm.load(ordering: .relaxed), command.addsData { throw MVCCError.noSpace }
                 switch command {
                 case .put(let request):
                     try checkPut(request, context: context)
@@ -38,6 +40,17 @@ extension MVCCStore {
                 case .memberRemove(let id):
                     context.batch.delete(StorageLayout.bigEndian(Int64(bitPattern: id)), in: memberFamily)
                     result = .success(.member(nil))
+                case .alarm(let alarm, let raise):
+                    var raised = Set(try alarms())
+                    if raise {
+                        context.batch.put(alarm.key, [], in: memberFamily)
+                        raised.insert(alarm)
+                    } else {
+                        context.batch.delete(alarm.key, in: memberFamily)
+                        raised.remove(alarm)
+                    }
+                    alarmsAfterBatch = raised
+                    result = .success(.alarms(raised.sorted { ($0.memberID, $0.kind.rawValue) < ($1.memberID, $1.kind.rawValue) }))
                 }
             } catch let error as MVCCError {
                 context = WriteContext(main: state.revision + 1)
@@ -45,12 +58,14 @@ extension MVCCStore {
                 result = .failure(error)
             }
             let batch = context.batch
+            if case .failure = result { alarmsAfterBatch = nil }
             batch.put(StorageLayout.MetaKey.appliedIndex, StorageLayout.bigEndian(Int64(bitPattern: index)), in: meta)
             if context.changed {
                 batch.put(StorageLayout.MetaKey.revision, StorageLayout.bigEndian(context.main), in: meta)
             }
             try database.write(batch, sync: options.syncEachApply)
             state.appliedIndex = index
+            if let alarmsAfterBatch { noSpaceAlarm.store(alarmsAfterBatch.contains { $0.kind == .noSpace }, ordering: .relaxed) }
             if let compactedTo {
                 state.compactedRevision = compactedTo
                 publishCompaction(compactedTo)

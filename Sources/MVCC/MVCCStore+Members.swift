@@ -24,6 +24,27 @@ extension MVCCStore {
             .map { UInt64(bitPattern: StorageLayout.int64($0)) }
     }
 
+    /// Every raised alarm.
+    public func alarms() throws -> [Alarm] {
+        let cursor = database.cursor(in: memberFamily, lowerBound: Alarm.keyPrefix, upperBound: Array("alarm0".utf8))
+        var found: [Alarm] = []
+        cursor.seekToFirst()
+        while cursor.isValid {
+            let key = cursor.withKey { Array($0) }
+            if key.count == Alarm.keyPrefix.count + 9, let kind = Alarm.Kind(rawValue: key[key.count - 1]) {
+                let id = UInt64(bitPattern: StorageLayout.int64(Array(key[Alarm.keyPrefix.count..<key.count - 1])))
+                found.append(Alarm(memberID: id, kind: kind))
+            }
+            cursor.next()
+        }
+        try cursor.check()
+        return found
+    }
+
+    func refreshAlarmFlag() {
+        noSpaceAlarm.store(((try? alarms()) ?? []).contains { $0.kind == .noSpace }, ordering: .relaxed)
+    }
+
     func updateMember(_ update: MemberRecord.Update, batch: WriteBatch) throws -> MemberRecord {
         let key = StorageLayout.bigEndian(Int64(bitPattern: update.id))
         var record = try database.get(key, in: memberFamily).map { try MemberRecord(id: update.id, decoding: $0) }

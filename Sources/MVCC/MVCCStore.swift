@@ -31,6 +31,8 @@ public final class MVCCStore: Sendable {
     /// Serialises physical purges of compacted versions.
     private let purging = Mutex<Void>(())
     public let watchHub: WatchHub
+    /// Whether a NOSPACE alarm is raised (kept in step with the stored alarms by apply, open and restore).
+    let noSpaceAlarm = Atomic<Bool>(false)
 
     /// Opens the store in `directory`, creating an empty one (at revision 1, as etcd starts) if there is none.
     public init(directory: String, options: MVCCOptions = MVCCOptions()) throws {
@@ -53,6 +55,7 @@ public final class MVCCStore: Sendable {
         compactRevision = Atomic(compacted)
         watchHub = WatchHub(history: history, revision: revision, compactRevision: compacted,
                             bufferLimit: options.watchBufferLimit, catchUpBatch: options.watchCatchUpBatch)
+        refreshAlarmFlag()
     }
 
     /// The revision of the last change.
@@ -87,6 +90,7 @@ public final class MVCCStore: Sendable {
 
     /// The whole state was replaced by a snapshot's.
     func publishRestore(revision: Int64, compactedRevision: Int64) {
+        refreshAlarmFlag()
         currentRevision.store(revision, ordering: .sequentiallyConsistent)
         compactRevision.store(compactedRevision, ordering: .sequentiallyConsistent)
         watchHub.restored(revision: revision, compactRevision: compactedRevision)

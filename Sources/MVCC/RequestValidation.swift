@@ -74,7 +74,7 @@ extension MVCCCommand {
             if ttl > options.maxLeaseTTL { throw MVCCError.leaseTTLTooLarge }
         case .leaseRevoke(let id), .leaseKeepAlive(let id):
             if id == 0 { throw MVCCError.leaseNotFound }
-        case .memberUpdate, .memberRemove: break
+        case .memberUpdate, .memberRemove, .alarm: break
         }
     }
 }

@@ -214,6 +214,8 @@ public enum MVCCCommand: Sendable, Hashable {
     /// Creates or changes a member's record (see `MemberRecord`).
     case memberUpdate(MemberRecord.Update)
     case memberRemove(id: UInt64)
+    /// Raises (or clears) an alarm.
+    case alarm(Alarm, raise: Bool)
 }
 
 /// What applying a command produced.
@@ -227,6 +229,8 @@ public enum MVCCResponse: Sendable, Hashable {
     case leaseKeepAlive(LeaseKeepAliveResponse)
     /// The member's record after the change (nil once removed).
     case member(MemberRecord?)
+    /// The alarms raised after the change.
+    case alarms([Alarm])
 }
 
 /// The outcome of `MVCCStore.apply`: either the entry had been applied before (so nothing happened again), or

@@ -24,6 +24,7 @@ enum CommandCodec {
             writer.optionalStrings(update.clientURLs)
             writer.u64(update.clusterID)
         case .memberRemove(let id): writer.byte(9); writer.u64(id)
+        case .alarm(let alarm, let raise): writer.byte(10); writer.u64(alarm.memberID); writer.byte(alarm.kind.rawValue); writer.flag(raise)
         }
         return writer.bytes
     }
@@ -48,6 +49,10 @@ enum CommandCodec {
                                                             clientURLs: try reader.optionalStrings(),
                                                             clusterID: try reader.u64()))
             case 9: command = .memberRemove(id: try reader.u64())
+            case 10:
+                let member = try reader.u64()
+                guard let kind = Alarm.Kind(rawValue: try reader.byte()) else { throw ByteReader.Failure.invalid("alarm kind") }
+                command = .alarm(Alarm(memberID: member, kind: kind), raise: try reader.flag())
             case let tag: throw ByteReader.Failure.invalid("command tag \(tag)")
             }
             try reader.expectEnd()

@@ -46,7 +46,7 @@ final class LeaseTimers: Sendable {
             case .leaseKeepAlive(let renewal): deadlines.renew(renewal.id, ttlSeconds: renewal.ttl, now: now)
             case .leaseRevoke:
                 if case .leaseRevoke(let id) = command { deadlines.remove(id) }
-            case .put, .deleteRange, .txn, .compact, .member: break
+            case .put, .deleteRange, .txn, .compact, .member, .alarms: break
             }
         }
     }

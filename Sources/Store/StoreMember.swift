@@ -127,6 +127,12 @@ public final class StoreMember: Sendable {
         loop.leases.remainingSeconds(id)
     }
 
+    /// Calls `completion` once every compaction applied so far has been purged physically (superseded versions
+    /// removed from storage), for compactions that ask to wait for it.
+    public func afterPurges(_ completion: @escaping @Sendable () -> Void) {
+        loop.queue.async { self.loop.purgeQueue.async(execute: completion) }
+    }
+
     /// Reads keys. Linearizable reads wait for a read point confirmed by a quorum (ReadIndex) and for this
     /// member to apply up to it; serializable reads answer from local state at once.
     public func range(_ request: RangeRequest, linearizable: Bool = true) async throws -> RangeResponse {

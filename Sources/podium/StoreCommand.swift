@@ -53,7 +53,7 @@ struct StoreCommand: AsyncParsableCommand {
     @Option(name: .customLong("snapshot-count"), help: "Applied entries between Raft log compactions (a member behind the cut catches up by snapshot).")
     var snapshotCount: UInt64 = 100_000
 
-    @Option(name: .customLong("quota-backend-bytes"), help: "Size the store may grow to (0: no limit; not enforced yet).")
+    @Option(name: .customLong("quota-backend-bytes"), help: "Size the store may grow to before a NOSPACE alarm (0: 2 GiB, negative: none).")
     var quotaBackendBytes: Int64 = 0
 
     @Option(name: .customLong("max-request-bytes"), help: "Largest request accepted.")
@@ -153,6 +153,7 @@ struct StoreCommand: AsyncParsableCommand {
         })
         var apiConfiguration = EtcdServer.Configuration(clusterID: identity.clusterID)
         apiConfiguration.clusterToken = initialClusterToken
+        apiConfiguration.quotaBackendBytes = quotaBackendBytes
         // Checked in validate().
         apiConfiguration.watchProgressNotifyInterval = GoDuration.parse(watchProgressNotifyInterval) ?? .minutes(10)
         apiConfiguration.maxRequestBytes = maxRequestBytes

@@ -314,6 +314,39 @@ import Testing
         #expect(duplicate.error.contains("etcdserver: Peer URLs already exists"))
     }
 
+    /// Past --quota-backend-bytes the NOSPACE alarm is raised and writes that add data are refused; deleting,
+    /// compacting, defragmenting and disarming brings the cluster back.
+    @Test func spaceQuotaAlarm() throws {
+        let cluster = try LocalCluster(size: 3)
+        for member in cluster.members {
+            try cluster.start(member.name, extraArguments: ["--quota-backend-bytes", "300000"])
+        }
+        _ = try cluster.waitForLeader()
+        let value = String(repeating: "v", count: 50_000)
+        var refusal = ""
+        for index in 0..<60 where refusal.isEmpty {
+            let result = try cluster.etcdctl(["put", "big\(index)"], input: value)
+            if result.status != 0 { refusal = result.error }
+        }
+        #expect(refusal.contains("etcdserver: mvcc: database space exceeded"), "\(refusal)")
+        #expect(try cluster.ctl("alarm", "list").contains("alarm:NOSPACE"))
+        #expect(try cluster.ctl("endpoint", "status").contains("alarm:NOSPACE"))
+        // Deletes still work; then compaction and defragmentation free the space.
+        try cluster.ctl("del", "big", "--prefix")
+        let revision = Self.revision(try cluster.ctl("get", "x", "-w", "json"))
+        try cluster.ctl("compaction", "--physical", "\(revision)")
+        try cluster.ctl("defrag")
+        #expect(try cluster.ctl("alarm", "disarm").contains("alarm:NOSPACE"))
+        #expect(try cluster.ctl("alarm", "list") == "")
+        let deadline = Date().addingTimeInterval(30)
+        var put = try cluster.etcdctl(["put", "after", "ok"])
+        while put.status != 0, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            put = try cluster.etcdctl(["put", "after", "ok"])
+        }
+        #expect(put.status == 0, "\(put.error)")
+    }
+
     /// kill -9 the leader while a client writes: the others elect a leader, writes go on, and every
     /// acknowledged write is on every member once the killed one is back and has caught up.
     @Test func leaderKilledDuringWritesLosesNothing() throws {

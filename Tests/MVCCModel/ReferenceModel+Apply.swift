@@ -19,6 +19,7 @@ extension ReferenceModel {
         } catch {
             preconditionFailure("validate throws only MVCCError")
         }
+        if alarms.contains(where: { $0.kind == .noSpace }), command.addsData { return .failure(.noSpace) }
         var change = Change(main: revision + 1)
         let response: Result<MVCCResponse, MVCCError>
         switch command {
@@ -68,6 +69,9 @@ extension ReferenceModel {
         case .memberRemove(let id):
             members[id] = nil
             response = .success(.member(nil))
+        case .alarm(let alarm, let raise):
+            if raise { alarms.insert(alarm) } else { alarms.remove(alarm) }
+            response = .success(.alarms(alarms.sorted { ($0.memberID, $0.kind.rawValue) < ($1.memberID, $1.kind.rawValue) }))
         case .leaseKeepAlive(let id):
             guard let ttl = leases[id] else { return .failure(.leaseNotFound) }
             response = .success(.leaseKeepAlive(LeaseKeepAliveResponse(revision: revision, id: id, ttl: ttl)))

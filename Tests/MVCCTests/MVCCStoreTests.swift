@@ -301,3 +301,24 @@ import MVCC
         #expect(try other.store.members().isEmpty && other.store.clusterID == nil, "a new cluster starts without the old members")
     }
 }
+
+@Suite struct AlarmTests {
+    @Test func aNoSpaceAlarmRefusesWritesThatAddDataUntilDisarmed() throws {
+        let f = try StoreFixture()
+        try f.put("a", "1")
+        let alarm = Alarm(memberID: 3, kind: .noSpace)
+        #expect(try f.apply(.alarm(alarm, raise: true)) == .alarms([alarm]))
+        #expect(throws: MVCCError.noSpace) { try f.put("b", "2") }
+        #expect(throws: MVCCError.noSpace) { try f.apply(.leaseGrant(id: 0, ttl: 10)) }
+        let txnWithPut = TxnRequest(success: [.txn(TxnRequest(failure: [.put(PutRequest(key: bytes("c"), value: []))]))])
+        #expect(throws: MVCCError.noSpace) { try f.apply(.txn(txnWithPut)) }
+        // What frees space still works.
+        try f.apply(.deleteRange(DeleteRangeRequest(range: KeyRange(key: bytes("a")))))
+        try f.apply(.compact(revision: f.store.revision))
+        try f.reopen()
+        #expect(try f.store.alarms() == [alarm])
+        #expect(throws: MVCCError.noSpace) { try f.put("b", "2") }
+        #expect(try f.apply(.alarm(alarm, raise: false)) == .alarms([]))
+        try f.put("b", "2")
+    }
+}
