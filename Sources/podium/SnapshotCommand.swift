@@ -80,16 +80,10 @@ struct SnapshotRestore: ParsableCommand {
         let bytes = try readSnapshot(file)
         let advertised = try HostPort.list(initialAdvertisePeerURLs)
         let cluster = try InitialCluster(initialCluster ?? "\(name)=\(advertised.joined(separator: ","))")
-        guard let me = cluster.members.first(where: { $0.name == name }) else {
-            throw CommandFailure("--initial-cluster has no member named \(name)")
-        }
-        guard Set(me.peerURLs) == Set(advertised) else {
-            throw CommandFailure("--initial-cluster has \(name)=\(me.peerURLs.joined(separator: ",")), but "
-                                 + "--initial-advertise-peer-urls is \(advertised.joined(separator: ","))")
-        }
+        try cluster.check(name, advertises: advertised)
         let memberIDs = cluster.members.map { ClusterIdentity.memberID(peerURLs: $0.peerURLs, token: initialClusterToken) }
         let identity = ClusterIdentity(clusterID: ClusterIdentity.clusterID(memberIDs: memberIDs, token: initialClusterToken),
-                                       memberID: ClusterIdentity.memberID(peerURLs: me.peerURLs, token: initialClusterToken))
+                                       memberID: ClusterIdentity.memberID(peerURLs: advertised, token: initialClusterToken))
         do {
             let store = try MVCCStore(directory: dataDirectory + "/mvcc")
             try store.restore(snapshot: bytes)

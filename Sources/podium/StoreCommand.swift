@@ -83,13 +83,7 @@ struct StoreCommand: AsyncParsableCommand {
         let dataDirectory = self.dataDirectory ?? "\(name).podium"
         let advertisedPeers = try HostPort.list(initialAdvertisePeerURLs ?? listenPeerURLs)
         let cluster = try InitialCluster(initialCluster ?? "\(name)=\(advertisedPeers.joined(separator: ","))")
-        guard let me = cluster.members.first(where: { $0.name == name }) else {
-            throw CommandFailure("--initial-cluster has no member named \(name)")
-        }
-        guard Set(me.peerURLs) == Set(advertisedPeers) else {
-            throw CommandFailure("--initial-cluster has \(name)=\(me.peerURLs.joined(separator: ",")), but "
-                                 + "--initial-advertise-peer-urls is \(advertisedPeers.joined(separator: ","))")
-        }
+        try cluster.check(name, advertises: advertisedPeers)
         let memberIDs = Dictionary(uniqueKeysWithValues: cluster.members.map {
             ($0.name, ClusterIdentity.memberID(peerURLs: $0.peerURLs, token: initialClusterToken))
         })
@@ -103,7 +97,7 @@ struct StoreCommand: AsyncParsableCommand {
             // A member joining a running cluster learns the cluster ID from the replicated member records.
             identity = ClusterIdentity(
                 clusterID: joining ? 0 : ClusterIdentity.clusterID(memberIDs: Array(memberIDs.values), token: initialClusterToken),
-                // Safe to force: `me` was found in `cluster` above.
+                // Safe to force: `cluster.check` found `name` in the cluster above.
                 memberID: memberIDs[name]!)
             try identity.save(in: dataDirectory)
             isNewMember = true

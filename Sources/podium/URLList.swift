@@ -49,4 +49,15 @@ struct InitialCluster {
         }
         guard !members.isEmpty else { throw CommandFailure("--initial-cluster is empty") }
     }
+
+    /// Checks that `name` is in the cluster with exactly the peer URLs it advertises.
+    func check(_ name: String, advertises advertised: [String]) throws {
+        guard let me = members.first(where: { $0.name == name }) else {
+            throw CommandFailure("--initial-cluster has no member named \(name)")
+        }
+        guard Set(me.peerURLs) == Set(advertised) else {
+            throw CommandFailure("--initial-cluster has \(name)=\(me.peerURLs.joined(separator: ",")), but "
+                                 + "--initial-advertise-peer-urls is \(advertised.joined(separator: ","))")
+        }
+    }
 }
