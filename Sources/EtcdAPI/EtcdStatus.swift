@@ -31,5 +31,4 @@ enum EtcdStatus {
     }
 
     static let requestTooLarge = GRPCStatus(.invalidArgument, "etcdserver: request is too large")
-    static let malformed = GRPCStatus(.invalidArgument, "etcdserver: malformed request")
 }

@@ -167,18 +167,9 @@ public struct LeaseGrantResponse: Sendable, Hashable {
     }
 }
 
-/// A keep-alive that went through the log: the lease exists, and renews to its granted TTL.
-public struct LeaseKeepAliveResponse: Sendable, Hashable {
-    public var revision: Int64
-    public var id: Int64
-    public var ttl: Int64
-
-    public init(revision: Int64, id: Int64, ttl: Int64) {
-        self.revision = revision
-        self.id = id
-        self.ttl = ttl
-    }
-}
+/// A keep-alive that went through the log: the lease exists, and renews to its granted TTL. It says what a grant
+/// says (revision, lease, TTL), so it is the same type.
+public typealias LeaseKeepAliveResponse = LeaseGrantResponse
 
 public struct LeaseRevokeResponse: Sendable, Hashable {
     public var revision: Int64
