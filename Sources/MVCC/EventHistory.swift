@@ -1,16 +1,22 @@
 import Storage
 
 /// Reads the store's change history in revision order, for watchers replaying the past or catching up after
-/// falling behind. Reads only committed, visible data and holds no lock, so it never delays writers.
+/// falling behind. Reads only committed, visible data and never delays writers (only a snapshot restore waits for its reads).
 struct EventHistory: Sendable {
     let database: Database
     let kv: ColumnFamily
     let events: ColumnFamily
+    let restoreGate: RestoreGate
 
     /// The events of revisions `from...through` that fall in `request.range` and pass its filters, reading at
     /// most about `maxEvents` history entries (a revision is never split). Returns the events and the next
     /// revision to read from.
     func read(for request: WatchRequest, from: Int64, through: Int64, maxEvents: Int) throws
+        -> (events: [WatchEvent], next: Int64) {
+        try restoreGate.reading { try readUngated(for: request, from: from, through: through, maxEvents: maxEvents) }
+    }
+
+    private func readUngated(for request: WatchRequest, from: Int64, through: Int64, maxEvents: Int) throws
         -> (events: [WatchEvent], next: Int64) {
         guard from <= through else { return ([], from) }
         let cursor = database.cursor(in: events,

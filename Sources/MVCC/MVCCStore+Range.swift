@@ -10,6 +10,10 @@ extension MVCCStore {
     /// keys-only and count-only. Throws `MVCCError.compacted` below the compaction point and
     /// `.futureRevision` above the current revision.
     public func range(_ request: RangeRequest) throws -> RangeResponse {
+        try restoreGate.reading { try currentRange(request) }
+    }
+
+    private func currentRange(_ request: RangeRequest) throws -> RangeResponse {
         try RequestValidation.checkKey(request.range.key)
         let current = revision
         let at = request.revision > 0 ? request.revision : current

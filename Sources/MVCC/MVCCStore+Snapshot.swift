@@ -17,7 +17,8 @@ extension MVCCStore {
     /// A consistent copy of the whole store as a `StoreSnapshot`, handed to `emit` in chunks of about
     /// `chunkBytes` (the last one ends with the digest). Writers go on meanwhile.
     public func writeSnapshot(chunkBytes: Int = 1 << 20, emit: ([UInt8]) throws -> Void) throws {
-        let view = database.snapshot()
+        // A database snapshot taken outside a restore is consistent; the gate keeps it from straddling one.
+        let view = restoreGate.reading { database.snapshot() }
         var hasher = SHA256()
         var chunk = StoreSnapshot.magic
         chunk.reserveCapacity(chunkBytes + 1024)
@@ -74,7 +75,7 @@ extension MVCCStore {
     /// so a member restarted mid-restore knows to discard it rather than serve a mix.
     public func restore(snapshot bytes: [UInt8]) throws {
         try StoreSnapshot.verify(bytes)
-        try writer.withLock { state in
+        try writer.withLock { state in try restoreGate.restoring {
             let marker = WriteBatch()
             marker.put(Self.restoringKey, [1], in: meta)
             try database.write(marker, sync: true)
@@ -115,7 +116,7 @@ extension MVCCStore {
 
             state = WriterState(appliedIndex: UInt64(bitPattern: applied), revision: revision, compactedRevision: compacted)
             publishRestore(revision: revision, compactedRevision: compacted)
-        }
+        } }
     }
 
     /// Deletes everything in `family` (one range tombstone up to just past its last key).

@@ -33,6 +33,8 @@ public final class MVCCStore: Sendable {
     public let watchHub: WatchHub
     /// Whether a NOSPACE alarm is raised (kept in step with the stored alarms by apply, open and restore).
     let noSpaceAlarm = Atomic<Bool>(false)
+    /// Shared by reads (ranges, watch catch-up, snapshots), taken alone by `restore`.
+    let restoreGate: RestoreGate
 
     /// Opens the store in `directory`, creating an empty one (at revision 1, as etcd starts) if there is none.
     public init(directory: String, options: MVCCOptions = MVCCOptions()) throws {
@@ -44,7 +46,8 @@ public final class MVCCStore: Sendable {
         leaseKeys = try database.columnFamily(StorageLayout.leaseKeyFamily)
         meta = try database.columnFamily(StorageLayout.metaFamily)
         memberFamily = try database.columnFamily(StorageLayout.memberFamily)
-        history = EventHistory(database: database, kv: kv, events: events)
+        restoreGate = RestoreGate()
+        history = EventHistory(database: database, kv: kv, events: events, restoreGate: restoreGate)
 
         let applied = try database.get(StorageLayout.MetaKey.appliedIndex, in: meta).map(StorageLayout.int64) ?? 0
         let revision = try database.get(StorageLayout.MetaKey.revision, in: meta).map(StorageLayout.int64) ?? 1
