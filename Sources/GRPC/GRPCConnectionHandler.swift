@@ -149,7 +149,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
                             outboundWindow: peerInitialWindow)
         streams[streamID] = stream
         if let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCTimeout.parse) {
-            stream.deadline = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
+            stream.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
                 self?.expire(streamID)
             }
         }
@@ -289,7 +289,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private func flushSoon(_ context: ChannelHandlerContext) {
         guard !inRead, !flushPending else { return }
         flushPending = true
-        context.eventLoop.execute { [weak self] in
+        context.eventLoop.assumeIsolated().execute { [weak self] in
             guard let self, self.flushPending else { return }
             self.flushPending = false
             self.context?.flush()

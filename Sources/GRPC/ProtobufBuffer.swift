@@ -1,18 +1,17 @@
-import GRPC
 import NIOCore
 import SwiftProtobuf
 
 /// Lets swift-protobuf decode from and encode into a `ByteBuffer` directly: requests are parsed in place from
 /// the received frame, and responses are serialized into a buffer that already has room for gRPC's 5-byte
 /// prefix, so neither direction copies the message.
-struct ProtobufBuffer: SwiftProtobufContiguousBytes {
-    var buffer: ByteBuffer
+public struct ProtobufBuffer: SwiftProtobufContiguousBytes {
+    public var buffer: ByteBuffer
 
-    init(_ buffer: ByteBuffer) {
+    public init(_ buffer: ByteBuffer) {
         self.buffer = buffer
     }
 
-    init(repeating byte: UInt8, count: Int) {
+    public init(repeating byte: UInt8, count: Int) {
         var buffer = ByteBufferAllocator().buffer(capacity: GRPCFraming.reservedPrefix + count)
         buffer.writeRepeatingByte(0, count: GRPCFraming.reservedPrefix)
         buffer.writeRepeatingByte(byte, count: count)
@@ -20,7 +19,7 @@ struct ProtobufBuffer: SwiftProtobufContiguousBytes {
         self.buffer = buffer
     }
 
-    init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
+    public init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
         let bytes = Array(sequence)
         var buffer = ByteBufferAllocator().buffer(capacity: GRPCFraming.reservedPrefix + bytes.count)
         buffer.writeRepeatingByte(0, count: GRPCFraming.reservedPrefix)
@@ -29,25 +28,25 @@ struct ProtobufBuffer: SwiftProtobufContiguousBytes {
         self.buffer = buffer
     }
 
-    var count: Int { buffer.readableBytes }
+    public var count: Int { buffer.readableBytes }
 
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try buffer.withUnsafeReadableBytes(body)
     }
 
-    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         try buffer.withUnsafeMutableReadableBytes(body)
     }
 }
 
 extension SwiftProtobuf.Message {
     /// Decodes a request message from a received gRPC message.
-    init(grpcMessage: ByteBuffer) throws {
+    public init(grpcMessage: ByteBuffer) throws {
         try self.init(serializedBytes: ProtobufBuffer(grpcMessage))
     }
 
     /// Encodes a response, ready for framing in place.
-    func grpcMessage() throws -> ByteBuffer {
+    public func grpcMessage() throws -> ByteBuffer {
         let encoded: ProtobufBuffer = try serializedBytes()
         return encoded.buffer
     }
