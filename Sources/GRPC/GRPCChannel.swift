@@ -26,10 +26,17 @@ public final class GRPCChannel: Sendable {
             .connectTimeout(timeout)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let settings = [HTTP2Setting(parameter: .initialWindowSize, value: GRPCClientConnectionHandler.windowBytes),
-                                    HTTP2Setting(parameter: .maxFrameSize, value: 1 << 20)]
-                    let handler = GRPCClientConnectionHandler(authority: authority)
-                    try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: settings))
+                    var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+                    configuration.initialSettings = [
+                        HTTP2Setting(parameter: .initialWindowSize, value: GRPCClientConnectionHandler.windowBytes),
+                        HTTP2Setting(parameter: .maxFrameSize, value: 1 << 20),
+                    ]
+                    // Go's gRPC servers (etcd) send a PING per burst of data to estimate bandwidth: thousands a
+                    // second under load. The server is the one we chose to talk to, so this flood guard is off.
+                    configuration.controlFrameRateLimit.maximumCount = .max
+                    let handler = GRPCClientConnectionHandler(authority: authority, eventLoop: channel.eventLoop)
+                    try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client,
+                                                                                   connectionConfiguration: configuration))
                     try channel.pipeline.syncOperations.addHandler(handler)
                     return (channel, UnsafeTransfer(handler))
                 }
@@ -151,9 +158,13 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     private var inRead = false
     private var flushPending = false
     private var closed = false
+    /// Why the connection ended, for the calls it fails.
+    private var closeReason = "the connection closed"
+    private let eventLoop: EventLoop
 
-    init(authority: String) {
+    init(authority: String, eventLoop: EventLoop) {
         self.authority = authority
+        self.eventLoop = eventLoop
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -173,8 +184,11 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         let streamID = HTTP2StreamID(nextStreamID)
         let stream = GRPCClientStream(streamID: streamID, handler: self, onMessage: onMessage, onClose: onClose)
         guard let context, !closed, nextStreamID < Int(Int32.max) - 2 else {
+            // Fail from the event loop, not from inside the caller: a client that retries in its callback must
+            // not recurse through every remaining request.
             stream.closed = true
-            onClose(GRPCStatus(.unavailable, "the connection is closed"))
+            let status = GRPCStatus(.unavailable, closeReason)
+            eventLoop.assumeIsolated().execute { onClose(status) }
             return stream
         }
         nextStreamID += 2
@@ -243,6 +257,13 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
             finish(frame.streamID, GRPCStatus(GRPCStatus.Code(rawValue: code) ?? .unknown, message))
         case .rstStream(let code):
             finish(frame.streamID, GRPCStatus(.unavailable, "stream reset: \(code)"))
+        case .goAway(let lastStreamID, let code, let data):
+            let detail = data.map { String(buffer: $0) } ?? ""
+            closeReason = "the server closed the connection (GOAWAY \(code)\(detail.isEmpty ? "" : ": " + detail))"
+            for (streamID, _) in streams where streamID > lastStreamID {
+                finish(streamID, GRPCStatus(.unavailable, closeReason))
+            }
+            closed = true
         default:
             break
         }
@@ -261,13 +282,14 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         streams = [:]
         for stream in pending.values where !stream.closed {
             stream.closed = true
-            stream.onClose(GRPCStatus(.unavailable, "the connection closed"))
+            stream.onClose(GRPCStatus(.unavailable, closeReason))
         }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is NIOHTTP2Errors.StreamClosed || error is NIOHTTP2Errors.NoSuchStream { return }
+        closeReason = "the connection failed: \(error)"
         context.close(promise: nil)
     }
 
