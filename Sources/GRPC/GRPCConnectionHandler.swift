@@ -107,7 +107,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         } else if let window = event as? NIOHTTP2WindowUpdatedEvent, let outbound = window.outboundWindowSize,
                   let stream = streams[window.streamID] {
             stream.outboundWindow = outbound
-            if stream.blocked, outbound > 0 {
+            if stream.blocked, outbound > 0, context.channel.isWritable {
                 stream.blocked = false
                 stream.receiver?.becameWritable()
             }
@@ -257,9 +257,23 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         stream.receiver = nil
     }
 
+    /// False while the client's window for the call is closed or the socket's send buffer is full; the call's
+    /// receiver then hears `becameWritable` once both open again.
     func isWritable(_ call: ServerCall) -> Bool {
         guard !call.ended, let stream = streams[call.streamID], let context else { return false }
-        return stream.outboundWindow > 0 && context.channel.isWritable
+        let writable = stream.outboundWindow > 0 && context.channel.isWritable
+        if !writable { stream.blocked = true }
+        return writable
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            for stream in streams.values where stream.blocked && stream.outboundWindow > 0 {
+                stream.blocked = false
+                stream.receiver?.becameWritable()
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func writeResponseHeadersIfNeeded(_ stream: Stream, context: ChannelHandlerContext) {

@@ -5,15 +5,21 @@ public enum GRPCFraming {
     /// Bytes to keep free before a message so it can be framed in place.
     public static let reservedPrefix = 5
 
-    /// Frames `message` for sending: in place when it has room before its reader index, else by copying.
+    /// Frames `message` for sending: without touching its bytes when the prefix is already written before its
+    /// reader index (see `ProtobufBuffer`), in place when there is room for it, else by copying.
     static func frame(_ message: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         let length = message.readableBytes
         if message.readerIndex >= reservedPrefix {
             var framed = message
             let start = message.readerIndex - reservedPrefix
             framed.moveReaderIndex(to: start)
-            framed.setInteger(UInt8(0), at: start)
-            framed.setInteger(UInt32(length), at: start + 1)
+            // Writing into a buffer the caller still references would copy all of it (copy-on-write), so a
+            // prefix written when the message was encoded is only checked.
+            if framed.getInteger(at: start, as: UInt8.self) != 0
+                || framed.getInteger(at: start + 1, as: UInt32.self) != UInt32(length) {
+                framed.setInteger(UInt8(0), at: start)
+                framed.setInteger(UInt32(length), at: start + 1)
+            }
             return framed
         }
         var framed = allocator.buffer(capacity: reservedPrefix + length)

@@ -45,9 +45,14 @@ extension SwiftProtobuf.Message {
         try self.init(serializedBytes: ProtobufBuffer(grpcMessage))
     }
 
-    /// Encodes a response, ready for framing in place.
+    /// Encodes a message with gRPC's 5-byte prefix already written before its reader index, so framing it
+    /// neither copies nor writes.
     public func grpcMessage() throws -> ByteBuffer {
-        let encoded: ProtobufBuffer = try serializedBytes()
+        var encoded: ProtobufBuffer = try serializedBytes()
+        let length = encoded.buffer.readableBytes
+        let start = encoded.buffer.readerIndex - GRPCFraming.reservedPrefix
+        encoded.buffer.setInteger(UInt8(0), at: start)
+        encoded.buffer.setInteger(UInt32(length), at: start + 1)
         return encoded.buffer
     }
 }
