@@ -35,6 +35,9 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     private var ended = false
     private var progressTimer: RepeatedTask?
     private let signals = Mutex(Signals())
+    private var encoder = WatchResponseEncoder()
+    /// The response header for the current drain, encoded once for all its responses.
+    private var drainHeader: [UInt8]?
 
     init(server: EtcdServer, call: ServerCall) {
         self.server = server
@@ -150,6 +153,7 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
             return signals.marked
         }
         guard !ended else { return }
+        drainHeader = nil
         for id in marked {
             guard let subscription = subscriptions[id] else { continue }
             deliver(id, subscription)
@@ -194,22 +198,32 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     /// Sends events in one response; a watcher that asked for fragments gets responses of at most the request
     /// size limit, all but the last marked `fragment`.
     private func sendEvents(_ events: [WatchEvent], id: Int64, fragment: Bool) {
-        let header = server.header()
-        let limit = server.configuration.maxRequestBytes
-        var chunk: [Mvccpb_Event] = []
-        var chunkBytes = 0
-        for event in events {
-            let wire = event.wire
-            let size = event.kv.key.count + event.kv.value.count + (event.prevKV.map { $0.key.count + $0.value.count } ?? 0) + 64
-            if fragment, !chunk.isEmpty, chunkBytes + size > limit {
-                sendChunk(chunk, id: id, header: header, fragment: true)
-                chunk = []
-                chunkBytes = 0
+        do {
+            let header = try currentHeader()
+            let limit = server.configuration.maxRequestBytes
+            var chunk: [[UInt8]] = []
+            var chunkBytes = 0
+            for event in events {
+                let encoded = try encoder.encoded(event)
+                if fragment, !chunk.isEmpty, chunkBytes + encoded.count > limit {
+                    sendChunk(chunk, id: id, header: header, fragment: true)
+                    chunk = []
+                    chunkBytes = 0
+                }
+                chunk.append(encoded)
+                chunkBytes += encoded.count + 6
             }
-            chunk.append(wire)
-            chunkBytes += size
+            sendChunk(chunk, id: id, header: header, fragment: false)
+        } catch {
+            end(GRPCStatus(.internal, "podium: encoding a watch response failed: \(error)"))
         }
-        sendChunk(chunk, id: id, header: header, fragment: false)
+    }
+
+    private func currentHeader() throws -> [UInt8] {
+        if let drainHeader { return drainHeader }
+        let header: [UInt8] = try server.header().serializedBytes()
+        drainHeader = header
+        return header
     }
 
     /// Tells each idle watcher that asked for it how far the store has got, so it can resume from there.
@@ -227,14 +241,9 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         }
     }
 
-    private func sendChunk(_ events: [Mvccpb_Event], id: Int64, header: Etcdserverpb_ResponseHeader, fragment: Bool) {
+    private func sendChunk(_ events: [[UInt8]], id: Int64, header: [UInt8], fragment: Bool) {
         subscriptions[id]?.sentSinceProgress = true
-        var response = Etcdserverpb_WatchResponse()
-        response.header = header
-        response.watchID = id
-        response.events = events
-        response.fragment = fragment
-        send(response)
+        call.send(encoder.response(header: header, watchID: id, events: events, fragment: fragment))
     }
 
     private func send(_ response: Etcdserverpb_WatchResponse) {

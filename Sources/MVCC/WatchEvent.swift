@@ -46,6 +46,13 @@ public struct WatchRequest: Sendable, Hashable {
         }
     }
 
+    /// The events as this watcher should see them; the same array (no copy) when none needs changing, as for
+    /// every watcher without filters.
+    func shaped(_ events: [WatchEvent]) -> [WatchEvent] {
+        if !filterPuts, !filterDeletes, prevKV || events.allSatisfy({ $0.prevKV == nil }) { return events }
+        return events.compactMap(shaped)
+    }
+
     /// The event as this watcher should see it: filtered out, or with prevKV kept only if asked for.
     func shaped(_ event: WatchEvent) -> WatchEvent? {
         guard admits(event) else { return nil }

@@ -57,7 +57,7 @@ public final class Watcher: Sendable {
                     state.mode = .finished(.canceled)
                     return outcome
                 case _ where !state.buffer.isEmpty:
-                    defer { state.buffer.removeAll(keepingCapacity: true) }
+                    defer { state.buffer = [] }
                     return .events(state.buffer)
                 case .live:
                     state.armed = true
@@ -120,7 +120,7 @@ public final class Watcher: Sendable {
     func offer(_ events: [WatchEvent], revision: Int64, limit: Int) -> Bool {
         state.withLock { state in
             guard state.mode == .live, revision >= state.nextRevision else { return false }
-            let shaped = events.compactMap(request.shaped)
+            let shaped = request.shaped(events)
             if shaped.isEmpty {
                 state.nextRevision = revision + 1
                 return false
@@ -129,6 +129,8 @@ public final class Watcher: Sendable {
                 // Too far behind: keep what is buffered, read this revision and later ones from storage.
                 state.mode = .behind
                 state.nextRevision = revision
+            } else if state.buffer.isEmpty {
+                state.buffer = shaped
             } else {
                 state.buffer.append(contentsOf: shaped)
                 state.nextRevision = revision + 1

@@ -257,8 +257,14 @@ final class RaftLoop: @unchecked Sendable {
                 snapshot?.data = []
             }
             if ready.hardState != nil || !ready.entries.isEmpty || snapshot != nil {
+                // Only entries, a snapshot, the term and the vote must be on disk before anyone hears of them. A
+                // commit index alone is written without an fsync (as etcd does): one lost in a crash is learned
+                // again from the leader, and applying an entry twice is a no-op. That keeps a second fsync off
+                // every write's path.
+                let mustSync = !ready.entries.isEmpty || snapshot != nil
+                    || ready.hardState.map { $0.term != log.hardState.term || $0.vote != log.hardState.vote } == true
                 do {
-                    try log.save(hardState: ready.hardState, entries: ready.entries, snapshot: snapshot, sync: true)
+                    try log.save(hardState: ready.hardState, entries: ready.entries, snapshot: snapshot, sync: mustSync)
                 } catch {
                     // Acknowledging anything after a failed fsync could lose it: stop this member instead.
                     fatalError("persisting the raft log failed: \(error)")
