@@ -89,7 +89,7 @@ public final class RequestLoad: Sendable {
                 return
             }
             let sent = DispatchTime.now().uptimeNanoseconds
-            channel.unary(load.path, request: request, timeout: .seconds(60)) { result in
+            channel.unary(load.path, request: request) { result in
                 let elapsed = DispatchTime.now().uptimeNanoseconds - sent
                 switch result {
                 case .success(let reply):

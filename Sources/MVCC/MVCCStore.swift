@@ -75,6 +75,12 @@ public final class MVCCStore: Sendable {
         try database.syncWAL()
     }
 
+    /// Hands applied entries buffered in memory to the operating system (no fsync; see
+    /// `DatabaseOptions.manualWALFlush`): called once per batch of applied entries.
+    public func flushAppliedWrites() throws {
+        if options.database.manualWALFlush { try database.flushWAL() }
+    }
+
     /// Starts a watch; see `WatchHub.watch`.
     public func watch(_ request: WatchRequest, notify: @escaping @Sendable () -> Void = {}) -> Watcher {
         watchHub.watch(request, notify: notify)

@@ -20,6 +20,7 @@ public final class Database: @unchecked Sendable {
     private let familyHandles: [String: OpaquePointer]
     private let syncWrite: OpaquePointer
     private let asyncWrite: OpaquePointer
+    private let settings: DatabaseOptions
     let readOptions: OpaquePointer
 
     /// Opens (creating if allowed) the database at `path` with the given column families. "default" always
@@ -50,6 +51,7 @@ public final class Database: @unchecked Sendable {
         rocksdb_options_set_max_total_wal_size(options, settings.maxTotalWALBytes)
         rocksdb_options_set_level_compaction_dynamic_level_bytes(options, 1)
         rocksdb_options_set_bytes_per_sync(options, 1 << 20)
+        rocksdb_options_set_manual_wal_flush(options, settings.manualWALFlush ? 1 : 0)
         // Column families flush together so that a crash never leaves one family ahead of another when the
         // WAL is disabled.
         rocksdb_options_set_atomic_flush(options, 1)
@@ -80,6 +82,7 @@ public final class Database: @unchecked Sendable {
         for (name, pointer) in zip(names, familyPointers) { handles[name] = pointer! }
         familyHandles = handles
         self.options = options
+        self.settings = settings
         self.tableOptions = tableOptions
         self.cache = cache
         syncWrite = rocksdb_writeoptions_create()!
@@ -111,7 +114,19 @@ public final class Database: @unchecked Sendable {
     /// Applies a batch atomically. With `sync` the call returns only after the WAL is on disk (fsync), and every
     /// earlier unsynced write is made durable with it.
     public func write(_ batch: WriteBatch, sync: Bool) throws {
+        if sync && settings.manualWALFlush {
+            // With manual flushing the record may still sit in RocksDB's buffer: flush and fsync it explicitly.
+            try rocksCall { err in rocksdb_write(handle, asyncWrite, batch.handle, err) }
+            try syncWAL()
+            return
+        }
         try rocksCall { err in rocksdb_write(handle, sync ? syncWrite : asyncWrite, batch.handle, err) }
+    }
+
+    /// Hands buffered WAL records (see `DatabaseOptions.manualWALFlush`) to the operating system without an
+    /// fsync: they then survive a crash of the process, though not of the machine.
+    public func flushWAL() throws {
+        try rocksCall { err in rocksdb_flush_wal(handle, 0, err) }
     }
 
     /// Makes every write so far durable with one fsync of the WAL: the group-commit point for unsynced writes.

@@ -32,6 +32,9 @@ public struct DatabaseOptions: Sendable {
     /// Writes whose WAL records may be lost on a crash: RocksDB keeps them atomic per batch, and callers that
     /// can replay from elsewhere (the Raft log) may trade durability for speed with it.
     public var disableWAL = false
+    /// Keeps unsynced writes' WAL records in memory until `flushWAL` or a synced write, instead of one write(2)
+    /// per batch: for callers that apply many small batches and can replay them from elsewhere after a crash.
+    public var manualWALFlush = false
 
     public init() {}
 }

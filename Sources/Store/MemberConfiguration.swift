@@ -45,7 +45,14 @@ public struct MemberConfiguration: Sendable {
     public var snapshotCount: UInt64 = 100_000
     /// Entries kept below the snapshot point, so a member only a little behind still catches up from the log.
     public var snapshotCatchUpEntries: UInt64 = 5_000
-    public var mvcc = MVCCOptions()
+    /// The store's options. Applied entries are not written to the MVCC store's WAL one by one: they are
+    /// handed to the OS once per batch, and the Raft log, which has them durably, is cut only after an fsync of
+    /// the store (`compactLogIfDue`), so a crash at any point is repaired by replaying the log.
+    public var mvcc: MVCCOptions = {
+        var options = MVCCOptions()
+        options.database.manualWALFlush = true
+        return options
+    }()
 
     public init(id: NodeID, dataDirectory: String) {
         self.id = id

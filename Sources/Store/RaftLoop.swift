@@ -272,6 +272,13 @@ final class RaftLoop: @unchecked Sendable {
             }
             send(ready.messagesAfterPersist)
             apply(ready.committedEntries)
+            if !ready.committedEntries.isEmpty {
+                do {
+                    try mvcc.flushAppliedWrites()
+                } catch {
+                    fatalError("writing applied entries failed: \(error)")
+                }
+            }
             for state in ready.readStates {
                 guard let reads = readsByContext.removeValue(forKey: state.context) else { continue }
                 readsWaitingForApply.append((state.index, reads))
