@@ -9,6 +9,10 @@ let package = Package(
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "MVCC", targets: ["MVCC"]),
         .library(name: "Raft", targets: ["Raft"]),
+        // For Benchmarks/ (a package of its own).
+        .library(name: "GRPC", targets: ["GRPC"]),
+        .library(name: "EtcdProto", targets: ["EtcdProto"]),
+        .library(name: "Bench", targets: ["Bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

@@ -13,15 +13,15 @@ let package = Package(
     targets: [
         benchmark("MVCCBenchmarks", measuring: "MVCC"),
         benchmark("RaftBenchmarks", measuring: "Raft"),
+        benchmark("CodecBenchmarks", measuring: "GRPC", "EtcdProto", "Bench"),
     ]
 )
 
-/// A benchmark executable at Benchmarks/NAME, measuring one of Podium's libraries.
-func benchmark(_ name: String, measuring library: String) -> Target {
+/// A benchmark executable at Benchmarks/NAME, measuring some of Podium's libraries.
+func benchmark(_ name: String, measuring libraries: String...) -> Target {
     .executableTarget(
         name: name,
-        dependencies: [
-            .product(name: library, package: "Podium"),
+        dependencies: libraries.map { .product(name: $0, package: "Podium") } + [
             .product(name: "Benchmark", package: "benchmark"),
         ],
         path: "Benchmarks/\(name)",
