@@ -37,12 +37,10 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
         for endpoint in endpoints {
             guard let channel = try? await GRPCChannel.connect(host: endpoint.host, port: endpoint.port, group: group,
                                                                timeout: .seconds(2)) else { continue }
-            defer { Task { await channel.close() } }
-            guard let reply = try? await channel.unary("/etcdserverpb.Maintenance/Status",
-                                                       message: Etcdserverpb_StatusRequest(), timeout: .seconds(2)),
-                  let status = try? Etcdserverpb_StatusResponse(grpcMessage: reply) else {
-                continue
-            }
+            let reply = try? await channel.unary("/etcdserverpb.Maintenance/Status",
+                                                 message: Etcdserverpb_StatusRequest(), timeout: .seconds(2))
+            await channel.close()
+            guard let reply, let status = try? Etcdserverpb_StatusResponse(grpcMessage: reply) else { continue }
             if status.leader != 0, status.leader == status.header.memberID { return endpoint }
         }
         throw BenchError("no endpoint among \(endpoints.map(\.description).joined(separator: ",")) is the leader")
