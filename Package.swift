@@ -91,7 +91,10 @@ let package = Package(
         ]),
         // Real `podium store` processes driven by the real etcdctl.
         .testTarget(name: "ClusterTests", dependencies: ["TestSupport"]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench"]),
+        .testTarget(name: "BenchTests", dependencies: [
+            "Bench", "EtcdProto",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]

@@ -61,11 +61,11 @@ final class WatchStreamSink: @unchecked Sendable {
     }
 
     private func received(_ message: ByteBuffer) {
-        let response: Etcdserverpb_WatchResponse
+        let response: WatchResponseScanner
         do {
-            response = try Etcdserverpb_WatchResponse(grpcMessage: message)
+            response = try WatchResponseScanner(message)
         } catch {
-            errors["malformed watch response: \(error)", default: 0] += 1
+            errors["malformed watch response", default: 0] += 1
             return
         }
         if response.created {
@@ -79,9 +79,9 @@ final class WatchStreamSink: @unchecked Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         var last = lastRevision[response.watchID] ?? 0
         for event in response.events {
-            if event.kv.modRevision <= last { errors["event out of order or repeated", default: 0] += 1 }
-            last = event.kv.modRevision
-            if let sent = WatchValue.timestamp(in: event.kv.value), sent <= now { latency.record(now - sent) }
+            if event.modRevision <= last { errors["event out of order or repeated", default: 0] += 1 }
+            last = event.modRevision
+            if let sent = event.stamp, sent <= now { latency.record(now - sent) }
         }
         lastRevision[response.watchID] = last
         events += response.events.count
@@ -117,8 +117,4 @@ enum WatchValue {
         return value
     }
 
-    static func timestamp(in value: Data) -> UInt64? {
-        guard value.count >= 8 else { return nil }
-        return value.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
-    }
 }

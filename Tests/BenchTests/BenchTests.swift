@@ -1,4 +1,7 @@
-import Bench
+import EtcdProto
+import Foundation
+import NIOCore
+@testable import Bench
 import Testing
 
 @Suite struct LatencyHistogramTests {
@@ -27,5 +30,29 @@ import Testing
         let top = low.value(atFraction: 0.75)
         #expect(top >= 1 << 40 && top <= 1 << 40)
         #expect(LatencyHistogram().value(atFraction: 0.99) == 0)
+    }
+}
+
+@Suite struct WatchResponseScannerTests {
+    @Test func readsWhatTheWorkloadsNeedAsSwiftProtobufWroteIt() throws {
+        var response = Etcdserverpb_WatchResponse()
+        response.header.revision = 99
+        response.watchID = 7
+        response.created = true
+        response.cancelReason = "because"
+        for revision in [41, 300_000] as [Int64] {
+            var event = Mvccpb_Event()
+            event.kv.key = Data("k".utf8)
+            event.kv.modRevision = revision
+            event.kv.version = 3
+            event.kv.value = Data([0, 0, 0, 0, 0, 0, 1, 2, 9, 9])
+            event.prevKv.modRevision = 1
+            response.events.append(event)
+        }
+        let scanned = try WatchResponseScanner(ByteBuffer(bytes: try response.serializedBytes() as [UInt8]))
+        #expect(scanned.watchID == 7 && scanned.created && !scanned.canceled && scanned.cancelReason == "because")
+        #expect(scanned.events.map(\.modRevision) == [41, 300_000])
+        #expect(scanned.events.map(\.stamp) == [258, 258])
+        #expect(throws: (any Error).self) { try WatchResponseScanner(ByteBuffer(bytes: [0x5A, 0x10, 0x01])) }
     }
 }
