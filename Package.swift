@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "Store", dependencies: [
             "Raft", "MVCC", "Storage", "PeerTransport", "BinaryCoding",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "PeerTransport", dependencies: [

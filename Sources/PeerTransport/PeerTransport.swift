@@ -100,7 +100,11 @@ public final class PeerTransport: Sendable {
         for connection in targets {
             // Every target was found under one of byPeer's keys.
             let batch = byPeer[connection.peer]!
-            connection.eventLoop.execute { connection.enqueue(batch) }
+            if connection.eventLoop.inEventLoop {
+                connection.enqueue(batch)
+            } else {
+                connection.eventLoop.execute { connection.enqueue(batch) }
+            }
         }
     }
 

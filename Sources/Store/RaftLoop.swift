@@ -1,19 +1,20 @@
 import Dispatch
 import Logging
+import NIOCore
 import MVCC
 import PeerTransport
 import Raft
 import Synchronization
 
-/// The thin shell around `Raft`: owns it on one serial queue, feeds it ticks, messages and requests, and
+/// The thin shell around `Raft`: owns it on one event-loop thread, feeds it ticks, messages and requests, and
 /// carries out each `Ready`: send, fsync the log, send what had to wait for the fsync, apply, advance.
-/// Called once with a write's result, on the Raft loop's queue: hand heavy work elsewhere.
+/// Called once with a write's result, on the Raft loop's thread: hand heavy work elsewhere.
 public typealias WriteCompletion = @Sendable (Result<MVCCResponse, any Error>) -> Void
-/// Called once when a linearizable read may proceed (or why it may not), on the Raft loop's queue.
+/// Called once when a linearizable read may proceed (or why it may not), on the Raft loop's thread.
 public typealias ReadCompletion = @Sendable (Result<Void, any Error>) -> Void
 
 final class RaftLoop: @unchecked Sendable {
-    // @unchecked Sendable: the mutable state below the inbox is touched only on `queue`; the inbox and status
+    // @unchecked Sendable: the mutable state below the inbox is touched only on `eventLoop`; the inbox and status
     // are behind their own locks.
     enum Input: Sendable {
         case messages([Message])
@@ -48,7 +49,9 @@ final class RaftLoop: @unchecked Sendable {
         func fail(_ error: StoreError) { completion(.failure(error)) }
     }
 
-    let queue: DispatchQueue
+    /// The one thread Raft runs on. The member's peer connections live on it too, so a message travels from
+    /// Raft to the socket, and from the socket to Raft, without changing threads.
+    let eventLoop: EventLoop
     /// Dumps the store for members that need a snapshot, off the Raft loop.
     let snapshotQueue: DispatchQueue
     /// Purges compacted versions off the Raft loop: it walks the whole key space.
@@ -61,7 +64,7 @@ final class RaftLoop: @unchecked Sendable {
     let inbox = Mutex(Inbox())
     let status: Mutex<MemberStatus>
     private var raft: Raft
-    private var timer: DispatchSourceTimer?
+    private var timer: RepeatedTask?
     private var writes: [UInt64: Write] = [:]
     /// Proposals that arrived while no leader was known (an election is under way); proposed once one is.
     private var awaitingLeader: [(requestID: UInt64, data: [UInt8], write: Write)] = []
@@ -84,13 +87,13 @@ final class RaftLoop: @unchecked Sendable {
     private var membershipChanges: [(index: UInt64, membership: Membership)] = []
     let logger: Logger
 
-    init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore) throws {
+    init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore, eventLoop: EventLoop) throws {
         leases = LeaseTimers(leases: try mvcc.leases())
         self.configuration = configuration
         self.log = log
         self.mvcc = mvcc
         logger = Logger(label: "podium.store.\(configuration.id)")
-        queue = DispatchQueue(label: "podium.raft.\(configuration.id)")
+        self.eventLoop = eventLoop
         purgeQueue = DispatchQueue(label: "podium.purge.\(configuration.id)", qos: .utility)
         snapshotQueue = DispatchQueue(label: "podium.snapshot.\(configuration.id)", qos: .utility)
         var raftConfiguration = RaftConfiguration(id: configuration.id)
@@ -104,26 +107,25 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     func start() {
-        let timer = DispatchSource.makeTimerSource(queue: queue)
         let interval = configuration.tickInterval
-        let nanoseconds = Int(interval.components.seconds) * 1_000_000_000 + Int(interval.components.attoseconds / 1_000_000_000)
-        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds))
-        timer.setEventHandler { [self] in
-            raft.tick()
-            ticks += 1
-            expireLeases()
-            expireRequests()
-            proposeAwaiting()
-            askReadIndex()
-            processReady()
+        let nanoseconds = Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        onLoop {
+            self.timer = self.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(nanoseconds),
+                                                             delay: .nanoseconds(nanoseconds)) { [self] _ in
+                raft.tick()
+                ticks += 1
+                expireLeases()
+                expireRequests()
+                proposeAwaiting()
+                askReadIndex()
+                processReady()
+            }
         }
-        queue.sync { self.timer = timer }
-        timer.resume()
     }
 
     func stop() {
         inbox.withLock { $0.stopped = true }
-        queue.sync {
+        onLoop { [self] in
             timer?.cancel()
             timer = nil
             transport = nil
@@ -145,6 +147,16 @@ final class RaftLoop: @unchecked Sendable {
         for input in leftover { fail(input, StoreError.stopped) }
     }
 
+    /// Runs `body` on the loop's thread and waits for it (directly when already there).
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop {
+            body()
+        } else {
+            // The loop outlives the member (its group is shut down after `stop`), so this cannot hang.
+            try? eventLoop.submit(body).wait()
+        }
+    }
+
     /// Queues an input; the first one after a drain schedules the next drain. Callable from any thread.
     func submit(_ input: Input) {
         let (schedule, stopped) = inbox.withLock { inbox -> (Bool, Bool) in
@@ -154,7 +166,7 @@ final class RaftLoop: @unchecked Sendable {
             return (!inbox.scheduled, false)
         }
         if stopped { fail(input, StoreError.stopped) }
-        if schedule { queue.async { self.drain() } }
+        if schedule { eventLoop.execute { self.drain() } }
     }
 
     private func fail(_ input: Input, _ error: StoreError) {

@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import MVCC
 import NIOCore
+import NIOPosix
 import PeerTransport
 import Raft
 import Storage
@@ -10,7 +11,7 @@ import Synchronization
 /// One member of a replicated store: Raft over a durable log on RocksDB, the MVCC state machine it feeds, and
 /// the transport to the other members.
 ///
-/// All Raft work happens on one serial queue (`RaftLoop`). Requests and peer messages are collected in an inbox
+/// All Raft work happens on one thread (`RaftLoop`). Requests and peer messages are collected in an inbox
 /// and handled together, so one Raft `Ready` and one fsync serve every request that arrived meanwhile (group
 /// commit); the leader sends its appends before its own fsync.
 public final class StoreMember: Sendable {
@@ -20,6 +21,8 @@ public final class StoreMember: Sendable {
     public let mvcc: MVCCStore
     let loop: RaftLoop
     let transport: PeerTransport
+    /// The thread of `loop` and `transport`; shut down by `stop`.
+    let raftThread: MultiThreadedEventLoopGroup
 
     /// Opens (or creates) the member's data. `voters` is the initial membership of a new cluster; a member
     /// restarting from its data directory ignores it.
@@ -43,9 +46,12 @@ public final class StoreMember: Sendable {
         }
         // Safe to force: assigned on every path above.
         mvcc = opened!
-        let loop = try RaftLoop(configuration: configuration, log: log, mvcc: mvcc)
+        // Raft and the peer connections share one thread of their own: messages reach the socket and Raft without
+        // a thread hop, and client connections (on `group`) never wait behind the log's fsync.
+        raftThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = try RaftLoop(configuration: configuration, log: log, mvcc: mvcc, eventLoop: raftThread.next())
         self.loop = loop
-        transport = PeerTransport(id: configuration.id, group: group,
+        transport = PeerTransport(id: configuration.id, group: raftThread,
                                   receive: { [weak loop] messages in loop?.submit(.messages(messages)) },
                                   reportUnreachable: { [weak loop] peer in loop?.submit(.unreachable(peer)) })
         loop.transport = transport
@@ -84,6 +90,7 @@ public final class StoreMember: Sendable {
     public func stop() async {
         loop.stop()
         await transport.shutdown()
+        try? await raftThread.shutdownGracefully()
     }
 
     public var status: MemberStatus { loop.status.withLock { $0 } }
@@ -96,7 +103,7 @@ public final class StoreMember: Sendable {
         }
     }
 
-    /// `apply` without a task: `completion` runs once, on the Raft loop's queue (or at once for a refusal).
+    /// `apply` without a task: `completion` runs once, on the Raft loop's thread (or at once for a refusal).
     public func apply(_ command: MVCCCommand, completion: @escaping WriteCompletion) {
         do {
             try command.validate(mvcc.options)
@@ -111,7 +118,7 @@ public final class StoreMember: Sendable {
     }
 
     /// Waits until a linearizable read may be served here (ReadIndex confirmed and applied); `completion` runs
-    /// once, on the Raft loop's queue.
+    /// once, on the Raft loop's thread.
     public func awaitReadPoint(completion: @escaping ReadCompletion) {
         loop.submit(.read(completion: completion, deadline: ContinuousClock.now + configuration.requestTimeout))
     }
@@ -130,7 +137,7 @@ public final class StoreMember: Sendable {
     /// Calls `completion` once every compaction applied so far has been purged physically (superseded versions
     /// removed from storage), for compactions that ask to wait for it.
     public func afterPurges(_ completion: @escaping @Sendable () -> Void) {
-        loop.queue.async { self.loop.purgeQueue.async(execute: completion) }
+        loop.eventLoop.execute { self.loop.purgeQueue.async(execute: completion) }
     }
 
     /// Reads keys. Linearizable reads wait for a read point confirmed by a quorum (ReadIndex) and for this
