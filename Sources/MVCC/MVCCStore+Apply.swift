@@ -148,15 +148,16 @@ extension MVCCStore {
 /// The changes of the entry being applied: its batch, the revision it writes at, the events it produces, and
 /// the keys it has changed so far (so later operations of the same transaction see them).
 struct WriteContext {
-    let batch = WriteBatch()
-    let main: Int64
+    let batch: WriteBatch
+    var main: Int64
     var sub: Int64 = 0
     /// Changed keys: the new live version, or nil for a deleted key.
     var overlay: [[UInt8]: KeyValue?] = [:]
     var events: [WatchEvent] = []
 
-    init(main: Int64) {
+    init(main: Int64, batch: WriteBatch = WriteBatch()) {
         self.main = main
+        self.batch = batch
     }
 
     var changed: Bool { sub > 0 }

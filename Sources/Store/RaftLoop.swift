@@ -318,10 +318,12 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     private func apply(_ entries: [Entry]) {
+        // Commands are applied in runs (see `MVCCStore.apply(_:)`); a membership change ends a run, since it
+        // takes effect at its own index.
+        var run: [(requestID: UInt64, command: MVCCCommand, index: UInt64)] = []
         for entry in entries {
-            // After a snapshot the store may be ahead of Raft's apply point: never move backwards.
-            defer { appliedIndex = max(appliedIndex, entry.index) }
             if entry.kind == .configurationChange {
+                applyRun(&run)
                 if let change = try? ConfigurationChange(decoding: entry.data) {
                     let before = raft.membership
                     let after = raft.applyConfigurationChange(change)
@@ -331,20 +333,33 @@ final class RaftLoop: @unchecked Sendable {
                         transport?.removePeer(gone)
                     }
                 }
+                appliedIndex = max(appliedIndex, entry.index)
                 continue
             }
-            // The leader's empty entry of a new term carries no command.
-            guard !entry.data.isEmpty else { continue }
-            guard let (requestID, command) = try? CommandCodec.decode(entry.data) else {
-                // Every member holds the same bytes, so every member skips this entry alike.
+            // The leader's empty entry of a new term carries no command; an undecodable one is skipped alike by
+            // every member, since every member holds the same bytes.
+            guard !entry.data.isEmpty, let (requestID, command) = try? CommandCodec.decode(entry.data) else {
+                if run.isEmpty { appliedIndex = max(appliedIndex, entry.index) }
                 continue
             }
-            let outcome: ApplyOutcome
-            do {
-                outcome = try mvcc.apply(command, index: entry.index)
-            } catch {
-                fatalError("applying entry \(entry.index) failed: \(error)")
-            }
+            run.append((requestID, command, entry.index))
+        }
+        applyRun(&run)
+        if let last = entries.last { appliedIndex = max(appliedIndex, last.index) }
+    }
+
+    /// Applies a run of commands and completes their writes, in log order.
+    private func applyRun(_ run: inout [(requestID: UInt64, command: MVCCCommand, index: UInt64)]) {
+        guard !run.isEmpty else { return }
+        let outcomes: [ApplyOutcome]
+        do {
+            outcomes = try mvcc.apply(run.map { ($0.command, $0.index) })
+        } catch {
+            fatalError("applying entries \(run[0].index)...\(run[run.count - 1].index) failed: \(error)")
+        }
+        for ((requestID, command, index), outcome) in zip(run, outcomes) {
+            // After a snapshot the store may be ahead of Raft's apply point: never move backwards.
+            appliedIndex = max(appliedIndex, index)
             if case .compact = command, case .applied(.success) = outcome { schedulePurge() }
             if case .memberUpdate(let update) = command, update.id != configuration.id,
                let url = update.peerURLs?.first, let address = PeerAddress(url: url) {
@@ -361,6 +376,7 @@ final class RaftLoop: @unchecked Sendable {
             case .alreadyApplied: write.fail(.timeout)
             }
         }
+        run.removeAll(keepingCapacity: true)
     }
 
     /// Sends messages, except that a snapshot message first gets the store's state as its data: dumped off the
