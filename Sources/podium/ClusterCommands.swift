@@ -149,6 +149,52 @@ struct Kill: ParsableCommand {
     }
 }
 
+struct Stop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop one member gracefully (SIGTERM); a leader first hands leadership to another member.")
+
+    @OptionGroup var location: ClusterLocation
+
+    @Argument(help: "The member's name, e.g. master1.")
+    var name: String
+
+    func run() async throws {
+        let directory = location.dataDirectory
+        let cluster = try LocalCluster.require(in: directory)
+        let member = try cluster.member(name)
+        guard LocalCluster.runningPID(directory, name) != nil else { throw CommandFailure("\(name) is not running") }
+        let group = MultiThreadedEventLoopGroup.singleton
+        if let status = await probeStatus(member, group: group), status.leader != 0, status.leader == status.header.memberID {
+            try await handOverLeadership(from: member, cluster: cluster, group: group)
+        }
+        LocalCluster.stop(name, in: directory, signal: SIGTERM)
+        print("stopped \(name)")
+    }
+
+    /// Moves leadership to the first other voting member that answers, so the cluster does not wait an election
+    /// timeout for a new leader.
+    private func handOverLeadership(from leader: LocalCluster.Member, cluster: LocalCluster,
+                                    group: EventLoopGroup) async throws {
+        for other in cluster.members where other.name != leader.name {
+            guard let status = await probeStatus(other, group: group), !status.isLearner else { continue }
+            var request = Etcdserverpb_MoveLeaderRequest()
+            request.targetID = status.header.memberID
+            let client = try await GRPCClient.connect(host: "127.0.0.1", port: leader.clientPort, group: group)
+            defer { Task { await client.close() } }
+            do {
+                _ = try await client.unary("/etcdserverpb.Maintenance/MoveLeader",
+                                           request: ByteBuffer(bytes: try request.serializedBytes() as [UInt8]),
+                                           timeout: .seconds(10))
+                print("moved leadership from \(leader.name) to \(other.name)")
+                return
+            } catch {
+                print("could not move leadership to \(other.name): \(error)")
+            }
+        }
+        print("no other member took leadership; stopping the leader without a handover")
+    }
+}
+
 struct Start: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start one stopped member again; it catches up by log or snapshot.")
 

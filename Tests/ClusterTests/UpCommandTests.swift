@@ -55,4 +55,30 @@ import Testing
         let purge = try tools.podium(["down", "--purge", "--data-dir", dataDirectory])
         #expect(purge.status == 0 && !FileManager.default.fileExists(atPath: dataDirectory))
     }
+
+    @Test func stopHandsOverLeadershipFirst() throws {
+        let tools = try LocalCluster(size: 0)
+        let dataDirectory = tools.directory.child("cluster")
+        let base = try Self.freeBasePort()
+        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+        #expect(try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"]).status == 0)
+
+        func members() throws -> [[String: Any]] {
+            let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
+            return (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["members"] as? [[String: Any]] ?? []
+        }
+        guard let leader = try members().first(where: { $0["leader"] as? Bool == true })?["name"] as? String else {
+            Issue.record("no leader")
+            return
+        }
+        let stop = try tools.podium(["stop", leader, "--data-dir", dataDirectory])
+        #expect(stop.status == 0, "\(stop.error)")
+        #expect(stop.output.contains("moved leadership from \(leader) to "), "\(stop.output)")
+        #expect(stop.output.contains("stopped \(leader)"))
+        let others = (0..<3).map { "127.0.0.1:\(base + 2 * $0)" }.filter { !$0.hasSuffix(":\(base + 2 * (Int(leader.dropFirst(6)) ?? 1) - 2)") }
+        #expect(try tools.ctl("put", "after-stop", "v", endpoints: others.joined(separator: ",")) == "OK\n")
+        let again = try tools.podium(["stop", leader, "--data-dir", dataDirectory])
+        #expect(again.status != 0 && again.error.contains("\(leader) is not running"))
+        #expect(try tools.podium(["start", leader, "--data-dir", dataDirectory]).status == 0)
+    }
 }
