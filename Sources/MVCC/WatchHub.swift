@@ -72,8 +72,13 @@ public final class WatchHub: Sendable {
             registry.revision = revision
             if registry.count == 0 { return }
             if events.count == 1 {
+                // Most watchers do not ask for previous values: strip them once here rather than once per watcher.
                 let event = events[0]
-                for watcher in matching(event.kv.key, in: registry) where watcher.offer(events, revision: revision, limit: bufferLimit) {
+                var stripped = event
+                stripped.prevKV = nil
+                let withoutPrevKV = event.prevKV == nil ? events : [stripped]
+                for watcher in matching(event.kv.key, in: registry)
+                where watcher.offer(events, withoutPrevKV: withoutPrevKV, revision: revision, limit: bufferLimit) {
                     toSignal.append(watcher)
                 }
                 return
@@ -84,7 +89,13 @@ public final class WatchHub: Sendable {
                     perWatcher[watcher.id, default: (watcher, [])].events.append(event)
                 }
             }
-            for (watcher, matched) in perWatcher.values where watcher.offer(matched, revision: revision, limit: bufferLimit) {
+            for (watcher, matched) in perWatcher.values {
+                let stripped = watcher.request.prevKV ? matched : matched.map { event in
+                    var copy = event
+                    copy.prevKV = nil
+                    return copy
+                }
+                guard watcher.offer(matched, withoutPrevKV: stripped, revision: revision, limit: bufferLimit) else { continue }
                 toSignal.append(watcher)
             }
         }

@@ -16,7 +16,10 @@ public final class Watcher: Sendable {
 
     struct State {
         var mode: Mode
-        var buffer: [WatchEvent] = []
+        /// Offered revisions' events, one array per offer (appending an array costs one reference, not a copy
+        /// of each event, on the writer's thread); flattened by the consumer.
+        var buffer: [[WatchEvent]] = []
+        var bufferedCount = 0
         /// The first revision not yet in the buffer nor delivered.
         var nextRevision: Int64
         /// The consumer saw nothing new and waits for a signal.
@@ -51,14 +54,16 @@ public final class Watcher: Sendable {
     public func poll() throws -> WatchPoll {
         while true {
             let from: Int64
+            var batches: [[WatchEvent]] = []
             let snapshot: WatchPoll? = state.withLock { state in
                 switch state.mode {
                 case .finished(let outcome):
                     state.mode = .finished(.canceled)
                     return outcome
-                case _ where !state.buffer.isEmpty:
-                    defer { state.buffer = [] }
-                    return .events(state.buffer)
+                case _ where state.bufferedCount > 0:
+                    swap(&batches, &state.buffer)
+                    state.bufferedCount = 0
+                    return .events([])
                 case .live:
                     state.armed = true
                     return .idle
@@ -66,6 +71,7 @@ public final class Watcher: Sendable {
                     return nil
                 }
             }
+            if case .events = snapshot { return .events(batches.count == 1 ? batches[0] : batches.flatMap { $0 }) }
             if let snapshot { return snapshot }
             from = state.withLock { $0.nextRevision }
             guard let hub else {
@@ -117,22 +123,21 @@ public final class Watcher: Sendable {
 
     /// Offers a published revision's matching events; true when the consumer should be signalled.
     /// Called with the hub's registry lock held.
-    func offer(_ events: [WatchEvent], revision: Int64, limit: Int) -> Bool {
+    func offer(_ events: [WatchEvent], withoutPrevKV: [WatchEvent], revision: Int64, limit: Int) -> Bool {
         state.withLock { state in
             guard state.mode == .live, revision >= state.nextRevision else { return false }
-            let shaped = request.shaped(events)
+            let shaped = request.shaped(request.prevKV ? events : withoutPrevKV)
             if shaped.isEmpty {
                 state.nextRevision = revision + 1
                 return false
             }
-            if state.buffer.count + shaped.count > limit {
+            if state.bufferedCount + shaped.count > limit {
                 // Too far behind: keep what is buffered, read this revision and later ones from storage.
                 state.mode = .behind
                 state.nextRevision = revision
-            } else if state.buffer.isEmpty {
-                state.buffer = shaped
             } else {
-                state.buffer.append(contentsOf: shaped)
+                state.buffer.append(shaped)
+                state.bufferedCount += shaped.count
                 state.nextRevision = revision + 1
             }
             if state.armed {
@@ -205,6 +210,7 @@ public final class Watcher: Sendable {
             if case .finished = state.mode { return true }
             state.mode = .finished(outcome)
             state.buffer.removeAll()
+            state.bufferedCount = 0
             return false
         }
         if !alreadyFinished { signal() }

@@ -23,7 +23,7 @@ WORKLOADS = [
     ("range-s-1", ["range", "--target", "leader", "--consistency", "s", "--conns", "1", "--clients", "1", "--total", "5000"], "throughput", True, "reads/s"),
     ("range-s-100", ["range", "--target", "leader", "--consistency", "s", "--conns", "10", "--clients", "100", "--total", "50000"], "throughput", True, "reads/s"),
     ("watch-1000-on-1-key", ["watch", "--target", "leader", "--watchers", "1000", "--streams", "10", "--watched-keys", "1",
-                             "--conns", "1", "--clients", "10", "--rate", "1000", "--total", "2000"], "eventsPerSecond", True, "events/s"),
+                             "--conns", "1", "--clients", "10", "--rate", "2000", "--total", "4000"], "eventsPerSecond", True, "events/s"),
     ("watch-1000-on-1-key-p99", None, "delivery-p99", False, "ms"),
     ("watch-1000-on-1000-keys", ["watch", "--target", "leader", "--watchers", "1000", "--streams", "10", "--watched-keys", "1000",
                                  "--conns", "1", "--clients", "10", "--rate", "1000", "--total", "5000"], "eventsPerSecond", True, "events/s"),
