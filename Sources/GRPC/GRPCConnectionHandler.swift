@@ -40,6 +40,9 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Most bytes of messages gathered into one DATA frame.
+    static let batchBytes = 64 << 10
+
     private let router: GRPCRouter
     private let limits: Limits
     private var streams: [HTTP2StreamID: Stream] = [:]
@@ -239,8 +242,22 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         // watchers costs one frame, not a hundred, in the HTTP/2 layer and on the wire.
         if var pending = stream.pending {
             stream.pending = nil
-            pending.writeBuffer(&framed)
-            stream.pending = pending
+            if pending.readableBytes + framed.readableBytes > Self.batchBytes {
+                // Full: out it goes, and this message starts the next batch.
+                context.write(wrapOutboundOut(HTTP2Frame(streamID: call.streamID, payload: .data(.init(data: .byteBuffer(pending))))),
+                              promise: nil)
+                stream.pending = framed
+            } else {
+                if pending.capacity < Self.batchBytes {
+                    // The second message: gather into a buffer of the batch's full size, allocated once (growing
+                    // one by reallocation would fault in fresh pages again and again).
+                    var batch = context.channel.allocator.buffer(capacity: Self.batchBytes)
+                    batch.writeBuffer(&pending)
+                    pending = batch
+                }
+                pending.writeBuffer(&framed)
+                stream.pending = pending
+            }
         } else {
             stream.pending = framed
             streamsWithPending.append(stream)
