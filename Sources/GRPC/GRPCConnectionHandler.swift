@@ -42,6 +42,10 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     /// Most bytes of messages gathered into one DATA frame.
     static let batchBytes = 64 << 10
+    /// Most bytes of streaming responses handed to the HTTP/2 layer but not yet written to the socket. The
+    /// per-stream windows alone do not bound it: streams share the connection's window, and what does not fit
+    /// waits inside the HTTP/2 layer, so a thousand watchers behind one slow client could pile up a gigabyte.
+    static let maxQueuedBytes = 4 << 20
 
     private let router: GRPCRouter
     private let limits: Limits
@@ -53,6 +57,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var flushPending = false
     /// Streams whose `pending` messages still have to be written.
     private var streamsWithPending: [Stream] = []
+    /// Streaming responses' bytes written to the HTTP/2 layer and not yet to the socket (see `maxQueuedBytes`).
+    private var queuedBytes = 0
 
     init(router: GRPCRouter, limits: Limits) {
         self.router = router
@@ -115,7 +121,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         } else if let window = event as? NIOHTTP2WindowUpdatedEvent, let outbound = window.outboundWindowSize,
                   let stream = streams[window.streamID] {
             stream.outboundWindow = outbound
-            if stream.blocked, outbound > 0, context.channel.isWritable {
+            if stream.blocked, outbound > 0, context.channel.isWritable, queuedBytes < Self.maxQueuedBytes {
                 stream.blocked = false
                 stream.receiver?.becameWritable()
             }
@@ -244,8 +250,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             stream.pending = nil
             if pending.readableBytes + framed.readableBytes > Self.batchBytes {
                 // Full: out it goes, and this message starts the next batch.
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: call.streamID, payload: .data(.init(data: .byteBuffer(pending))))),
-                              promise: nil)
+                writeData(pending, on: stream, context: context)
                 stream.pending = framed
             } else {
                 if pending.capacity < Self.batchBytes {
@@ -277,8 +282,34 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         stream.pending = nil
         // A stream reset by the client meanwhile has nobody to read it.
         guard streams[stream.call.streamID] === stream else { return }
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.call.streamID, payload: .data(.init(data: .byteBuffer(data))))),
-                      promise: nil)
+        writeData(data, on: stream, context: context)
+    }
+
+    private func writeData(_ data: ByteBuffer, on stream: Stream, context: ChannelHandlerContext) {
+        let frame = HTTP2Frame(streamID: stream.call.streamID, payload: .data(.init(data: .byteBuffer(data))))
+        guard case .streaming = stream.method else {
+            context.write(wrapOutboundOut(frame), promise: nil)
+            return
+        }
+        let bytes = data.readableBytes
+        queuedBytes += bytes
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in
+            guard let self else { return }
+            let wasFull = self.queuedBytes >= Self.maxQueuedBytes
+            self.queuedBytes -= bytes
+            if wasFull, self.queuedBytes < Self.maxQueuedBytes / 2, let context = self.context, context.channel.isWritable {
+                self.wakeBlockedStreams()
+            }
+        }
+        context.write(wrapOutboundOut(frame), promise: promise)
+    }
+
+    private func wakeBlockedStreams() {
+        for stream in streams.values where stream.blocked && stream.outboundWindow > 0 {
+            stream.blocked = false
+            stream.receiver?.becameWritable()
+        }
     }
 
     func finish(_ call: ServerCall, status: GRPCStatus) {
@@ -306,22 +337,18 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         stream.receiver = nil
     }
 
-    /// False while the client's window for the call is closed or the socket's send buffer is full; the call's
+    /// False while the client's window for the call is closed, the socket's send buffer is full or too much is
+    /// queued for the connection (`maxQueuedBytes`); the call's
     /// receiver then hears `becameWritable` once both open again.
     func isWritable(_ call: ServerCall) -> Bool {
         guard !call.ended, let stream = streams[call.streamID], let context else { return false }
-        let writable = stream.outboundWindow > 0 && context.channel.isWritable
+        let writable = stream.outboundWindow > 0 && context.channel.isWritable && queuedBytes < Self.maxQueuedBytes
         if !writable { stream.blocked = true }
         return writable
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            for stream in streams.values where stream.blocked && stream.outboundWindow > 0 {
-                stream.blocked = false
-                stream.receiver?.becameWritable()
-            }
-        }
+        if context.channel.isWritable, queuedBytes < Self.maxQueuedBytes { wakeBlockedStreams() }
         context.fireChannelWritabilityChanged()
     }
 
