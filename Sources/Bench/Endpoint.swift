@@ -57,17 +57,9 @@ public struct BenchError: Error, CustomStringConvertible {
 }
 
 extension GRPCChannel {
-    /// One unary call, awaited: for set-up and discovery, not the measured path.
+    /// One unary call with a protobuf request, awaited: for set-up and discovery, not the measured path.
     func unary(_ path: String, message: some SwiftProtobuf.Message, timeout: TimeAmount) async throws -> ByteBuffer {
-        let request = try ByteBuffer.framable(message)
-        let promise = eventLoop.makePromise(of: ByteBuffer.self)
-        unary(path, request: request, timeout: timeout) { result in
-            switch result {
-            case .success(let reply): promise.succeed(reply)
-            case .failure(let status): promise.fail(status)
-            }
-        }
-        return try await promise.futureResult.get()
+        try await unary(path, request: try ByteBuffer.framable(message), timeout: timeout)
     }
 }
 

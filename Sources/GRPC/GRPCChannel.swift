@@ -57,12 +57,23 @@ public final class GRPCChannel: Sendable {
         }
     }
 
+    /// One unary call, awaited: for tools and set-up rather than hot paths. Besides the `grpc-timeout` it sends,
+    /// the call gives up on its own one second after `timeout`, so a server that never answers (paused, or cut
+    /// off) cannot hang the caller.
+    public func unary(_ path: String, request: ByteBuffer, timeout: TimeAmount) async throws -> ByteBuffer {
+        let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        unary(path, request: request, timeout: timeout) { result in promise.completeWith(result.mapError { $0 }) }
+        return try await promise.futureResult.get()
+    }
+
     private func startUnary(_ path: String, request: ByteBuffer, timeout: TimeAmount?,
                             completion: @escaping (Result<ByteBuffer, GRPCStatus>) -> Void) {
         var response: ByteBuffer?
+        var giveUp: Scheduled<Void>?
         let stream = handler.value.open(path: path, timeout: timeout,
                                         onMessage: { response = $0 },
                                         onClose: { status in
+                                            giveUp?.cancel()
                                             if status.code != .ok {
                                                 completion(.failure(status))
                                             } else if let response {
@@ -72,6 +83,11 @@ public final class GRPCChannel: Sendable {
                                             }
                                         })
         stream.send(request, endStream: true)
+        if let timeout, !stream.closed {
+            giveUp = eventLoop.assumeIsolated().scheduleTask(in: timeout + .seconds(1)) {
+                stream.cancel(GRPCStatus(.deadlineExceeded, "no answer within \(timeout)"))
+            }
+        }
     }
 
     /// Opens a streaming call (client, server or bidirectional streaming). Call on `eventLoop`; the returned
@@ -125,10 +141,10 @@ public final class GRPCClientStream {
         handler.send(message, on: self, endStream: endStream)
     }
 
-    /// Ends the call from the client side (RST_STREAM CANCEL); `onClose` runs with `.cancelled`.
-    public func cancel() {
+    /// Ends the call from the client side (RST_STREAM CANCEL); `onClose` runs with `status`.
+    public func cancel(_ status: GRPCStatus = GRPCStatus(.cancelled, "cancelled by the client")) {
         guard !closed else { return }
-        handler.cancel(self)
+        handler.cancel(self, status: status)
     }
 }
 
@@ -210,11 +226,11 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         flushSoon(context)
     }
 
-    func cancel(_ stream: GRPCClientStream) {
+    func cancel(_ stream: GRPCClientStream, status: GRPCStatus) {
         guard let context else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.streamID, payload: .rstStream(.cancel))), promise: nil)
         flushSoon(context)
-        finish(stream.streamID, GRPCStatus(.cancelled, "cancelled by the client"))
+        finish(stream.streamID, status)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -244,7 +260,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
                     stream.onMessage(message)
                 }
             } catch {
-                cancel(stream)
+                cancel(stream, status: GRPCStatus(.internal, "malformed response: \(error)"))
             }
         case .headers(let payload):
             guard let code = payload.headers.first(name: "grpc-status").flatMap(Int.init) else {

@@ -14,14 +14,12 @@ struct ClusterLocation: ParsableArguments {
 
 /// What one member says about itself (Maintenance.Status), or nil when it does not answer.
 func probeStatus(_ member: LocalCluster.Member, group: EventLoopGroup) async -> Etcdserverpb_StatusResponse? {
-    guard let client = try? await GRPCClient.connect(host: "127.0.0.1", port: member.clientPort, group: group,
-                                                     timeout: .milliseconds(500)) else { return nil }
-    defer { Task { await client.close() } }
-    let request = ByteBuffer(bytes: (try? Etcdserverpb_StatusRequest().serializedBytes() as [UInt8]) ?? [])
-    guard let reply = try? await client.unary("/etcdserverpb.Maintenance/Status", request: request, timeout: .seconds(2)) else {
-        return nil
-    }
-    return try? Etcdserverpb_StatusResponse(serializedBytes: Array(reply.readableBytesView))
+    guard let channel = try? await GRPCChannel.connect(host: "127.0.0.1", port: member.clientPort, group: group,
+                                                       timeout: .milliseconds(500)) else { return nil }
+    let reply = try? await channel.unary("/etcdserverpb.Maintenance/Status",
+                                         request: Etcdserverpb_StatusRequest().grpcMessage(), timeout: .seconds(2))
+    await channel.close()
+    return reply.flatMap { try? Etcdserverpb_StatusResponse(grpcMessage: $0) }
 }
 
 /// Waits until every member answers and they agree on a leader; returns the statuses by member name.
@@ -179,12 +177,11 @@ struct Stop: AsyncParsableCommand {
             guard let status = await probeStatus(other, group: group), !status.isLearner else { continue }
             var request = Etcdserverpb_MoveLeaderRequest()
             request.targetID = status.header.memberID
-            let client = try await GRPCClient.connect(host: "127.0.0.1", port: leader.clientPort, group: group)
-            defer { Task { await client.close() } }
+            let channel = try await GRPCChannel.connect(host: "127.0.0.1", port: leader.clientPort, group: group)
+            defer { channel.closeSoon() }
             do {
-                _ = try await client.unary("/etcdserverpb.Maintenance/MoveLeader",
-                                           request: ByteBuffer(bytes: try request.serializedBytes() as [UInt8]),
-                                           timeout: .seconds(10))
+                _ = try await channel.unary("/etcdserverpb.Maintenance/MoveLeader", request: try request.grpcMessage(),
+                                            timeout: .seconds(10))
                 print("moved leadership from \(leader.name) to \(other.name)")
                 return
             } catch {
