@@ -8,18 +8,26 @@ import SwiftProtobuf
 
 /// Options shared by the commands that manage a local cluster.
 struct ClusterLocation: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "The folder holding the local cluster's data, logs and pid files.")
+    @Option(name: .customLong("data-dir"), help: "The folder holding the local cluster's data and logs.")
     var dataDirectory = ".podium"
+
+    /// The folder as an absolute path: members are started with it and found again by it, whatever the
+    /// working directory of the command that looks for them.
+    var path: String { URL(fileURLWithPath: dataDirectory).standardizedFileURL.path }
 }
 
-/// What one member says about itself (Maintenance.Status), or nil when it does not answer.
-func probeStatus(_ member: LocalCluster.Member, group: EventLoopGroup) async -> Etcdserverpb_StatusResponse? {
+/// What one member says about itself (Maintenance.Status), or nil when it does not answer, or when what
+/// answers on its port is not this member of this cluster.
+func probeStatus(_ member: LocalCluster.Member, of cluster: LocalCluster,
+                 group: EventLoopGroup) async -> Etcdserverpb_StatusResponse? {
     guard let channel = try? await GRPCChannel.connect(host: "127.0.0.1", port: member.clientPort, group: group,
                                                        timeout: .milliseconds(500)) else { return nil }
     let reply = try? await channel.unary("/etcdserverpb.Maintenance/Status",
                                          request: Etcdserverpb_StatusRequest().grpcMessage(), timeout: .seconds(2))
     await channel.close()
-    return reply.flatMap { try? Etcdserverpb_StatusResponse(grpcMessage: $0) }
+    guard let status = reply.flatMap({ try? Etcdserverpb_StatusResponse(grpcMessage: $0) }),
+          status.header.clusterID == cluster.clusterID, status.header.memberID == cluster.memberID(member) else { return nil }
+    return status
 }
 
 /// Waits until every member answers and they agree on a leader; returns the statuses by member name.
@@ -30,7 +38,7 @@ func awaitHealthy(_ cluster: LocalCluster, directory: String, timeout: Double) a
     while Date() < deadline {
         statuses = [:]
         for member in cluster.members {
-            if let status = await probeStatus(member, group: group) { statuses[member.name] = status }
+            if let status = await probeStatus(member, of: cluster, group: group) { statuses[member.name] = status }
         }
         let leaders = Set(statuses.values.map(\.leader))
         if statuses.count == cluster.members.count, leaders.count == 1, leaders.first != 0 { return statuses }
@@ -63,7 +71,7 @@ struct Up: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let directory = location.dataDirectory
+        let directory = location.path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let cluster: LocalCluster
         if let existing = try LocalCluster.load(from: directory) {
@@ -79,8 +87,18 @@ struct Up: AsyncParsableCommand {
             try cluster.save(in: directory)
             print("creating a new cluster in \(directory)")
         }
+        let running = Dictionary(uniqueKeysWithValues: cluster.members.compactMap { member in
+            LocalCluster.runningPID(directory, member.name).map { (member.name, $0) }
+        })
+        // Checked for every member before starting any, so a refusal leaves nothing half-started.
+        for member in cluster.members where running[member.name] == nil {
+            for port in [member.clientPort, member.peerPort] where !LocalCluster.isFree(port) {
+                throw CommandFailure("port \(port) of \(member.name) is taken by another process; stop it, or "
+                                     + "use another --base-port (after `podium down --purge --data-dir \(directory)`)")
+            }
+        }
         for member in cluster.members {
-            if let pid = LocalCluster.runningPID(directory, member.name) {
+            if let pid = running[member.name] {
                 print("\(member.name) already running (pid \(pid))")
             } else {
                 let pid = try cluster.start(member, in: directory)
@@ -113,7 +131,7 @@ struct Down: ParsableCommand {
     var purge = false
 
     func run() throws {
-        let directory = location.dataDirectory
+        let directory = location.path
         let cluster = try LocalCluster.require(in: directory)
         for member in cluster.members {
             if LocalCluster.runningPID(directory, member.name) != nil {
@@ -139,10 +157,10 @@ struct Kill: ParsableCommand {
     var name: String
 
     func run() throws {
-        let cluster = try LocalCluster.require(in: location.dataDirectory)
+        let cluster = try LocalCluster.require(in: location.path)
         _ = try cluster.member(name)
-        guard LocalCluster.runningPID(location.dataDirectory, name) != nil else { throw CommandFailure("\(name) is not running") }
-        LocalCluster.stop(name, in: location.dataDirectory, signal: SIGKILL)
+        guard LocalCluster.runningPID(location.path, name) != nil else { throw CommandFailure("\(name) is not running") }
+        LocalCluster.stop(name, in: location.path, signal: SIGKILL)
         print("killed \(name)")
     }
 }
@@ -157,12 +175,12 @@ struct Stop: AsyncParsableCommand {
     var name: String
 
     func run() async throws {
-        let directory = location.dataDirectory
+        let directory = location.path
         let cluster = try LocalCluster.require(in: directory)
         let member = try cluster.member(name)
         guard LocalCluster.runningPID(directory, name) != nil else { throw CommandFailure("\(name) is not running") }
         let group = MultiThreadedEventLoopGroup.singleton
-        if let status = await probeStatus(member, group: group), status.leader != 0, status.leader == status.header.memberID {
+        if let status = await probeStatus(member, of: cluster, group: group), status.leader != 0, status.leader == status.header.memberID {
             try await handOverLeadership(from: member, cluster: cluster, group: group)
         }
         LocalCluster.stop(name, in: directory, signal: SIGTERM)
@@ -174,7 +192,7 @@ struct Stop: AsyncParsableCommand {
     private func handOverLeadership(from leader: LocalCluster.Member, cluster: LocalCluster,
                                     group: EventLoopGroup) async throws {
         for other in cluster.members where other.name != leader.name {
-            guard let status = await probeStatus(other, group: group), !status.isLearner else { continue }
+            guard let status = await probeStatus(other, of: cluster, group: group), !status.isLearner else { continue }
             var request = Etcdserverpb_MoveLeaderRequest()
             request.targetID = status.header.memberID
             let channel = try await GRPCChannel.connect(host: "127.0.0.1", port: leader.clientPort, group: group)
@@ -201,12 +219,12 @@ struct Start: ParsableCommand {
     var name: String
 
     func run() throws {
-        let cluster = try LocalCluster.require(in: location.dataDirectory)
+        let cluster = try LocalCluster.require(in: location.path)
         let member = try cluster.member(name)
-        if let pid = LocalCluster.runningPID(location.dataDirectory, name) {
+        if let pid = LocalCluster.runningPID(location.path, name) {
             throw CommandFailure("\(name) is already running (pid \(pid))")
         }
-        let pid = try cluster.start(member, in: location.dataDirectory)
+        let pid = try cluster.start(member, in: location.path)
         print("started \(name) (pid \(pid))")
     }
 }
@@ -220,14 +238,14 @@ struct Status: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let directory = location.dataDirectory
+        let directory = location.path
         let cluster = try LocalCluster.require(in: directory)
         let group = MultiThreadedEventLoopGroup.singleton
         var rows: [[String: Any]] = []
         for member in cluster.members {
             var row: [String: Any] = ["name": member.name, "endpoint": member.endpoint,
                                       "pid": LocalCluster.runningPID(directory, member.name).map { Int($0) } ?? 0]
-            if let status = await probeStatus(member, group: group) {
+            if let status = await probeStatus(member, of: cluster, group: group) {
                 row["id"] = String(status.header.memberID, radix: 16)
                 row["leader"] = status.leader == status.header.memberID
                 row["term"] = status.raftTerm

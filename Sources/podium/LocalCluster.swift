@@ -1,6 +1,7 @@
 import Foundation
+import Store
 
-/// A local cluster of `podium store` processes on 127.0.0.1 whose data, logs and pid files live under one
+/// A local cluster of `podium store` processes on 127.0.0.1 whose data and logs live under one
 /// folder; `cluster.json` there records its shape so every subcommand finds it from `--data-dir`.
 struct LocalCluster: Codable {
     struct Member: Codable {
@@ -60,18 +61,75 @@ struct LocalCluster: Codable {
         return member
     }
 
+    // MARK: identity
+
+    /// The ID the member derives for itself from its peer URL and the cluster token.
+    func memberID(_ member: Member) -> UInt64 { ClusterIdentity.memberID(peerURLs: [member.peerURL], token: token) }
+
+    /// The cluster's ID: a process answering on a member's port that reports another cluster ID is not ours
+    /// (another cluster may have taken the port while our member was down).
+    var clusterID: UInt64 { ClusterIdentity.clusterID(memberIDs: members.map(memberID), token: token) }
+
     // MARK: processes
 
-    static func pidPath(_ directory: String, _ name: String) -> String { "\(directory)/\(name).pid" }
-
-    /// The member's process ID if it runs.
+    /// The member's running process, found by its command line: `podium store` with the member's data
+    /// directory. The process table is the only truth here; a pid file can outlive its process (or be recycled
+    /// by another) and a port can be taken by someone else.
     static func runningPID(_ directory: String, _ name: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: pidPath(directory, name), encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
-              kill(pid, 0) == 0 else { return nil }
-        // A recycled pid could belong to anything: only a podium process counts.
-        let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-        return command.contains("podium") && command.contains("store") ? pid : nil
+        let wanted = URL(fileURLWithPath: "\(directory)/\(name)").standardizedFileURL.path
+        let ours = getpid()
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), pid != ours, let arguments = commandLine(of: pid),
+                  arguments.count > 1, arguments[0].hasSuffix("podium"), arguments[1] == "store",
+                  let flag = arguments.firstIndex(of: "--data-dir"), flag + 1 < arguments.count else { continue }
+            var path = arguments[flag + 1]
+            if !path.hasPrefix("/") {
+                guard let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd") else { continue }
+                path = cwd + "/" + path
+            }
+            if URL(fileURLWithPath: path).standardizedFileURL.path == wanted { return pid }
+        }
+        return nil
+    }
+
+    /// A process's arguments; nil when it is gone or a zombie (whose command line is empty).
+    private static func commandLine(of pid: pid_t) -> [String]? {
+        let descriptor = open("/proc/\(pid)/cmdline", O_RDONLY)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            guard count > 0 else { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        guard !bytes.isEmpty else { return nil }
+        return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether the process still runs: a zombie (dead, not yet reaped by whoever inherited it) does not.
+    private static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
+        return state != nil && state != "Z" && state != "X"
+    }
+
+    /// Whether nothing listens on (or holds) `port` on 127.0.0.1.
+    static func isFree(_ port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
     }
 
     /// Starts one member in its own session (it outlives this command and ignores the terminal's Ctrl-C),
@@ -107,7 +165,6 @@ struct LocalCluster: Codable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
         guard result == 0 else { throw CommandFailure("cannot start \(member.name): \(String(cString: strerror(result)))") }
-        try "\(pid)\n".write(toFile: Self.pidPath(directory, member.name), atomically: true, encoding: .utf8)
         return pid
     }
 
@@ -116,13 +173,15 @@ struct LocalCluster: Codable {
         guard let pid = runningPID(directory, name) else { return }
         kill(pid, signal)
         let deadline = Date().addingTimeInterval(timeout)
-        while kill(pid, 0) == 0, Date() < deadline {
+        while isRunning(pid), Date() < deadline {
             // Reap it if it is our child; otherwise just wait for it to go.
             var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid { break }
+            if waitpid(pid, &status, WNOHANG) == pid { return }
             usleep(20_000)
         }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-        try? FileManager.default.removeItem(atPath: pidPath(directory, name))
+        if isRunning(pid) {
+            kill(pid, SIGKILL)
+            while isRunning(pid), Date() < deadline + 5 { usleep(20_000) }
+        }
     }
 }

@@ -56,6 +56,28 @@ import Testing
         #expect(purge.status == 0 && !FileManager.default.fileExists(atPath: dataDirectory))
     }
 
+    /// A member's port held by someone else is named up front, not left to a member that dies in its log.
+    @Test func upRefusesAPortTakenByAnotherProcess() throws {
+        let tools = try LocalCluster(size: 0)
+        let dataDirectory = tools.directory.child("cluster")
+        let base = try Self.freeBasePort()
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(base + 2).bigEndian
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(holder, 1) == 0)
+        defer { _ = try? tools.podium(["down", "--purge", "--data-dir", dataDirectory]) }
+
+        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--timeout", "20"])
+        #expect(up.status != 0)
+        #expect(up.error.contains("port \(base + 2) of master2 is taken by another process"), "\(up.error)")
+    }
+
     @Test func stopHandsOverLeadershipFirst() throws {
         let tools = try LocalCluster(size: 0)
         let dataDirectory = tools.directory.child("cluster")
