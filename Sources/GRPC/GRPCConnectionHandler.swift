@@ -1,19 +1,26 @@
 import NIOCore
 import NIOHPACK
-import NIOHTTP2
 
-/// Serves every gRPC call of one HTTP/2 connection. It sits right after `NIOHTTP2Handler` and routes frames by
-/// stream ID itself: no child channel per stream, which is what makes a call cheap (see
-/// shared/reference/grpc-cost.md). It also does the inbound flow control a stream multiplexer would do.
+/// Serves every gRPC call of one HTTP/2 connection, speaking HTTP/2 itself on the connection's bytes: frames are
+/// parsed in place and every frame sent between two flushes goes out in one buffer, one socket write. A
+/// general HTTP/2 stack (a frame state machine, an enum per frame, a write per frame) cost more than the rest
+/// of a put together (see docs/benchmarks.md); gRPC needs only a small part of HTTP/2, which is all this does:
+/// streams opened by the client, HPACK-decoded request headers, flow control both ways, SETTINGS, PING,
+/// RST_STREAM and GOAWAY.
 final class GRPCConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTP2Frame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
-    typealias OutboundOut = HTTP2Frame
+    typealias OutboundOut = ByteBuffer
 
     struct Limits {
         var maxMessageBytes: Int
         /// Inbound window per stream and for the connection, advertised up front and topped up as data arrives.
         var windowBytes: Int
+        var maxConcurrentStreams: Int
+        /// The largest frame we accept (SETTINGS_MAX_FRAME_SIZE).
+        var maxFrameBytes: Int
+        /// The largest decoded request header list (SETTINGS_MAX_HEADER_LIST_SIZE).
+        var maxHeaderListBytes: Int
     }
 
     final class Stream {
@@ -27,42 +34,63 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         var requestsEnded = false
         var deadline: Scheduled<Void>?
         var consumedSinceUpdate = 0
-        var outboundWindow: Int
+        /// The client's window for this stream: how many DATA bytes we may still send on it.
+        var window: Int
+        /// A sender was told the stream is not writable and waits for `becameWritable`.
         var blocked = false
-        /// Framed messages sent since the last flush, written as one DATA frame when the connection flushes.
+        /// Framed messages sent since the last flush, written as one run of DATA when the connection flushes.
         var pending: ByteBuffer?
+        /// DATA bytes waiting for the client to open a window (the stream's or the connection's).
+        var unsent: ByteBuffer?
+        /// The trailers of a finished call, waiting behind `unsent`.
+        var trailers: ByteBuffer?
 
-        init(call: ServerCall, method: GRPCMethod, maxMessageBytes: Int, outboundWindow: Int) {
+        init(call: ServerCall, method: GRPCMethod, maxMessageBytes: Int, window: Int) {
             self.call = call
             self.method = method
             reader = MessageReader(maxMessageBytes: maxMessageBytes)
-            self.outboundWindow = outboundWindow
+            self.window = window
         }
     }
 
-    /// Most bytes of messages gathered into one DATA frame.
+    /// Most bytes of messages gathered for one stream between flushes before they are written out.
     static let batchBytes = 64 << 10
-    /// Most bytes of streaming responses handed to the HTTP/2 layer but not yet written to the socket. The
-    /// per-stream windows alone do not bound it: streams share the connection's window, and what does not fit
-    /// waits inside the HTTP/2 layer, so a thousand watchers behind one slow client could pile up a gigabyte.
-    static let maxQueuedBytes = 4 << 20
+    /// DATA payloads at least this large are handed to the socket as they are, not copied into the output.
+    static let copyLimit = 8 << 10
 
     private let router: GRPCRouter
     private let limits: Limits
-    private var streams: [HTTP2StreamID: Stream] = [:]
+    private var reader: HTTP2FrameReader
+    private var decoder: HPACKDecoder
+    private var streams: [UInt32: Stream] = [:]
     private var context: ChannelHandlerContext?
+    /// Frames written since the last flush.
+    private var output: ByteBuffer
+    /// Something was handed to the channel since the last flush.
+    private var written = false
+    private var highestStreamID: UInt32 = 0
+    /// A header block spread over HEADERS and CONTINUATION frames: its stream, bytes so far, END_STREAM.
+    private var headerBlock: (streamID: UInt32, fragment: ByteBuffer, endStream: Bool)?
     private var connectionConsumed = 0
-    private var peerInitialWindow = 65_535
+    /// The client's window for the whole connection.
+    private var connectionWindow = HTTP2.defaultWindow
+    private var peerInitialWindow = HTTP2.defaultWindow
+    private var peerMaxFrameSize = HTTP2.defaultMaxFrameSize
+    private var closing = false
     private var inRead = false
     private var flushPending = false
     /// Streams whose `pending` messages still have to be written.
     private var streamsWithPending: [Stream] = []
-    /// Streaming responses' bytes written to the HTTP/2 layer and not yet to the socket (see `maxQueuedBytes`).
-    private var queuedBytes = 0
+    /// Streams with `unsent` bytes, in the order they started waiting.
+    private var streamsWaiting: [Stream] = []
 
-    init(router: GRPCRouter, limits: Limits) {
+    init(router: GRPCRouter, limits: Limits, allocator: ByteBufferAllocator) {
         self.router = router
         self.limits = limits
+        reader = HTTP2FrameReader(maxFrameSize: limits.maxFrameBytes)
+        decoder = HPACKDecoder(allocator: allocator, maxDynamicTableSize: HPACKDecoder.maxDynamicTableSize,
+                               maxHeaderListSize: limits.maxHeaderListBytes)
+        output = allocator.buffer(capacity: 4096)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -70,97 +98,249 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        // Raise the connection window from HTTP/2's 64 KiB, so large requests need not wait for round trips.
-        let increment = limits.windowBytes - 65_535
-        if increment > 0 {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))),
-                          promise: nil)
-            context.flush()
+        // The server's preface: our SETTINGS, then the connection window raised from HTTP/2's 64 KiB so large
+        // requests need not wait for round trips.
+        let settings: [(HTTP2.Setting, Int)] = [
+            (.maxConcurrentStreams, limits.maxConcurrentStreams), (.initialWindowSize, limits.windowBytes),
+            (.maxFrameSize, limits.maxFrameBytes), (.maxHeaderListSize, limits.maxHeaderListBytes),
+        ]
+        HTTP2.writeFrameHeader(.settings, length: 6 * settings.count, streamID: 0, to: &output)
+        for (setting, value) in settings { output.writeMultipleIntegers(setting.rawValue, UInt32(value)) }
+        if limits.windowBytes > HTTP2.defaultWindow {
+            writeWindowUpdate(streamID: 0, increment: limits.windowBytes - HTTP2.defaultWindow)
         }
+        flushOutput(context)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         inRead = true
-        let frame = unwrapInboundIn(data)
-        switch frame.payload {
-        case .headers(let headers):
-            if let stream = streams[frame.streamID] {
-                // Trailers from the client: only END_STREAM matters.
-                if headers.endStream { endRequests(stream) }
-            } else {
-                open(frame.streamID, headers: headers.headers, endStream: headers.endStream, context: context)
+        reader.append(unwrapInboundIn(data))
+        do {
+            while let frame = try reader.next() {
+                try handle(frame, context: context)
+                if closing { return }
             }
-        case .data(let payload):
-            let flowControlled = payload.data.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0)
-            creditConnection(flowControlled, context: context)
-            guard let stream = streams[frame.streamID], case .byteBuffer(let bytes) = payload.data else { return }
-            creditStream(frame.streamID, stream, flowControlled, context: context)
-            received(bytes, on: stream)
-            if payload.endStream, streams[frame.streamID] != nil { endRequests(stream) }
-        case .settings(.settings(let settings)):
-            for setting in settings where setting.parameter == .initialWindowSize {
-                peerInitialWindow = setting.value
-            }
-        default:
-            break
+        } catch {
+            goAway(error, context: context)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inRead = false
         flushPending = false
-        writePending(context)
-        context.flush()
+        flushOutput(context)
         context.fireChannelReadComplete()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let closed = event as? StreamClosedEvent {
-            if let stream = streams.removeValue(forKey: closed.streamID) { cancel(stream) }
-        } else if let window = event as? NIOHTTP2WindowUpdatedEvent, let outbound = window.outboundWindowSize,
-                  let stream = streams[window.streamID] {
-            stream.outboundWindow = outbound
-            if stream.blocked, outbound > 0, context.channel.isWritable, queuedBytes < Self.maxQueuedBytes {
-                stream.blocked = false
-                stream.receiver?.becameWritable()
-            }
-        } else if let change = event as? NIOHTTP2BulkStreamWindowChangeEvent {
-            for stream in streams.values {
-                stream.outboundWindow += change.delta
-            }
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         let open = streams.values
         streams = [:]
+        streamsWaiting = []
+        streamsWithPending = []
         for stream in open { cancel(stream) }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // Stream-level protocol errors are handled by NIOHTTP2Handler (it resets the stream); anything reaching
-        // here concerns the connection.
         context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { wakeBlockedStreams() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: frames in
+
+    private func handle(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+        if let block = headerBlock, frame.type != HTTP2.FrameType.continuation.rawValue || frame.streamID != block.streamID {
+            throw HTTP2.ConnectionError(.protocolError, "a header block was interrupted before END_HEADERS")
+        }
+        guard let type = HTTP2.FrameType(rawValue: frame.type) else { return }  // Unknown types are ignored.
+        switch type {
+        case .data: try receivedData(frame, context: context)
+        case .headers: try receivedHeaders(frame, context: context)
+        case .continuation:
+            guard var block = headerBlock else {
+                throw HTTP2.ConnectionError(.protocolError, "CONTINUATION without a header block")
+            }
+            headerBlock = nil
+            var fragment = frame.payload
+            block.fragment.writeBuffer(&fragment)
+            if frame.has(HTTP2.Flags.endHeaders) {
+                try receivedHeaderBlock(block.streamID, block.fragment, endStream: block.endStream, context: context)
+            } else {
+                headerBlock = block
+            }
+        case .priority: break
+        case .rstStream:
+            guard frame.streamID != 0, frame.payload.readableBytes == 4 else {
+                throw HTTP2.ConnectionError(.protocolError, "malformed RST_STREAM")
+            }
+            if let stream = streams.removeValue(forKey: frame.streamID) { cancel(stream) }
+        case .settings: try receivedSettings(frame)
+        case .pushPromise: throw HTTP2.ConnectionError(.protocolError, "a client cannot push")
+        case .ping:
+            guard frame.streamID == 0, frame.payload.readableBytes == 8 else {
+                throw HTTP2.ConnectionError(.protocolError, "malformed PING")
+            }
+            if !frame.has(HTTP2.Flags.ack) {
+                HTTP2.writeFrameHeader(.ping, length: 8, flags: HTTP2.Flags.ack, streamID: 0, to: &output)
+                output.writeImmutableBuffer(frame.payload)
+                flushSoon(context)
+            }
+        case .goAway: break  // The client opens no more streams; the open ones finish as usual.
+        case .windowUpdate: try receivedWindowUpdate(frame, context: context)
+        }
+    }
+
+    private func receivedData(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+        guard frame.streamID != 0 else { throw HTTP2.ConnectionError(.protocolError, "DATA on stream 0") }
+        let flowControlled = frame.payload.readableBytes
+        creditConnection(flowControlled)
+        guard let stream = streams[frame.streamID], !stream.call.ended, !stream.requestsEnded else {
+            if frame.streamID > highestStreamID {
+                throw HTTP2.ConnectionError(.protocolError, "DATA on stream \(frame.streamID), which was never opened")
+            }
+            return  // A stream that ended meanwhile: its data has nobody to go to.
+        }
+        let data = try Self.unpadded(frame)
+        creditStream(frame.streamID, stream, flowControlled)
+        received(data, on: stream)
+        if frame.has(HTTP2.Flags.endStream), streams[frame.streamID] === stream { endRequests(stream) }
+    }
+
+    private func receivedHeaders(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+        guard frame.streamID != 0 else { throw HTTP2.ConnectionError(.protocolError, "HEADERS on stream 0") }
+        var fragment = try Self.unpadded(frame)
+        if frame.has(HTTP2.Flags.priority) {
+            guard fragment.readableBytes >= 5 else { throw HTTP2.ConnectionError(.frameSizeError, "HEADERS too short for its priority") }
+            fragment.moveReaderIndex(forwardBy: 5)
+        }
+        let endStream = frame.has(HTTP2.Flags.endStream)
+        if frame.has(HTTP2.Flags.endHeaders) {
+            try receivedHeaderBlock(frame.streamID, fragment, endStream: endStream, context: context)
+        } else {
+            var copy = context.channel.allocator.buffer(capacity: fragment.readableBytes * 2)
+            copy.writeBuffer(&fragment)
+            headerBlock = (frame.streamID, copy, endStream)
+        }
+    }
+
+    private func receivedHeaderBlock(_ streamID: UInt32, _ block: ByteBuffer, endStream: Bool,
+                                     context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+        // Every block is decoded, even one that is then ignored: it may change the HPACK table.
+        var block = block
+        let headers: HPACKHeaders
+        do {
+            headers = try decoder.decodeHeaders(from: &block)
+        } catch {
+            throw HTTP2.ConnectionError(.compressionError, "request headers could not be decoded: \(error)")
+        }
+        if let stream = streams[streamID] {
+            // Trailers from the client: only END_STREAM matters.
+            if endStream { endRequests(stream) }
+            return
+        }
+        guard streamID > highestStreamID else { return }  // A stream that is closed already.
+        guard streamID % 2 == 1 else { throw HTTP2.ConnectionError(.protocolError, "a client opened the even stream \(streamID)") }
+        highestStreamID = streamID
+        guard streams.count < limits.maxConcurrentStreams else {
+            writeResetStream(streamID, .refusedStream)
+            return
+        }
+        open(streamID, headers: headers, endStream: endStream, context: context)
+    }
+
+    private func receivedSettings(_ frame: HTTP2.Frame) throws(HTTP2.ConnectionError) {
+        guard frame.streamID == 0 else { throw HTTP2.ConnectionError(.protocolError, "SETTINGS on a stream") }
+        if frame.has(HTTP2.Flags.ack) {
+            guard frame.payload.readableBytes == 0 else { throw HTTP2.ConnectionError(.frameSizeError, "SETTINGS ACK with a payload") }
+            return
+        }
+        guard frame.payload.readableBytes % 6 == 0 else { throw HTTP2.ConnectionError(.frameSizeError, "malformed SETTINGS") }
+        var payload = frame.payload
+        while let (identifier, value) = payload.readMultipleIntegers(as: (UInt16, UInt32).self) {
+            switch HTTP2.Setting(rawValue: identifier) {
+            case .initialWindowSize:
+                guard value <= HTTP2.maxWindow else {
+                    throw HTTP2.ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE \(value) is too large")
+                }
+                let delta = Int(value) - peerInitialWindow
+                peerInitialWindow = Int(value)
+                for stream in streams.values { stream.window += delta }
+            case .maxFrameSize:
+                guard (HTTP2.defaultMaxFrameSize...HTTP2.largestMaxFrameSize).contains(Int(value)) else {
+                    throw HTTP2.ConnectionError(.protocolError, "SETTINGS_MAX_FRAME_SIZE \(value) is out of range")
+                }
+                peerMaxFrameSize = Int(value)
+            case .enablePush:
+                guard value <= 1 else { throw HTTP2.ConnectionError(.protocolError, "SETTINGS_ENABLE_PUSH \(value)") }
+            default:
+                break  // We index nothing (header table size) and open no streams (concurrency).
+            }
+        }
+        HTTP2.writeFrameHeader(.settings, length: 0, flags: HTTP2.Flags.ack, streamID: 0, to: &output)
+        // A larger window may free what waits.
+        sendWaiting()
+    }
+
+    private func receivedWindowUpdate(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+        guard let raw = frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt32.self),
+              frame.payload.readableBytes == 4 else {
+            throw HTTP2.ConnectionError(.frameSizeError, "malformed WINDOW_UPDATE")
+        }
+        let increment = Int(raw & 0x7FFF_FFFF)
+        if frame.streamID == 0 {
+            guard increment > 0 else { throw HTTP2.ConnectionError(.protocolError, "WINDOW_UPDATE of 0") }
+            connectionWindow += increment
+            guard connectionWindow <= HTTP2.maxWindow else {
+                throw HTTP2.ConnectionError(.flowControlError, "the connection window exceeds 2^31-1")
+            }
+            sendWaiting()
+        } else if let stream = streams[frame.streamID] {
+            guard increment > 0, stream.window + increment <= HTTP2.maxWindow else {
+                streams[frame.streamID] = nil
+                cancel(stream)
+                writeResetStream(frame.streamID, increment == 0 ? .protocolError : .flowControlError)
+                return
+            }
+            stream.window += increment
+            if stream.unsent != nil { sendWaiting() }
+        }
+        wakeBlockedStreams()
+        flushSoon(context)
+    }
+
+    /// A DATA or HEADERS payload without its padding.
+    private static func unpadded(_ frame: HTTP2.Frame) throws(HTTP2.ConnectionError) -> ByteBuffer {
+        guard frame.has(HTTP2.Flags.padded) else { return frame.payload }
+        var payload = frame.payload
+        guard let padding = payload.readInteger(as: UInt8.self), Int(padding) <= payload.readableBytes else {
+            throw HTTP2.ConnectionError(.protocolError, "padding longer than the frame")
+        }
+        // Safe to force: the padding was just checked to fit.
+        return payload.readSlice(length: payload.readableBytes - Int(padding))!
     }
 
     // MARK: calls
 
-    private func open(_ streamID: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
-        let call = ServerCall(eventLoop: context.eventLoop, allocator: context.channel.allocator, requestHeaders: headers,
-                              streamID: streamID, connection: self)
+    private func open(_ streamID: UInt32, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
         guard let path = headers.first(name: ":path"), let method = router.method(forPath: path) else {
-            writeTrailersOnly(streamID, status: GRPCStatus(.unimplemented, "unknown method \(headers.first(name: ":path") ?? "")"))
+            writeTrailersOnly(streamID, status: GRPCStatus(.unimplemented, "unknown method \(headers.first(name: ":path") ?? "")"),
+                              requestsEnded: endStream, context: context)
             return
         }
         if let contentType = headers.first(name: "content-type"), !contentType.hasPrefix("application/grpc") {
-            writeTrailersOnly(streamID, status: GRPCStatus(.internal, "unsupported content-type \(contentType)"))
+            writeTrailersOnly(streamID, status: GRPCStatus(.internal, "unsupported content-type \(contentType)"),
+                              requestsEnded: endStream, context: context)
             return
         }
-        let stream = Stream(call: call, method: method, maxMessageBytes: limits.maxMessageBytes,
-                            outboundWindow: peerInitialWindow)
+        let call = ServerCall(eventLoop: context.eventLoop, allocator: context.channel.allocator, requestHeaders: headers,
+                              streamID: streamID, connection: self)
+        let stream = Stream(call: call, method: method, maxMessageBytes: limits.maxMessageBytes, window: peerInitialWindow)
         streams[streamID] = stream
         if let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCTimeout.parse) {
             stream.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
@@ -176,11 +356,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         do {
             messages = try stream.reader.append(bytes)
         } catch MessageReader.Failure.tooLarge(let length) {
-            fail(stream, GRPCStatus(.resourceExhausted,
-                                    "grpc: received message larger than max (\(length) vs. \(limits.maxMessageBytes))"))
+            finish(stream.call, status: GRPCStatus(.resourceExhausted,
+                                                   "grpc: received message larger than max (\(length) vs. \(limits.maxMessageBytes))"))
             return
         } catch {
-            fail(stream, GRPCStatus(.internal, "grpc: compressed message received but no compression was negotiated"))
+            finish(stream.call, status: GRPCStatus(.internal, "grpc: compressed message received but no compression was negotiated"))
             return
         }
         for message in messages {
@@ -198,14 +378,14 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         guard !stream.requestsEnded else { return }
         stream.requestsEnded = true
         if stream.reader.hasPartialMessage {
-            fail(stream, GRPCStatus(.internal, "grpc: the request ended inside a message"))
+            finish(stream.call, status: GRPCStatus(.internal, "grpc: the request ended inside a message"))
             return
         }
         switch stream.method {
         case .unary(let handle):
             guard stream.unaryRequestCount == 1, let request = stream.unaryRequest else {
-                fail(stream, GRPCStatus(.unimplemented,
-                                        "grpc: a unary call needs exactly one request message, got \(stream.unaryRequestCount)"))
+                finish(stream.call, status: GRPCStatus(.unimplemented,
+                                                       "grpc: a unary call needs exactly one request message, got \(stream.unaryRequestCount)"))
                 return
             }
             stream.unaryRequest = nil
@@ -215,22 +395,19 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func expire(_ streamID: HTTP2StreamID) {
+    private func expire(_ streamID: UInt32) {
         guard let stream = streams[streamID] else { return }
         stream.deadline = nil
-        fail(stream, GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
-        stream.receiver?.cancelled()
-        stream.receiver = nil
-    }
-
-    /// Ends a call from the server side because of a problem with the request.
-    private func fail(_ stream: Stream, _ status: GRPCStatus) {
-        finish(stream.call, status: status)
+        let receiver = stream.receiver
+        finish(stream.call, status: GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+        receiver?.cancelled()
     }
 
     private func cancel(_ stream: Stream) {
         stream.call.ended = true
         stream.pending = nil
+        stream.unsent = nil
+        stream.trailers = nil
         stream.deadline?.cancel()
         stream.receiver?.cancelled()
         stream.receiver = nil
@@ -240,17 +417,18 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     func send(_ message: ByteBuffer, on call: ServerCall) {
         guard !call.ended, let context, let stream = streams[call.streamID] else { return }
-        writeResponseHeadersIfNeeded(stream, context: context)
+        if !stream.headersSent {
+            stream.headersSent = true
+            writeHeaders(call.streamID, GRPCHeaderBlock.responseHeaders, endStream: false)
+        }
         var framed = GRPCFraming.frame(message, allocator: context.channel.allocator)
-        stream.outboundWindow -= framed.readableBytes
-        if stream.outboundWindow <= 0 { stream.blocked = true }
-        // Messages sent before the next flush share one DATA frame: a watch stream delivering to a hundred
-        // watchers costs one frame, not a hundred, in the HTTP/2 layer and on the wire.
+        // Messages sent before the next flush share one run of DATA: a watch stream delivering to a hundred
+        // watchers costs one frame, not a hundred, on the wire and in the client.
         if var pending = stream.pending {
             stream.pending = nil
             if pending.readableBytes + framed.readableBytes > Self.batchBytes {
                 // Full: out it goes, and this message starts the next batch.
-                writeData(pending, on: stream, context: context)
+                writeData(pending, on: stream)
                 stream.pending = framed
             } else {
                 if pending.capacity < Self.batchBytes {
@@ -270,108 +448,61 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         flushSoon(context)
     }
 
-    /// Writes each stream's pending messages as one DATA frame; called before every flush and before trailers.
-    private func writePending(_ context: ChannelHandlerContext) {
-        guard !streamsWithPending.isEmpty else { return }
-        for stream in streamsWithPending { writePending(of: stream, context: context) }
-        streamsWithPending.removeAll(keepingCapacity: true)
+    func finish(_ call: ServerCall, status: GRPCStatus) {
+        guard !call.ended, let context else { return }
+        call.ended = true
+        guard let stream = streams[call.streamID] else { return }
+        writePending(of: stream)
+        stream.deadline?.cancel()
+        stream.deadline = nil
+        stream.receiver = nil
+        var trailers = context.channel.allocator.buffer(capacity: 64)
+        GRPCHeaderBlock.trailers(status, trailersOnly: !stream.headersSent, to: &trailers)
+        if stream.unsent == nil {
+            close(stream, trailers: trailers)
+        } else {
+            stream.trailers = trailers
+        }
+        flushSoon(context)
     }
 
-    private func writePending(of stream: Stream, context: ChannelHandlerContext) {
-        guard let data = stream.pending else { return }
-        stream.pending = nil
-        // A stream reset by the client meanwhile has nobody to read it.
-        guard streams[stream.call.streamID] === stream else { return }
-        writeData(data, on: stream, context: context)
-    }
-
-    private func writeData(_ data: ByteBuffer, on stream: Stream, context: ChannelHandlerContext) {
-        let frame = HTTP2Frame(streamID: stream.call.streamID, payload: .data(.init(data: .byteBuffer(data))))
-        guard case .streaming = stream.method else {
-            context.write(wrapOutboundOut(frame), promise: nil)
-            return
-        }
-        let bytes = data.readableBytes
-        queuedBytes += bytes
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in
-            guard let self else { return }
-            let wasFull = self.queuedBytes >= Self.maxQueuedBytes
-            self.queuedBytes -= bytes
-            if wasFull, self.queuedBytes < Self.maxQueuedBytes / 2, let context = self.context, context.channel.isWritable {
-                self.wakeBlockedStreams()
-            }
-        }
-        context.write(wrapOutboundOut(frame), promise: promise)
+    /// False while the client's windows for the call are closed or the socket's send buffer is full; the call's
+    /// receiver then hears `becameWritable` once they open again.
+    func isWritable(_ call: ServerCall) -> Bool {
+        guard !call.ended, let stream = streams[call.streamID], let context else { return false }
+        let writable = stream.window > (stream.pending?.readableBytes ?? 0) && stream.unsent == nil && connectionWindow > 0
+            && context.channel.isWritable
+        if !writable { stream.blocked = true }
+        return writable
     }
 
     private func wakeBlockedStreams() {
-        for stream in streams.values where stream.blocked && stream.outboundWindow > 0 {
+        guard let context, context.channel.isWritable, connectionWindow > 0 else { return }
+        for stream in streams.values where stream.blocked && stream.window > 0 && stream.unsent == nil {
             stream.blocked = false
             stream.receiver?.becameWritable()
         }
     }
 
-    func finish(_ call: ServerCall, status: GRPCStatus) {
-        guard !call.ended, let context else { return }
-        call.ended = true
-        guard let stream = streams[call.streamID] else { return }
-        writePending(of: stream, context: context)
-        streams[call.streamID] = nil
-        stream.deadline?.cancel()
-        stream.deadline = nil
-        if stream.headersSent {
-            var trailers = HPACKHeaders()
-            Self.addStatus(status, to: &trailers)
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: call.streamID,
-                                                     payload: .headers(.init(headers: trailers, endStream: true)))),
-                          promise: nil)
-            flushSoon(context)
-        } else {
-            writeTrailersOnly(call.streamID, status: status)
+    // MARK: frames out
+
+    /// Writes what is pending, then hands everything written since the last flush to the socket at once.
+    private func flushOutput(_ context: ChannelHandlerContext) {
+        if !streamsWithPending.isEmpty {
+            for stream in streamsWithPending { writePending(of: stream) }
+            streamsWithPending.removeAll(keepingCapacity: true)
         }
-        if !stream.requestsEnded {
-            // The client may still be sending; it has its answer, so stop the stream (as gRPC servers do).
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: call.streamID, payload: .rstStream(.noError))), promise: nil)
+        if output.readableBytes > 0 { writeOutput(context) }
+        if written {
+            written = false
+            context.flush()
         }
-        stream.receiver = nil
     }
 
-    /// False while the client's window for the call is closed, the socket's send buffer is full or too much is
-    /// queued for the connection (`maxQueuedBytes`); the call's
-    /// receiver then hears `becameWritable` once both open again.
-    func isWritable(_ call: ServerCall) -> Bool {
-        guard !call.ended, let stream = streams[call.streamID], let context else { return false }
-        let writable = stream.outboundWindow > 0 && context.channel.isWritable && queuedBytes < Self.maxQueuedBytes
-        if !writable { stream.blocked = true }
-        return writable
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, queuedBytes < Self.maxQueuedBytes { wakeBlockedStreams() }
-        context.fireChannelWritabilityChanged()
-    }
-
-    private func writeResponseHeadersIfNeeded(_ stream: Stream, context: ChannelHandlerContext) {
-        guard !stream.headersSent else { return }
-        stream.headersSent = true
-        let headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.call.streamID, payload: .headers(.init(headers: headers)))),
-                      promise: nil)
-    }
-
-    private func writeTrailersOnly(_ streamID: HTTP2StreamID, status: GRPCStatus) {
-        guard let context else { return }
-        var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
-        Self.addStatus(status, to: &headers)
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headers, endStream: true)))),
-                      promise: nil)
-        flushSoon(context)
-    }
-
-    private static func addStatus(_ status: GRPCStatus, to headers: inout HPACKHeaders) {
-        headers.add(name: "grpc-status", value: String(status.code.rawValue))
-        if !status.message.isEmpty { headers.add(name: "grpc-message", value: status.encodedMessage) }
+    private func writeOutput(_ context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(output), promise: nil)
+        written = true
+        output = context.channel.allocator.buffer(capacity: max(4096, output.readableBytes))
     }
 
     /// Coalesces flushes: inside a read burst the read-complete flushes; otherwise one flush is queued behind
@@ -383,30 +514,140 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             guard let self, self.flushPending else { return }
             self.flushPending = false
             guard let context = self.context else { return }
-            self.writePending(context)
-            context.flush()
+            self.flushOutput(context)
         }
+    }
+
+    private func writePending(of stream: Stream) {
+        guard let data = stream.pending else { return }
+        stream.pending = nil
+        // A stream reset by the client meanwhile has nobody to read it.
+        guard streams[stream.call.streamID] === stream else { return }
+        writeData(data, on: stream)
+    }
+
+    /// Sends what the windows allow now; the rest waits in `unsent`, behind which nothing else of the stream
+    /// may pass.
+    private func writeData(_ data: ByteBuffer, on stream: Stream) {
+        if stream.unsent != nil {
+            var data = data
+            stream.unsent!.writeBuffer(&data)  // Safe to force: just checked.
+            return
+        }
+        var data = data
+        sendAllowed(&data, on: stream)
+        if data.readableBytes > 0 {
+            stream.unsent = data
+            streamsWaiting.append(stream)
+        }
+    }
+
+    /// Writes DATA frames from `data` while the stream's and the connection's windows allow.
+    private func sendAllowed(_ data: inout ByteBuffer, on stream: Stream) {
+        while data.readableBytes > 0 {
+            let length = min(data.readableBytes, peerMaxFrameSize, connectionWindow, stream.window)
+            guard length > 0 else { return }
+            HTTP2.writeFrameHeader(.data, length: length, streamID: stream.call.streamID, to: &output)
+            // Safe to force: `length` is at most the readable bytes.
+            let payload = data.readSlice(length: length)!
+            if length >= Self.copyLimit, let context {
+                writeOutput(context)
+                context.write(wrapOutboundOut(payload), promise: nil)
+            } else {
+                output.writeImmutableBuffer(payload)
+            }
+            connectionWindow -= length
+            stream.window -= length
+        }
+    }
+
+    /// Retries the streams waiting for a window, in order; a finished stream whose data is all out gets its
+    /// trailers.
+    private func sendWaiting() {
+        guard !streamsWaiting.isEmpty else { return }
+        var stillWaiting: [Stream] = []
+        for stream in streamsWaiting {
+            guard streams[stream.call.streamID] === stream, var data = stream.unsent else { continue }
+            stream.unsent = nil
+            sendAllowed(&data, on: stream)
+            if data.readableBytes > 0 {
+                stream.unsent = data
+                stillWaiting.append(stream)
+            } else if let trailers = stream.trailers {
+                stream.trailers = nil
+                close(stream, trailers: trailers)
+            }
+        }
+        streamsWaiting = stillWaiting
+    }
+
+    /// Ends the stream with `trailers`; a client still sending is told to stop (as gRPC servers do).
+    private func close(_ stream: Stream, trailers: ByteBuffer) {
+        streams[stream.call.streamID] = nil
+        writeHeaders(stream.call.streamID, trailers.readableBytesView, endStream: true)
+        if !stream.requestsEnded { writeResetStream(stream.call.streamID, .noError) }
+    }
+
+    private func writeTrailersOnly(_ streamID: UInt32, status: GRPCStatus, requestsEnded: Bool, context: ChannelHandlerContext) {
+        var block = context.channel.allocator.buffer(capacity: 64)
+        GRPCHeaderBlock.trailers(status, trailersOnly: true, to: &block)
+        writeHeaders(streamID, block.readableBytesView, endStream: true)
+        if !requestsEnded { writeResetStream(streamID, .noError) }
+        flushSoon(context)
+    }
+
+    /// A header block as HEADERS, continued in CONTINUATION frames if it exceeds the client's frame size.
+    private func writeHeaders<Block: Collection>(_ streamID: UInt32, _ block: Block, endStream: Bool) where Block.Element == UInt8 {
+        var rest = block[...]
+        var type = HTTP2.FrameType.headers
+        repeat {
+            let chunk = rest.prefix(peerMaxFrameSize)
+            rest = rest.dropFirst(chunk.count)
+            var flags = rest.isEmpty ? HTTP2.Flags.endHeaders : 0
+            if endStream, type == .headers { flags |= HTTP2.Flags.endStream }
+            HTTP2.writeFrameHeader(type, length: chunk.count, flags: flags, streamID: streamID, to: &output)
+            output.writeBytes(chunk)
+            type = .continuation
+        } while !rest.isEmpty
+    }
+
+    private func writeResetStream(_ streamID: UInt32, _ code: HTTP2.ErrorCode) {
+        HTTP2.writeFrameHeader(.rstStream, length: 4, streamID: streamID, to: &output)
+        output.writeInteger(code.rawValue)
+    }
+
+    private func writeWindowUpdate(streamID: UInt32, increment: Int) {
+        HTTP2.writeFrameHeader(.windowUpdate, length: 4, streamID: streamID, to: &output)
+        output.writeInteger(UInt32(increment))
+    }
+
+    /// Ends the connection over a protocol fault: GOAWAY naming the last stream we handled, then close.
+    private func goAway(_ error: any Error, context: ChannelHandlerContext) {
+        let fault = error as? HTTP2.ConnectionError ?? HTTP2.ConnectionError(.internalError, "\(error)")
+        closing = true
+        let debug = Array(fault.message.utf8.prefix(256))
+        HTTP2.writeFrameHeader(.goAway, length: 8 + debug.count, streamID: 0, to: &output)
+        output.writeMultipleIntegers(highestStreamID, fault.code.rawValue)
+        output.writeBytes(debug)
+        flushOutput(context)
+        context.close(promise: nil)
     }
 
     // MARK: inbound flow control
 
-    private func creditConnection(_ bytes: Int, context: ChannelHandlerContext) {
+    private func creditConnection(_ bytes: Int) {
         connectionConsumed += bytes
         if connectionConsumed >= limits.windowBytes / 2 {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream,
-                                                     payload: .windowUpdate(windowSizeIncrement: connectionConsumed))),
-                          promise: nil)
+            writeWindowUpdate(streamID: 0, increment: connectionConsumed)
             connectionConsumed = 0
         }
     }
 
-    private func creditStream(_ streamID: HTTP2StreamID, _ stream: Stream, _ bytes: Int, context: ChannelHandlerContext) {
+    private func creditStream(_ streamID: UInt32, _ stream: Stream, _ bytes: Int) {
         stream.consumedSinceUpdate += bytes
         // Our advertised initial stream window is `windowBytes`; top it up at half.
         if stream.consumedSinceUpdate >= limits.windowBytes / 2, !stream.requestsEnded {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID,
-                                                     payload: .windowUpdate(windowSizeIncrement: stream.consumedSinceUpdate))),
-                          promise: nil)
+            writeWindowUpdate(streamID: streamID, increment: stream.consumedSinceUpdate)
             stream.consumedSinceUpdate = 0
         }
     }

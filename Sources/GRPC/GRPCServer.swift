@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP2
 import NIOPosix
 import Synchronization
 
@@ -38,13 +37,9 @@ public final class GRPCServer: Sendable {
         let router = router
         let configuration = configuration
         let limits = GRPCConnectionHandler.Limits(maxMessageBytes: configuration.maxReceiveMessageBytes,
-                                                  windowBytes: configuration.windowBytes)
-        let settings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maxConcurrentStreams),
-            HTTP2Setting(parameter: .initialWindowSize, value: configuration.windowBytes),
-            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 20),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
-        ]
+                                                  windowBytes: configuration.windowBytes,
+                                                  maxConcurrentStreams: configuration.maxConcurrentStreams,
+                                                  maxFrameBytes: 1 << 20, maxHeaderListBytes: 1 << 16)
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -52,9 +47,8 @@ public final class GRPCServer: Sendable {
             .childChannelInitializer { [weak self] channel in
                 self?.track(channel)
                 return channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings))
-                    try sync.addHandler(GRPCConnectionHandler(router: router, limits: limits))
+                    try channel.pipeline.syncOperations.addHandler(
+                        GRPCConnectionHandler(router: router, limits: limits, allocator: channel.allocator))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

@@ -1,6 +1,5 @@
 import NIOCore
 import NIOHPACK
-import NIOHTTP2
 
 /// One gRPC call on the server: the handler's way to answer. `send`, `respond` and `finish` may be called from
 /// any thread (they hop to the connection's event loop when needed); calls after the call ended are ignored.
@@ -10,11 +9,11 @@ public final class ServerCall: @unchecked Sendable {
     public let allocator: ByteBufferAllocator
     /// The request's headers (path, metadata such as `authorization`, `grpc-timeout`).
     public let requestHeaders: HPACKHeaders
-    let streamID: HTTP2StreamID
+    let streamID: UInt32
     weak var connection: GRPCConnectionHandler?
     var ended = false
 
-    init(eventLoop: EventLoop, allocator: ByteBufferAllocator, requestHeaders: HPACKHeaders, streamID: HTTP2StreamID,
+    init(eventLoop: EventLoop, allocator: ByteBufferAllocator, requestHeaders: HPACKHeaders, streamID: UInt32,
          connection: GRPCConnectionHandler) {
         self.eventLoop = eventLoop
         self.allocator = allocator

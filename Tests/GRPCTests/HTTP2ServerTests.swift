@@ -1,0 +1,294 @@
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOPosix
+import Testing
+
+@testable import GRPC
+
+/// A frame the server wrote.
+struct WrittenFrame {
+    var type: HTTP2.FrameType?
+    var flags: UInt8
+    var streamID: UInt32
+    var payload: ByteBuffer
+}
+
+/// Plays an HTTP/2 client frame by frame against the server's connection handler on an `EmbeddedChannel`.
+final class WireClient {
+    let channel = EmbeddedChannel()
+    private var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+    private var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+    private var unread = ByteBuffer()
+
+    static let unaryPath = "/test.Echo/Unary"
+    static let streamPath = "/test.Echo/Stream"
+
+    /// Echo methods: the unary one answers with its request; the streaming one echoes each message and ends
+    /// with OK when the client half-closes.
+    static var router: GRPCRouter {
+        var router = GRPCRouter()
+        router.register("test.Echo", "Unary", .unary { request, call in call.respond(request) })
+        router.register("test.Echo", "Stream", .streaming { call in Echo(call: call) })
+        return router
+    }
+
+    final class Echo: ServerCallReceiver {
+        let call: ServerCall
+        init(call: ServerCall) { self.call = call }
+        func received(_ message: ByteBuffer) { call.send(message) }
+        func requestsEnded() { call.finish(.ok) }
+        func cancelled() {}
+    }
+
+    init(maxConcurrentStreams: Int = 100) throws {
+        let limits = GRPCConnectionHandler.Limits(maxMessageBytes: 1 << 20, windowBytes: 1 << 20,
+                                                  maxConcurrentStreams: maxConcurrentStreams,
+                                                  maxFrameBytes: 1 << 20, maxHeaderListBytes: 1 << 16)
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCConnectionHandler(router: Self.router, limits: limits, allocator: channel.allocator))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    /// Bytes from the client, as one read.
+    func deliver(_ bytes: ByteBuffer) throws {
+        try channel.writeInbound(bytes)
+        channel.pipeline.fireChannelReadComplete()
+        channel.embeddedEventLoop.run()
+    }
+
+    static func frame(_ type: HTTP2.FrameType, flags: UInt8 = 0, streamID: UInt32, _ payload: ByteBuffer = ByteBuffer()) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        HTTP2.writeFrameHeader(type, length: payload.readableBytes, flags: flags, streamID: streamID, to: &buffer)
+        var payload = payload
+        buffer.writeBuffer(&payload)
+        return buffer
+    }
+
+    static func preface(initialWindow: Int? = nil) -> ByteBuffer {
+        var buffer = ByteBuffer(bytes: HTTP2.clientPreface)
+        var settings = ByteBuffer()
+        if let initialWindow { settings.writeMultipleIntegers(HTTP2.Setting.initialWindowSize.rawValue, UInt32(initialWindow)) }
+        var frame = frame(.settings, streamID: 0, settings)
+        buffer.writeBuffer(&frame)
+        return buffer
+    }
+
+    func headerBlock(path: String) throws -> ByteBuffer {
+        var block = ByteBuffer()
+        let headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path, ":authority": "localhost",
+                                     "content-type": "application/grpc", "te": "trailers"]
+        try encoder.encode(headers: headers, to: &block)
+        return block
+    }
+
+    static func message(_ bytes: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(bytes.count))
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+
+    static func windowUpdate(streamID: UInt32, _ increment: Int) -> ByteBuffer {
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt32(increment))
+        return frame(.windowUpdate, streamID: streamID, payload)
+    }
+
+    /// Every frame the server wrote since the last call.
+    func written() throws -> [WrittenFrame] {
+        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { unread.writeBuffer(&chunk) }
+        var frames: [WrittenFrame] = []
+        while let (high, low, type, flags, streamID) = unread.getMultipleIntegers(
+            at: unread.readerIndex, as: (UInt8, UInt16, UInt8, UInt8, UInt32).self) {
+            let length = Int(high) << 16 | Int(low)
+            guard unread.readableBytes >= 9 + length else { break }
+            unread.moveReaderIndex(forwardBy: 9)
+            frames.append(WrittenFrame(type: HTTP2.FrameType(rawValue: type), flags: flags, streamID: streamID,
+                                       payload: unread.readSlice(length: length)!))
+        }
+        return frames
+    }
+
+    func decode(_ frame: WrittenFrame) throws -> HPACKHeaders {
+        var block = frame.payload
+        return try decoder.decodeHeaders(from: &block)
+    }
+}
+
+@Suite struct HTTP2ServerTests {
+    @Test func aResponseLargerThanTheClientsWindowWaitsForWindowUpdates() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface(initialWindow: 100)
+        var headers = WireClient.frame(.headers, flags: HTTP2.Flags.endHeaders, streamID: 1, try client.headerBlock(path: WireClient.unaryPath))
+        let body = (0..<1000).map { UInt8($0 % 251) }
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 1, WireClient.message(body))
+        bytes.writeBuffer(&headers)
+        bytes.writeBuffer(&data)
+        try client.deliver(bytes)
+
+        let first = try client.written()
+        #expect(first.map(\.type) == [.settings, .windowUpdate, .settings, .headers, .data])
+        #expect(first[2].flags == HTTP2.Flags.ack)
+        #expect(try client.decode(first[3]).first(name: ":status") == "200")
+        #expect(first[4].payload.readableBytes == 100, "the stream's window is 100 bytes")
+        #expect(first[4].flags & HTTP2.Flags.endStream == 0)
+
+        try client.deliver(WireClient.windowUpdate(streamID: 1, 10_000))
+        let rest = try client.written()
+        #expect(rest.map(\.type) == [.data, .headers])
+        #expect((rest.last?.flags ?? 0) & HTTP2.Flags.endStream != 0)
+        #expect(try rest.last.map(client.decode)?.first(name: "grpc-status") == "0")
+        var echoed = first[4].payload
+        var tail = rest[0].payload
+        echoed.writeBuffer(&tail)
+        #expect(echoed == WireClient.message(body))
+    }
+
+    @Test func bytesArrivingOneAtATimeMakeTheSameCall() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface()
+        var headers = WireClient.frame(.headers, flags: HTTP2.Flags.endHeaders, streamID: 3, try client.headerBlock(path: WireClient.unaryPath))
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 3, WireClient.message([1, 2, 3]))
+        bytes.writeBuffer(&headers)
+        bytes.writeBuffer(&data)
+        for byte in bytes.readableBytesView { try client.deliver(ByteBuffer(bytes: [byte])) }
+        let frames = try client.written().filter { $0.streamID == 3 }
+        #expect(frames.map(\.type) == [.headers, .data, .headers])
+        #expect(frames[1].payload == WireClient.message([1, 2, 3]))
+    }
+
+    @Test func pingsAreAnsweredAndHeaderBlocksMayContinue() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface()
+        var ping = WireClient.frame(.ping, streamID: 0, ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7, 8]))
+        bytes.writeBuffer(&ping)
+        var block = try client.headerBlock(path: "/test.Echo/Missing")
+        var first = WireClient.frame(.headers, flags: HTTP2.Flags.endStream, streamID: 1, block.readSlice(length: 5)!)
+        var second = WireClient.frame(.continuation, flags: HTTP2.Flags.endHeaders, streamID: 1, block)
+        bytes.writeBuffer(&first)
+        bytes.writeBuffer(&second)
+        try client.deliver(bytes)
+
+        let frames = try client.written()
+        let pong = try #require(frames.first { $0.type == .ping })
+        #expect(pong.flags == HTTP2.Flags.ack && pong.payload == ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7, 8]))
+        let answer = try #require(frames.first { $0.type == .headers && $0.streamID == 1 })
+        let trailers = try client.decode(answer)
+        #expect(trailers.first(name: "grpc-status") == "12")
+        #expect(trailers.first(name: "grpc-message")?.contains("unknown method") == true)
+        #expect(answer.flags & HTTP2.Flags.endStream != 0)
+    }
+
+    @Test func aStreamEchoesInOrderAndStreamsBeyondTheLimitAreRefused() throws {
+        let client = try WireClient(maxConcurrentStreams: 1)
+        var bytes = WireClient.preface()
+        var open = WireClient.frame(.headers, flags: HTTP2.Flags.endHeaders, streamID: 1, try client.headerBlock(path: WireClient.streamPath))
+        bytes.writeBuffer(&open)
+        var refused = WireClient.frame(.headers, flags: HTTP2.Flags.endHeaders, streamID: 3, try client.headerBlock(path: WireClient.streamPath))
+        bytes.writeBuffer(&refused)
+        for index in 0..<50 {
+            var data = WireClient.frame(.data, flags: index == 49 ? HTTP2.Flags.endStream : 0, streamID: 1, WireClient.message([UInt8(index)]))
+            bytes.writeBuffer(&data)
+        }
+        try client.deliver(bytes)
+        let frames = try client.written()
+        let reset = try #require(frames.first { $0.type == .rstStream && $0.streamID == 3 })
+        #expect(reset.payload.getInteger(at: reset.payload.readerIndex, as: UInt32.self) == HTTP2.ErrorCode.refusedStream.rawValue)
+        var echoed = ByteBuffer()
+        for frame in frames where frame.type == .data && frame.streamID == 1 {
+            var payload = frame.payload
+            echoed.writeBuffer(&payload)
+        }
+        var expected = ByteBuffer()
+        for index in 0..<50 {
+            var message = WireClient.message([UInt8(index)])
+            expected.writeBuffer(&message)
+        }
+        #expect(echoed == expected)
+        let end = try #require(frames.last { $0.type == .headers && $0.streamID == 1 })
+        #expect(try client.decode(end).first(name: "grpc-status") == "0")
+    }
+
+    @Test(arguments: ["bad preface", "even stream", "DATA on an idle stream", "oversized frame"])
+    func protocolFaultsEndTheConnectionWithGoAway(fault: String) throws {
+        let client = try WireClient()
+        var bytes: ByteBuffer
+        switch fault {
+        case "bad preface":
+            bytes = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        case "even stream":
+            bytes = WireClient.preface()
+            var headers = WireClient.frame(.headers, flags: HTTP2.Flags.endHeaders, streamID: 2, try client.headerBlock(path: WireClient.unaryPath))
+            bytes.writeBuffer(&headers)
+        case "DATA on an idle stream":
+            bytes = WireClient.preface()
+            var data = WireClient.frame(.data, streamID: 7, WireClient.message([1]))
+            bytes.writeBuffer(&data)
+        default:
+            bytes = WireClient.preface()
+            var header = ByteBuffer()
+            header.writeMultipleIntegers(UInt8(0x20), UInt16(0), UInt8(0), UInt8(0), UInt32(1))
+            bytes.writeBuffer(&header)
+        }
+        try client.deliver(bytes)
+        let frames = try client.written()
+        let goAway = try #require(frames.first { $0.type == .goAway }, "\(fault)")
+        let code = goAway.payload.getInteger(at: goAway.payload.readerIndex + 4, as: UInt32.self)
+        #expect(code == (fault == "oversized frame" ? HTTP2.ErrorCode.frameSizeError : .protocolError).rawValue)
+        #expect(!client.channel.isActive)
+    }
+
+    @Test func headerBlocksDecodeAsHPACK() throws {
+        var block = ByteBuffer()
+        GRPCHeaderBlock.trailers(GRPCStatus(.invalidArgument, String(repeating: "long message ", count: 20)),
+                                 trailersOnly: true, to: &block)
+        var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+        let headers = try decoder.decodeHeaders(from: &block)
+        #expect(headers.map(\.name) == [":status", "content-type", "grpc-status", "grpc-message"])
+        #expect(headers.first(name: "content-type") == "application/grpc")
+        #expect(headers.first(name: "grpc-status") == "3")
+        #expect(headers.first(name: "grpc-message")?.count == 260)
+        // RFC 7541 C.1.2: 1337 with a 5-bit prefix.
+        var integer = ByteBuffer()
+        GRPCHeaderBlock.writeInteger(1337, prefixBits: 5, firstByte: 0, to: &integer)
+        #expect(Array(integer.readableBytesView) == [31, 154, 10])
+    }
+
+    /// Our swift-nio-http2 client against the server over a real socket: many concurrent calls, messages far
+    /// larger than a frame or the initial windows, and a long stream.
+    @Test func manyConcurrentCallsAndLargeMessagesOverASocket() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let server = GRPCServer(configuration: .init(host: "127.0.0.1", port: 0), router: WireClient.router, group: group)
+        let port = try await server.start()
+        let channel = try await GRPCChannel.connect(host: "127.0.0.1", port: port, group: group)
+        let sizes = [0, 1, 100, 16_384, 65_536, 300_000, 3 << 20]
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            for index in 0..<200 {
+                tasks.addTask {
+                    let size = sizes[index % sizes.count]
+                    let body = ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) })
+                    let reply = try await channel.unary(WireClient.unaryPath, request: body, timeout: .seconds(60))
+                    return reply == body
+                }
+            }
+            for try await same in tasks { #expect(same) }
+        }
+        let closed = channel.eventLoop.makePromise(of: (GRPCStatus, [ByteBuffer]).self)
+        try await channel.eventLoop.submit {
+            var received: [ByteBuffer] = []
+            let stream = channel.openStream(WireClient.streamPath, onMessage: { received.append($0) },
+                                            onClose: { closed.succeed(($0, received)) })
+            for index in 0..<5_000 { stream.send(ByteBuffer(string: "message \(index)")) }
+            stream.send(ByteBuffer(string: "last"), endStream: true)
+        }.get()
+        let (status, messages) = try await closed.futureResult.get()
+        #expect(status.code == .ok)
+        #expect(messages.count == 5_001)
+        #expect(messages.prefix(5_000).enumerated().allSatisfy { $0.element == ByteBuffer(string: "message \($0.offset)") })
+        await channel.close()
+        await server.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
