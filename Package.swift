@@ -68,8 +68,10 @@ let package = Package(
             "RaftSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The chaos test's history and its checks (pure: no I/O), used by `podium chaos`.
+        .target(name: "Chaos"),
         .executableTarget(name: "podium", dependencies: [
-            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench",
+            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,6 +96,7 @@ let package = Package(
         ]),
         // Real `podium store` processes driven by the real etcdctl.
         .testTarget(name: "ClusterTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos"]),
         .testTarget(name: "GRPCTests", dependencies: [
             "GRPC",
             .product(name: "NIOCore", package: "swift-nio"),
