@@ -71,7 +71,7 @@ let package = Package(
         // The chaos test's history and its checks (pure: no I/O), used by `podium chaos`.
         .target(name: "Chaos"),
         .executableTarget(name: "podium", dependencies: [
-            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos",
+            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,7 +91,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "StoreTests", dependencies: [
-            "Store", "Raft", "Storage", "MVCC", "MVCCModel", "TestSupport", "BinaryCoding",
+            "Store", "Raft", "Storage", "MVCC", "MVCCModel", "TestSupport", "BinaryCoding", "PeerTransport",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // Real `podium store` processes driven by the real etcdctl.

@@ -20,6 +20,14 @@ public struct History: Codable, Sendable {
 public struct Fault: Codable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case kill, restart, pause, resume
+        /// Every peer link to and from the member dropped.
+        case isolate
+        /// The member's links to the others dropped: it hears them, they do not hear it.
+        case oneWay
+        /// The member's peer links delayed by 300 ms each way.
+        case slow
+        /// Every link restored.
+        case heal
     }
 
     public var time: Double

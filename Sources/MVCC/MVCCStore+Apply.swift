@@ -117,7 +117,8 @@ extension MVCCStore {
         for kv in doomed {
             delete(kv, context: &context)
         }
-        return DeleteRangeResponse(revision: context.main, deleted: Int64(doomed.count),
+        // Deleting nothing creates no revision: the store is still at the one before (as etcd answers).
+        return DeleteRangeResponse(revision: context.changed ? context.main : context.main - 1, deleted: Int64(doomed.count),
                                    prevKVs: request.prevKV ? doomed : [])
     }
 

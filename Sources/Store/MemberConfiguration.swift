@@ -86,6 +86,8 @@ public struct MemberStatus: Sendable, Equatable {
     public var committedIndex: UInt64
     public var appliedIndex: UInt64
     public var membership: Membership
+    /// Raft messages refused because their sender is not a member (or they were addressed to another member).
+    public var ignoredMessages: UInt64 = 0
 }
 
 extension Membership {

@@ -82,6 +82,9 @@ final class RaftLoop: @unchecked Sendable {
     private var ticks: UInt64 = 0
     private var wasLeader = false
     private var knownLeader: NodeID = 0
+    /// Senders from outside the cluster already warned about.
+    private var strangers: Set<NodeID> = []
+    private var ignoredMessages: UInt64 = 0
     /// Memberships taken effect at applied indexes since the log's snapshot point, to label a compaction point
     /// with the membership in force there.
     private var membershipChanges: [(index: UInt64, membership: Membership)] = []
@@ -215,7 +218,23 @@ final class RaftLoop: @unchecked Sendable {
     private func handle(_ input: Input) {
         switch input {
         case .messages(let messages):
-            for message in messages { raft.step(message) }
+            // Only members of this cluster speak to it: a member of another cluster that reached our peer port
+            // (a reused address, a misconfigured --initial-cluster) could otherwise depose our leader with its
+            // term, or overwrite our log with its entries. IDs derive from peer URLs and the cluster token, so
+            // another cluster's differ. A member joining an existing cluster knows nobody until the leader's log
+            // or snapshot tells it the membership, so it listens to anyone until then.
+            let members = raft.membership.allMembers
+            for message in messages {
+                guard message.to == configuration.id, members.isEmpty || members.contains(message.from) else {
+                    ignoredMessages += 1
+                    if strangers.insert(message.from).inserted {
+                        logger.warning("ignoring Raft messages from outside the cluster",
+                                       metadata: ["from": "\(String(message.from, radix: 16))", "to": "\(String(message.to, radix: 16))"])
+                    }
+                    continue
+                }
+                raft.step(message)
+            }
         case .unreachable(let peer):
             raft.reportUnreachable(peer)
         case .propose(let requestID, let data, let completion, let deadline):
@@ -310,10 +329,11 @@ final class RaftLoop: @unchecked Sendable {
                                + UInt64(electionTimeout.components.attoseconds / 1_000_000_000))
             }
         }
-        let raft = raft, applied = appliedIndex
+        let raft = raft, applied = appliedIndex, ignoredMessages = ignoredMessages
         status.withLock {
             $0 = MemberStatus(id: raft.id, leader: raft.leader, term: raft.term, role: raft.role,
-                              committedIndex: raft.committedIndex, appliedIndex: applied, membership: raft.membership)
+                              committedIndex: raft.committedIndex, appliedIndex: applied, membership: raft.membership,
+                              ignoredMessages: ignoredMessages)
         }
     }
 

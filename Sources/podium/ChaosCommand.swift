@@ -8,11 +8,12 @@ import NIOPosix
 
 /// `podium chaos`: a Jepsen-style test of a real local cluster. Clients run puts, compare-and-swaps,
 /// linearizable gets and deletes on a few keys and watchers follow them, while a nemesis kills (the leader more
-/// often), restarts and pauses masters. Then the recorded history is checked (see `HistoryCheck`).
+/// often) and restarts masters, pauses them, and isolates, one-ways or slows their peer links (`PeerLinkProxy`).
+/// Then the recorded history is checked (see `HistoryCheck`).
 struct ChaosCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chaos",
-        abstract: "Run clients against a local cluster while masters are killed and paused; check the history.",
+        abstract: "Run clients against a local cluster while masters are killed, paused and cut off; check the history.",
         discussion: """
             Starts its own cluster under --data-dir (replacing what a previous run left there) and saves the run \
             (seed, faults, every operation, the store's log, what each watcher saw) as history.json there. \
@@ -73,10 +74,10 @@ struct ChaosCommand: AsyncParsableCommand {
             history = try await runner.run(duration: duration, interval: interval, clients: clients, watchers: watchers, keys: keys,
                                            log: log)
         } catch {
-            runner.shutdown()
+            await runner.shutdown()
             throw error
         }
-        runner.shutdown()
+        await runner.shutdown()
         let run = ChaosRun(seed: seed, duration: duration, interval: interval, clients: clients, keys: keys, history: history)
         let path = directory + "/history.json"
         let encoder = JSONEncoder()

@@ -4,6 +4,7 @@ import Foundation
 import GRPC
 import NIOCore
 import NIOPosix
+import PeerTransport
 import Synchronization
 
 /// Runs one chaos test: its own local cluster, the clients, the watchers and the nemesis, and records the
@@ -12,6 +13,8 @@ final class ChaosRunner: Sendable {
     let directory: String
     let cluster: LocalCluster
     let seed: UInt64
+    /// Every peer link goes through it, so the nemesis can cut, one-way or slow links.
+    let proxy: PeerLinkProxy
     private let start = ContinuousClock.now
     private let group = MultiThreadedEventLoopGroup.singleton
     /// The revision watchers must reach before they stop; set once the load is over.
@@ -31,7 +34,20 @@ final class ChaosRunner: Sendable {
         }
         if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        cluster = LocalCluster(masters: masters, basePort: try Self.freeBasePort(count: 2 * masters), token: "chaos-\(seed)")
+        // Member i: client port base+3i, peer port base+3i+1, and base+3i+2 on the proxy, which the others dial.
+        let base = try Self.freeBasePort(count: 3 * masters)
+        var cluster = LocalCluster(masters: masters, basePort: base, token: "chaos-\(seed)")
+        for index in cluster.members.indices {
+            cluster.members[index].clientPort = base + 3 * index
+            cluster.members[index].peerPort = base + 3 * index + 1
+            cluster.members[index].advertisedPeerPort = base + 3 * index + 2
+        }
+        self.cluster = cluster
+        proxy = PeerLinkProxy(group: MultiThreadedEventLoopGroup.singleton)
+        for member in cluster.members {
+            // Safe to force: set just above.
+            try await proxy.forward(listenPort: member.advertisedPeerPort!, to: member.peerPort, memberID: cluster.memberID(member))
+        }
         try cluster.save(in: directory)
         for member in cluster.members { _ = try cluster.start(member, in: directory) }
         _ = try await awaitHealthy(cluster, directory: directory, timeout: 60)
@@ -39,7 +55,8 @@ final class ChaosRunner: Sendable {
 
     private static func freeBasePort(count: Int) throws -> Int {
         for _ in 0..<100 {
-            let base = Int.random(in: 20_000...(60_000 - count))
+            // Below the ephemeral range, so no outgoing connection takes a member's port while it restarts.
+            let base = Int.random(in: 10_000...(32_000 - count))
             if (0..<count).allSatisfy({ LocalCluster.isFree(base + $0) }) { return base }
         }
         throw CommandFailure("no run of \(count) free ports found")
@@ -51,11 +68,12 @@ final class ChaosRunner: Sendable {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    func shutdown() {
+    func shutdown() async {
         for member in cluster.members {
             if let pid = LocalCluster.runningPID(directory, member.name) { kill(pid, SIGCONT) }
             LocalCluster.stop(member.name, in: directory, signal: SIGKILL)
         }
+        await proxy.shutdown()
     }
 
     func run(duration: Double, interval: Double, clients: Int, watchers: Int, keys: Int,
@@ -310,27 +328,53 @@ final class ChaosRunner: Sendable {
         while now() + interval < deadline {
             try? await Task.sleep(for: .seconds(interval * 0.4))
             let leader = await currentLeader()
-            let roll = random.next() % 100
             let pick = cluster.members[Int(random.next() % UInt64(cluster.members.count))].name
-            let target = roll % 2 == 0 ? (leader ?? pick) : pick
-            let wasLeader = target == leader
-            let pause = roll >= 60
-            guard let pid = LocalCluster.runningPID(directory, target) else { continue }
-            if pause {
-                kill(pid, SIGSTOP)
-            } else {
-                LocalCluster.stop(target, in: directory, signal: SIGKILL)
+            let target = random.next() % 2 == 0 ? (leader ?? pick) : pick
+            let kind: Fault.Kind
+            switch random.next() % 100 {
+            case 0..<30: kind = .kill
+            case 30..<50: kind = .pause
+            case 50..<70: kind = .isolate
+            case 70..<85: kind = .oneWay
+            default: kind = .slow
             }
-            faults.append(Fault(time: now(), kind: pause ? .pause : .kill, member: target, wasLeader: wasLeader))
-            log(String(format: "%7.2f s  %@ %@%@", now(), pause ? "pause" : "kill -9", target, wasLeader ? " (leader)" : ""))
+            guard let pid = LocalCluster.runningPID(directory, target), let member = try? cluster.member(target) else { continue }
+            let id = cluster.memberID(member)
+            let others = cluster.members.filter { $0.name != target }.map(cluster.memberID)
+            switch kind {
+            case .kill: LocalCluster.stop(target, in: directory, signal: SIGKILL)
+            case .pause: kill(pid, SIGSTOP)
+            case .isolate:
+                for other in others {
+                    proxy.setFault(.drop, from: id, to: other)
+                    proxy.setFault(.drop, from: other, to: id)
+                }
+            case .oneWay:
+                // It hears the others but nobody hears it.
+                for other in others { proxy.setFault(.drop, from: id, to: other) }
+            default:
+                for other in others {
+                    proxy.setFault(.delay(.milliseconds(300)), from: id, to: other)
+                    proxy.setFault(.delay(.milliseconds(300)), from: other, to: id)
+                }
+            }
+            faults.append(Fault(time: now(), kind: kind, member: target, wasLeader: target == leader))
+            log(String(format: "%7.2f s  %@ %@%@", now(), kind.rawValue, target, target == leader ? " (leader)" : ""))
             try? await Task.sleep(for: .seconds(interval * 0.6))
-            if pause {
-                kill(pid, SIGCONT)
-            } else if let member = try? cluster.member(target) {
+            let heal: Fault.Kind
+            switch kind {
+            case .kill:
                 _ = try? cluster.start(member, in: directory)
+                heal = .restart
+            case .pause:
+                kill(pid, SIGCONT)
+                heal = .resume
+            default:
+                proxy.healAll()
+                heal = .heal
             }
-            faults.append(Fault(time: now(), kind: pause ? .resume : .restart, member: target, wasLeader: false))
-            log(String(format: "%7.2f s  %@ %@", now(), pause ? "resume" : "restart", target))
+            faults.append(Fault(time: now(), kind: heal, member: target, wasLeader: false))
+            log(String(format: "%7.2f s  %@ %@", now(), heal.rawValue, target))
         }
         return faults
     }

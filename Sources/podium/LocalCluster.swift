@@ -8,9 +8,13 @@ struct LocalCluster: Codable {
         var name: String
         var clientPort: Int
         var peerPort: Int
+        /// Where the others reach this member's peer port when it is not `peerPort` itself: a proxy between them
+        /// (`podium chaos` cuts links there).
+        var advertisedPeerPort: Int?
 
         var clientURL: String { "http://127.0.0.1:\(clientPort)" }
         var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+        var advertisedPeerURL: String { "http://127.0.0.1:\(advertisedPeerPort ?? peerPort)" }
         var endpoint: String { "127.0.0.1:\(clientPort)" }
     }
 
@@ -26,7 +30,7 @@ struct LocalCluster: Codable {
         self.token = token
     }
 
-    var initialCluster: String { members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",") }
+    var initialCluster: String { members.map { "\($0.name)=\($0.advertisedPeerURL)" }.joined(separator: ",") }
     var endpoints: String { members.map(\.endpoint).joined(separator: ",") }
 
     static func layoutPath(_ directory: String) -> String { directory + "/cluster.json" }
@@ -64,7 +68,7 @@ struct LocalCluster: Codable {
     // MARK: identity
 
     /// The ID the member derives for itself from its peer URL and the cluster token.
-    func memberID(_ member: Member) -> UInt64 { ClusterIdentity.memberID(peerURLs: [member.peerURL], token: token) }
+    func memberID(_ member: Member) -> UInt64 { ClusterIdentity.memberID(peerURLs: [member.advertisedPeerURL], token: token) }
 
     /// The cluster's ID: a process answering on a member's port that reports another cluster ID is not ours
     /// (another cluster may have taken the port while our member was down).
@@ -139,7 +143,7 @@ struct LocalCluster: Codable {
         let arguments = [
             executable, "store", "--name", member.name, "--data-dir", "\(directory)/\(member.name)",
             "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
-            "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
+            "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.advertisedPeerURL,
             "--initial-cluster", initialCluster, "--initial-cluster-token", token,
         ]
         var actions = posix_spawn_file_actions_t()

@@ -118,9 +118,12 @@ struct StoreCommand: AsyncParsableCommand {
         configuration.mvcc.minLeaseTTL = Int64((3 * electionTimeout / 2 + 999) / 1000)
         let member: StoreMember
         do {
-            // A joining member starts knowing no voters: it learns the membership from the leader's log.
-            member = try StoreMember(configuration: configuration, voters: joining && isNewMember ? [] : Set(memberIDs.values),
-                                     group: group)
+            // A joining member starts with the members it was told of (`member add` prints them) but not itself:
+            // the leader's log or snapshot adds it. Starting from nobody, it would apply its own addition as a
+            // cluster of one, deaf to the others (the log holds changes, not the founding membership) and able
+            // to elect itself.
+            let voters = joining && isNewMember ? Set(memberIDs.filter { $0.key != name }.values) : Set(memberIDs.values)
+            member = try StoreMember(configuration: configuration, voters: voters, group: group)
         } catch {
             throw CommandFailure("cannot open the member's data in \(dataDirectory): \(error)")
         }

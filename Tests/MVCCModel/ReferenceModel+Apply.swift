@@ -120,7 +120,7 @@ extension ReferenceModel {
     private mutating func deleteRange(_ request: DeleteRangeRequest, change: inout Change) -> DeleteRangeResponse {
         let doomed = liveKeys(in: request.range, at: change.main)
         for kv in doomed { delete(kv, change: &change) }
-        return DeleteRangeResponse(revision: change.main, deleted: Int64(doomed.count),
+        return DeleteRangeResponse(revision: change.sub > 0 ? change.main : change.main - 1, deleted: Int64(doomed.count),
                                    prevKVs: request.prevKV ? doomed : [])
     }
 

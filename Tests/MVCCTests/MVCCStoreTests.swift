@@ -83,6 +83,7 @@ import MVCC
         }
         #expect(deleted.deleted == 0)
         #expect(f.store.revision == 3, "deleting nothing makes no revision")
+        #expect(deleted.revision == 3, "and answers with the current one (a chaos run caught it naming the next)")
     }
 
     @Test func rangesHonourPrefixLimitSortAndFilters() throws {

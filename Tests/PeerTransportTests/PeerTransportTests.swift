@@ -166,3 +166,39 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         try await group.shutdownGracefully()
     }
 }
+
+@Suite struct PeerLinkProxyTests {
+    @Test func framesPassAreDroppedOrDelayedInOrderByTheLinksFault() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        var limits = PeerTransport.Limits()
+        limits.maxQueuedMessages = 10_000
+        let a = inboxA.transport(id: 1, group: group, limits: limits)
+        let b = inboxB.transport(id: 2, group: group)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        let proxy = PeerLinkProxy(group: group)
+        let proxyPort = try await proxy.forward(listenPort: 0, to: portB, memberID: 2)
+        a.setPeer(2, host: "127.0.0.1", port: proxyPort)
+
+        a.send((1...100).map { appendMessage($0) })
+        #expect(try await eventually { inboxB.count == 100 })
+        proxy.setFault(.drop, from: 1, to: 2)
+        a.send((101...200).map { appendMessage($0) })
+        #expect(try await eventually { proxy.droppedFrames >= 100 }, "dropped: \(proxy.droppedFrames)")
+        proxy.setFault(nil, from: 1, to: 2)
+        a.send((201...300).map { appendMessage($0) })
+        #expect(try await eventually { inboxB.messages.withLock { $0.last?.index } == 300 })
+        proxy.setFault(.delay(.milliseconds(300)), from: 1, to: 2)
+        a.send((301...350).map { appendMessage($0) })
+        try await Task.sleep(for: .milliseconds(50))
+        proxy.healAll()
+        a.send((351...400).map { appendMessage($0) })
+        #expect(try await eventually { inboxB.messages.withLock { $0.last?.index } == 400 })
+        #expect(inboxB.messages.withLock { $0.map(\.index) } == Array(1...100) + Array(201...400),
+                "whole frames dropped, the rest in order")
+        await a.shutdown()
+        await b.shutdown()
+        await proxy.shutdown()
+        try await group.shutdownGracefully()
+    }
+}

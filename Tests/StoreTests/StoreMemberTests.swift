@@ -1,6 +1,7 @@
 import Testing
 import MVCC
 import NIOPosix
+import PeerTransport
 import Raft
 import TestSupport
 @testable import Store
@@ -231,6 +232,36 @@ func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
         #expect(caughtUp == true)
         let all = try await cluster.members[first]!.range(RangeRequest(range: KeyRange(key: [0], end: [0])))
         #expect(Set(all.kvs.map { String(decoding: $0.key, as: UTF8.self) }) == Set(acknowledged))
+        try await cluster.shutdown()
+    }
+
+    /// A member of another cluster reaching our peer ports (a reused address, a wrong --initial-cluster) with
+    /// a far higher term must neither depose the leader nor get its entries in.
+    @Test func messagesFromOutsideTheClusterAreIgnored() async throws {
+        let cluster = LocalCluster()
+        try await cluster.start()
+        let leader = try #require(try await cluster.leader())
+        let term = cluster.members[leader]!.status.term
+        let stranger = PeerTransport(id: 99, group: cluster.group, receive: { _ in }, reportUnreachable: { _ in })
+        for (id, address) in cluster.addresses { stranger.setPeer(id, host: address.host, port: address.port) }
+        for id in cluster.ids {
+            var append = Message(kind: .append, from: 99, to: id, term: term + 100)
+            append.entries = [Entry(term: term + 100, index: 1, data: [1, 2, 3])]
+            append.commit = 1
+            var vote = Message(kind: .vote, from: 99, to: id, term: term + 200)
+            vote.index = 1_000_000
+            vote.logTerm = term + 150
+            // Right sender, wrong recipient: not for this member either.
+            let misaddressed = Message(kind: .heartbeat, from: leader == 1 ? 2 : 1, to: 42, term: term + 300)
+            stranger.send([append, vote, misaddressed])
+        }
+        let ignored = try await cluster.eventually { () -> Bool? in
+            cluster.members.values.allSatisfy { $0.status.ignoredMessages >= 2 } ? true : nil
+        }
+        #expect(ignored == true)
+        _ = try await cluster.members[leader]!.apply(.put(PutRequest(key: bytes("after-strangers"), value: [1])))
+        #expect(cluster.members.values.allSatisfy { $0.status.term == term && $0.status.leader == leader })
+        await stranger.shutdown()
         try await cluster.shutdown()
     }
 }
