@@ -70,6 +70,8 @@ public struct ClientOperation: Codable, Sendable {
     /// What a get read (nil: absent), or whether a cas swapped.
     public var read: String?
     public var swapped: Bool?
+    /// How many keys a delete removed (0: the key was absent, so it changed nothing).
+    public var deleted: Int64?
     /// The store revision in the response header: every revision up to it was applied before the response.
     public var revision: Int64?
 

@@ -58,15 +58,38 @@ public struct HistoryCheck: Codable, Sendable {
         }
         // Delete events no acknowledged delete accounts for belong to deletes whose outcome is unknown.
         var unclaimedDeletes: [String: [Int64]] = [:]
+        // The acknowledged deletes that removed the key, at the revision in their response. A delete of an absent
+        // key answers with the current revision too; histories that did not record `deleted` credit the
+        // earliest-invoked delete answering with a delete's revision, if it was invoked before anyone saw it.
+        let changes = Set(history.log.map { "\($0.revision)/\($0.key)" })
+        var deleteWriters: Set<Int> = []
+        var claimedBy: [String: Int] = [:]
+        for (index, operation) in history.operations.enumerated() where operation.kind == .delete && operation.outcome == .ok {
+            guard let revision = operation.revision, changes.contains("\(revision)/\(operation.key)") else { continue }
+            if let deleted = operation.deleted {
+                if deleted > 0 { deleteWriters.insert(index) }
+            } else if operation.invoked >= appliedBy(revision) {
+                continue
+            } else if let earlier = claimedBy["\(revision)/\(operation.key)"] {
+                if operation.invoked < history.operations[earlier].invoked {
+                    deleteWriters.remove(earlier)
+                    deleteWriters.insert(index)
+                    claimedBy["\(revision)/\(operation.key)"] = index
+                }
+            } else {
+                deleteWriters.insert(index)
+                claimedBy["\(revision)/\(operation.key)"] = index
+            }
+        }
         var acknowledgedDeletes: [String: Set<Int64>] = [:]
-        for operation in history.operations where operation.kind == .delete && operation.outcome == .ok {
+        for index in deleteWriters {
+            let operation = history.operations[index]
             if let revision = operation.revision { acknowledgedDeletes[operation.key, default: []].insert(revision) }
         }
         for event in history.log where event.value == nil && acknowledgedDeletes[event.key]?.contains(event.revision) != true {
             unclaimedDeletes[event.key, default: []].append(event.revision)
         }
 
-        var steps: [String: [RegisterChecker.Step]] = [:]
         let unknownDeletes = history.operations.indices.filter {
             history.operations[$0].kind == .delete && history.operations[$0].outcome == .unknown
         }.sorted { history.operations[$0].invoked < history.operations[$1].invoked }
@@ -79,9 +102,14 @@ public struct HistoryCheck: Codable, Sendable {
             }
         }
 
+        // Each step, with the revision it wrote at (a write that changed the key) or read at (anything else).
+        var pending: [(key: String, effect: RegisterChecker.Step.Effect, call: Double, ret: Double, index: Int,
+                       revision: Int64?, wrote: Bool)] = []
         for (index, operation) in history.operations.enumerated() {
             let step: RegisterChecker.Step.Effect
             var ret = operation.completed ?? .infinity
+            var revision = operation.revision
+            var wrote = false
             switch (operation.outcome, operation.kind) {
             case (.fail, _), (.unknown, .get):
                 continue
@@ -90,20 +118,55 @@ public struct HistoryCheck: Codable, Sendable {
                 guard let value = operation.value, let event = byValue[value] else { continue }
                 ret = appliedBy(event.revision)
                 step = operation.kind == .put ? .put(value) : .cas(expected: operation.expected, new: value, swapped: nil)
+                revision = event.revision
+                wrote = true
             case (.unknown, .delete):
-                guard let revision = deleteApplied[index] else { continue }
-                ret = appliedBy(revision)
+                guard let applied = deleteApplied[index] else { continue }
+                ret = appliedBy(applied)
                 step = .delete
+                revision = applied
+                wrote = true
             case (.ok, .put):
                 step = .put(operation.value ?? "")
+                wrote = true
             case (.ok, .delete):
                 step = .delete
+                wrote = deleteWriters.contains(index)
             case (.ok, .get):
                 step = .read(operation.read)
             case (.ok, .cas):
                 step = .cas(expected: operation.expected, new: operation.value ?? "", swapped: operation.swapped ?? false)
+                wrote = operation.swapped == true
             }
-            steps[operation.key, default: []].append(RegisterChecker.Step(step, call: operation.invoked, ret: ret, index: index))
+            pending.append((operation.key, step, operation.invoked, ret, index, revision, wrote))
+        }
+        // Revisions bound when a step took effect, far tighter than its call and return when faults made it
+        // slow (which would make the search explode): a write at revision r took effect after every write at
+        // or below r was invoked, and before any response showing r or later returned; a read showing revision
+        // r took effect after every write at or below r was invoked.
+        var writeCalls = pending.filter(\.wrote).compactMap { step in step.revision.map { ($0, step.call) } }.sorted { $0.0 < $1.0 }
+        var latestCall = -Double.infinity
+        for position in writeCalls.indices {
+            latestCall = max(latestCall, writeCalls[position].1)
+            writeCalls[position].1 = latestCall
+        }
+        func invokedByRevision(_ revision: Int64) -> Double {
+            var low = 0, high = writeCalls.count
+            while low < high {
+                let middle = (low + high) / 2
+                if writeCalls[middle].0 <= revision { low = middle + 1 } else { high = middle }
+            }
+            return low == 0 ? -.infinity : writeCalls[low - 1].1
+        }
+        var steps: [String: [RegisterChecker.Step]] = [:]
+        for step in pending {
+            var call = step.call, ret = step.ret
+            if let revision = step.revision {
+                call = max(call, invokedByRevision(revision))
+                if step.wrote { ret = min(ret, appliedBy(revision)) }
+            }
+            // A call bound past the return is itself a violation: the search finds no place for the step.
+            steps[step.key, default: []].append(RegisterChecker.Step(step.effect, call: call, ret: ret, index: step.index))
         }
         for (key, keySteps) in steps {
             switch RegisterChecker.check(keySteps) {

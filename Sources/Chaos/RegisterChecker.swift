@@ -91,8 +91,9 @@ public enum RegisterChecker {
     }
 
     /// Every value the register can hold after all of `segment` (sorted by call), from any of `starts`; nil
-    /// when the search exceeds `budget` nodes.
+    /// when the search exceeds `budget` nodes (fewer for long segments, so the memo stays within ~400 MB).
     private static func search(_ segment: [Step], from starts: Set<String?>, budget: Int) -> Set<String?>? {
+        let budget = min(budget, max(10_000, 50_000_000 / ((segment.count + 63) / 64)))
         var finals: Set<String?> = []
         var seen: Set<Node> = []
         var stack = starts.map { Node(done: Bits(count: segment.count), count: 0, value: $0) }

@@ -68,7 +68,10 @@ struct ChaosCommand: AsyncParsableCommand {
         let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
         let runner = try await ChaosRunner(directory: directory, masters: masters, seed: seed)
         let quiet = json
-        let log: @Sendable (String) -> Void = { line in if !quiet { print(line) } }
+        // Written unbuffered, so a long run's progress survives the run being killed.
+        let log: @Sendable (String) -> Void = { line in
+            if !quiet { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        }
         let history: History
         do {
             history = try await runner.run(duration: duration, interval: interval, clients: clients, watchers: watchers, keys: keys,

@@ -196,6 +196,7 @@ final class ChaosRunner: Sendable {
             let reply = try Etcdserverpb_DeleteRangeResponse(
                 grpcMessage: try await channel.unary("/etcdserverpb.KV/DeleteRange", request: request.grpcMessage(), timeout: timeout))
             operation.revision = reply.header.revision
+            operation.deleted = reply.deleted
         case .cas:
             var compare = Etcdserverpb_Compare()
             compare.key = key

@@ -123,4 +123,27 @@ import Testing
         let check = HistoryCheck(history)
         #expect(check.violations["k"] != nil)
     }
+
+    @Test func aDeleteOfAnAbsentKeyIsNotTakenForTheDeleteAtItsRevision() {
+        // Client 1's delete removed the key at revision 3; client 0's, invoked after revision 3 was seen, found
+        // it absent and answered with the same (current) revision.
+        var late = Self.operation(0, .delete, "k", at: 5, done: 6, .ok, revision: 3)
+        late.deleted = 0
+        var real = Self.operation(1, .delete, "k", at: 2, done: 4, .ok, revision: 3)
+        real.deleted = 1
+        let history = History(operations: [
+            Self.operation(0, .put, "k", value: "a", at: 0, done: 1, .ok, revision: 2),
+            real,
+            Self.operation(2, .get, "k", at: 3, done: 3.5, .ok, read: nil, revision: 3),
+            late,
+        ], log: [Event(revision: 2, key: "k", value: "a"), Event(revision: 3, key: "k", value: nil)])
+        #expect(HistoryCheck(history).passed)
+        // Without the counts (older histories) the one invoked before revision 3 was seen is credited.
+        late.deleted = nil
+        real.deleted = nil
+        var older = history
+        older.operations[1] = real
+        older.operations[3] = late
+        #expect(HistoryCheck(older).passed)
+    }
 }
