@@ -32,8 +32,11 @@ public final class GRPCChannel: Sendable {
                         HTTP2Setting(parameter: .maxFrameSize, value: 1 << 20),
                     ]
                     // Go's gRPC servers (etcd) send a PING per burst of data to estimate bandwidth: thousands a
-                    // second under load. The server is the one we chose to talk to, so this flood guard is off.
-                    configuration.controlFrameRateLimit.maximumCount = .max
+                    // second under load. The server is the one we chose to talk to, so this flood guard is
+                    // effectively off: 10,000 per 10 ms. (Not `.max`: the guard preallocates room for that many
+                    // timestamps, which overflows.)
+                    configuration.controlFrameRateLimit.maximumCount = 10_000
+                    configuration.controlFrameRateLimit.windowLength = .milliseconds(10)
                     let handler = GRPCClientConnectionHandler(authority: authority, eventLoop: channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client,
                                                                                    connectionConfiguration: configuration))
