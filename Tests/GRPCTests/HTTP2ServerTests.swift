@@ -50,6 +50,11 @@ final class WireClient {
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 
+    deinit {
+        // Closing tears the pipeline down; an embedded channel left open keeps its handlers (and their calls).
+        _ = try? channel.finish(acceptAlreadyClosed: true)
+    }
+
     /// Bytes from the client, as one read.
     func deliver(_ bytes: ByteBuffer) throws {
         try channel.writeInbound(bytes)
