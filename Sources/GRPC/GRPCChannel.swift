@@ -190,6 +190,12 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         self.context = context
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The context holds this handler: keeping it past removal would keep the pair, and the whole pipeline
+        // with its buffers, alive after the connection closed.
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         let increment = Self.windowBytes - 65_535
         context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))),

@@ -97,6 +97,12 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         self.context = context
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The context holds this handler: keeping it past removal would keep the pair, and the whole pipeline
+        // with its buffers, alive after the connection closed.
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         // The server's preface: our SETTINGS, then the connection window raised from HTTP/2's 64 KiB so large
         // requests need not wait for round trips.
