@@ -38,6 +38,17 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     private var encoder = WatchResponseEncoder()
     /// The response header for the current drain, encoded once for all its responses.
     private var drainHeader: [UInt8]?
+    /// Framed responses of the current drain not yet handed to the connection.
+    private var batch: ByteBuffer?
+    /// Event arrays encoded in the current drain, by the address of their elements: an array published once is
+    /// shared by every watcher it was offered to, so it is encoded once for all of them. Each entry keeps its
+    /// array alive, so no other array can take its address before the drain ends.
+    private var encodedBatches: [UnsafeRawPointer: (events: [WatchEvent], encoded: [[UInt8]])] = [:]
+    private static let sharedBatchLimit = 64
+    /// The polled batches of one watcher (reused, to keep its capacity).
+    private var polled: [[WatchEvent]] = []
+    /// Bytes of responses gathered before they go to the connection (its own batch size).
+    private static let batchBytes = 64 << 10
 
     init(server: EtcdServer, call: ServerCall) {
         self.server = server
@@ -158,6 +169,14 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
             guard let subscription = subscriptions[id] else { continue }
             deliver(id, subscription)
         }
+        sendBatch()
+        encodedBatches.removeAll(keepingCapacity: true)
+    }
+
+    private func sendBatch() {
+        guard let batch else { return }
+        self.batch = nil
+        call.sendFramed(batch)
     }
 
     private func deliver(_ id: Int64, _ subscription: Subscription) {
@@ -168,14 +187,14 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
             }
             let poll: WatchPoll
             do {
-                poll = try subscription.watcher.poll()
+                poll = try subscription.watcher.poll(batches: &polled)
             } catch {
                 end(GRPCStatus(.internal, "podium: reading watch history failed: \(error)"))
                 return
             }
             switch poll {
-            case .events(let events):
-                sendEvents(events, id: id, fragment: subscription.fragment)
+            case .events:
+                sendEvents(polled, id: id, fragment: subscription.fragment)
             case .idle:
                 return
             case .compacted(let compactRevision):
@@ -197,14 +216,17 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
 
     /// Sends events in one response; a watcher that asked for fragments gets responses of at most the request
     /// size limit, all but the last marked `fragment`.
-    private func sendEvents(_ events: [WatchEvent], id: Int64, fragment: Bool) {
+    private func sendEvents(_ batches: [[WatchEvent]], id: Int64, fragment: Bool) {
         do {
             let header = try currentHeader()
+            if !fragment, batches.count == 1 {
+                sendChunk(try encoded(batches[0]), id: id, header: header, fragment: false)
+                return
+            }
             let limit = server.configuration.maxRequestBytes
             var chunk: [[UInt8]] = []
             var chunkBytes = 0
-            for event in events {
-                let encoded = try encoder.encoded(event)
+            for encoded in try batches.flatMap({ try self.encoded($0) }) {
                 if fragment, !chunk.isEmpty, chunkBytes + encoded.count > limit {
                     sendChunk(chunk, id: id, header: header, fragment: true)
                     chunk = []
@@ -217,6 +239,18 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         } catch {
             end(GRPCStatus(.internal, "podium: encoding a watch response failed: \(error)"))
         }
+    }
+
+    /// The wire form of each event of a polled batch, encoded once per drain however many watchers share it.
+    /// Only small batches are remembered: a published revision's are, a long read from storage (one watcher's
+    /// own catch-up) is not kept for the rest of the drain.
+    private func encoded(_ events: [WatchEvent]) throws -> [[UInt8]] {
+        let address = events.count <= Self.sharedBatchLimit
+            ? events.withUnsafeBufferPointer { $0.baseAddress.map(UnsafeRawPointer.init) } : nil
+        if let address, let known = encodedBatches[address] { return known.encoded }
+        let encoded = try events.map { try encoder.encoded($0) }
+        if let address { encodedBatches[address] = (events, encoded) }
+        return encoded
     }
 
     private func currentHeader() throws -> [UInt8] {
@@ -243,10 +277,19 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
 
     private func sendChunk(_ events: [[UInt8]], id: Int64, header: [UInt8], fragment: Bool) {
         subscriptions[id]?.sentSinceProgress = true
-        call.send(encoder.response(header: header, watchID: id, events: events, fragment: fragment))
+        var buffer = batch ?? call.allocator.buffer(capacity: Self.batchBytes)
+        batch = nil
+        encoder.append(header: header, watchID: id, events: events, fragment: fragment, to: &buffer)
+        if buffer.readableBytes >= Self.batchBytes {
+            call.sendFramed(buffer)
+        } else {
+            batch = buffer
+        }
     }
 
     private func send(_ response: Etcdserverpb_WatchResponse) {
+        // Behind whatever this drain gathered: a watcher's events must not be overtaken by its cancellation.
+        sendBatch()
         do {
             call.send(try response.grpcMessage())
         } catch {

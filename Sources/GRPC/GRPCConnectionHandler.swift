@@ -422,12 +422,17 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     // MARK: sending (on the event loop, via ServerCall)
 
     func send(_ message: ByteBuffer, on call: ServerCall) {
+        guard !call.ended, let context else { return }
+        sendFramed(GRPCFraming.frame(message, allocator: context.channel.allocator), on: call)
+    }
+
+    func sendFramed(_ messages: ByteBuffer, on call: ServerCall) {
         guard !call.ended, let context, let stream = streams[call.streamID] else { return }
         if !stream.headersSent {
             stream.headersSent = true
             writeHeaders(call.streamID, GRPCHeaderBlock.responseHeaders, endStream: false)
         }
-        var framed = GRPCFraming.frame(message, allocator: context.channel.allocator)
+        var framed = messages
         // Messages sent before the next flush share one run of DATA: a watch stream delivering to a hundred
         // watchers costs one frame, not a hundred, on the wire and in the client.
         if var pending = stream.pending {

@@ -48,35 +48,61 @@ struct MessageReader {
 
     var hasPartialMessage: Bool { pending.map { $0.readableBytes > 0 } ?? false }
 
-    /// Appends a frame's bytes and returns the messages completed by it.
+    /// Appends a frame's bytes and returns the messages completed by it. Of a message begun in an earlier frame,
+    /// only its own remaining bytes are copied, never the rest of the frame.
     mutating func append(_ data: ByteBuffer) throws -> [ByteBuffer] {
-        var buffer: ByteBuffer
-        if var existing = pending, existing.readableBytes > 0 {
-            var incoming = data
-            existing.writeBuffer(&incoming)
-            buffer = existing
-        } else {
-            buffer = data
-        }
-        pending = nil
+        var buffer = data
         var messages: [ByteBuffer] = []
+        if var partial = pending {
+            pending = nil
+            // Complete the prefix first, then the message it announces.
+            if partial.readableBytes < GRPCFraming.reservedPrefix {
+                // Safe to force: at most the readable bytes are read.
+                var head = buffer.readSlice(length: min(GRPCFraming.reservedPrefix - partial.readableBytes, buffer.readableBytes))!
+                partial.writeBuffer(&head)
+                if partial.readableBytes < GRPCFraming.reservedPrefix {
+                    pending = partial
+                    return []
+                }
+            }
+            let length = try Self.messageLength(at: partial.readerIndex, in: partial, maxMessageBytes: maxMessageBytes)
+            let missing = GRPCFraming.reservedPrefix + length - partial.readableBytes
+            // Safe to force: at most the readable bytes are read.
+            var tail = buffer.readSlice(length: min(missing, buffer.readableBytes))!
+            partial.writeBuffer(&tail)
+            guard partial.readableBytes == GRPCFraming.reservedPrefix + length else {
+                pending = partial
+                return []
+            }
+            partial.moveReaderIndex(forwardBy: GRPCFraming.reservedPrefix)
+            messages.append(partial)
+        }
         while buffer.readableBytes >= GRPCFraming.reservedPrefix {
-            // Safe to force: at least 5 readable bytes were just checked.
-            let flag = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
-            let length = Int(buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self)!)
-            guard flag == 0 else { throw Failure.compressed }
-            guard length <= maxMessageBytes else { throw Failure.tooLarge(length) }
+            let length = try Self.messageLength(at: buffer.readerIndex, in: buffer, maxMessageBytes: maxMessageBytes)
             guard buffer.readableBytes >= GRPCFraming.reservedPrefix + length else { break }
             buffer.moveReaderIndex(forwardBy: GRPCFraming.reservedPrefix)
             // Safe to force: `length` readable bytes were just checked.
             messages.append(buffer.readSlice(length: length)!)
         }
         if buffer.readableBytes > 0 {
-            // Keep the partial message in a buffer of its own, so later frames can be appended.
-            var rest = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+            // Keep the partial message in a buffer of its own, sized for all of it once its length is known, so
+            // later frames' bytes are appended without reallocating.
+            let length = buffer.readableBytes >= GRPCFraming.reservedPrefix
+                ? try Self.messageLength(at: buffer.readerIndex, in: buffer, maxMessageBytes: maxMessageBytes) : 0
+            var rest = ByteBufferAllocator().buffer(capacity: max(buffer.readableBytes, GRPCFraming.reservedPrefix + length))
             rest.writeBuffer(&buffer)
             pending = rest
         }
         return messages
+    }
+
+    /// The length announced by the prefix at `index`, checked against the limits.
+    private static func messageLength(at index: Int, in buffer: ByteBuffer, maxMessageBytes: Int) throws -> Int {
+        // Safe to force: callers checked that the 5 prefix bytes are readable.
+        let flag = buffer.getInteger(at: index, as: UInt8.self)!
+        let length = Int(buffer.getInteger(at: index + 1, as: UInt32.self)!)
+        guard flag == 0 else { throw Failure.compressed }
+        guard length <= maxMessageBytes else { throw Failure.tooLarge(length) }
+        return length
     }
 }

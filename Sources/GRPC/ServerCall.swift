@@ -28,6 +28,12 @@ public final class ServerCall: @unchecked Sendable {
         onLoop { call in call.connection?.send(message, on: call) }
     }
 
+    /// Sends bytes holding one or more messages already framed for gRPC (flag byte, length, message), as a
+    /// streaming sender that gathers many small responses writes them: one hand-over instead of one each.
+    public func sendFramed(_ messages: ByteBuffer) {
+        onLoop { call in call.connection?.sendFramed(messages, on: call) }
+    }
+
     /// Sends the only response message of a unary call and finishes it with OK.
     public func respond(_ message: ByteBuffer) {
         onLoop { call in

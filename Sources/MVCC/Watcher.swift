@@ -52,9 +52,19 @@ public final class Watcher: Sendable {
     /// The next thing to report, without waiting. Reads from storage when the watcher is behind (the
     /// consumer, not the writer, pays for catching up).
     public func poll() throws -> WatchPoll {
+        var batches: [[WatchEvent]] = []
+        let outcome = try poll(batches: &batches)
+        guard case .events = outcome else { return outcome }
+        return .events(batches.count == 1 ? batches[0] : batches.flatMap { $0 })
+    }
+
+    /// Like `poll()`, but events come in `batches` (replacing its contents) as they were published, one array
+    /// per revision shared by every watcher it was offered to, or as read from storage; the result is then
+    /// `.events([])`. A consumer serving many watchers can so recognise an array it has already encoded.
+    public func poll(batches: inout [[WatchEvent]]) throws -> WatchPoll {
+        batches.removeAll(keepingCapacity: true)
         while true {
             let from: Int64
-            var batches: [[WatchEvent]] = []
             let snapshot: WatchPoll? = state.withLock { state in
                 switch state.mode {
                 case .finished(let outcome):
@@ -71,7 +81,6 @@ public final class Watcher: Sendable {
                     return nil
                 }
             }
-            if case .events = snapshot { return .events(batches.count == 1 ? batches[0] : batches.flatMap { $0 }) }
             if let snapshot { return snapshot }
             from = state.withLock { $0.nextRevision }
             guard let hub else {
@@ -97,7 +106,10 @@ public final class Watcher: Sendable {
                 return true
             }
             guard stillBehind else { continue }
-            if !events.isEmpty { return .events(events) }
+            if !events.isEmpty {
+                batches = [events]
+                return .events([])
+            }
         }
     }
 
