@@ -43,32 +43,51 @@ struct WatchResponseEncoder {
     private static let fragmentTag: UInt8 = 7 << 3
     private static let eventTag: UInt8 = 11 << 3 | 2
 
-    /// Appends a WatchResponse carrying `events` (each from `encoded`) for watcher `watchID` to `buffer`, framed
-    /// for gRPC: the responses of one drain share one buffer, handed to the connection at once.
-    func append(header: [UInt8], watchID: Int64, events: [[UInt8]], fragment: Bool, to buffer: inout ByteBuffer) {
-        var size = 1 + Self.varintSize(UInt64(header.count)) + header.count
-        if watchID != 0 { size += 1 + Self.varintSize(UInt64(bitPattern: watchID)) }
+    /// The header as a WatchResponse field, encoded once for every response of a drain.
+    static func headerField(_ header: [UInt8]) -> [UInt8] {
+        var field: [UInt8] = [headerTag]
+        field.reserveCapacity(1 + varintSize(UInt64(header.count)) + header.count)
+        appendVarint(UInt64(header.count), to: &field)
+        field.append(contentsOf: header)
+        return field
+    }
+
+    /// Events (each from `encoded`) as WatchResponse fields, encoded once for every watcher that gets them.
+    static func eventFields(_ events: [[UInt8]]) -> [UInt8] {
+        var fields: [UInt8] = []
+        fields.reserveCapacity(events.reduce(0) { $0 + 1 + varintSize(UInt64($1.count)) + $1.count })
+        for event in events {
+            fields.append(eventTag)
+            appendVarint(UInt64(event.count), to: &fields)
+            fields.append(contentsOf: event)
+        }
+        return fields
+    }
+
+    /// Appends a WatchResponse for watcher `watchID` to `buffer`, framed for gRPC: the responses of one drain
+    /// share one buffer, handed to the connection at once, and all but the watch ID is bytes encoded before.
+    static func append(headerField: [UInt8], watchID: Int64, fragment: Bool, eventFields: [UInt8],
+                       to buffer: inout ByteBuffer) {
+        var size = headerField.count + eventFields.count
+        if watchID != 0 { size += 1 + varintSize(UInt64(bitPattern: watchID)) }
         if fragment { size += 2 }
-        for event in events { size += 1 + Self.varintSize(UInt64(event.count)) + event.count }
         buffer.reserveCapacity(minimumWritableBytes: GRPCFraming.reservedPrefix + size)
         buffer.writeInteger(UInt8(0))
         buffer.writeInteger(UInt32(size))
-        buffer.writeInteger(Self.headerTag)
-        Self.writeVarint(UInt64(header.count), to: &buffer)
-        buffer.writeBytes(header)
+        buffer.writeBytes(headerField)
         if watchID != 0 {
-            buffer.writeInteger(Self.watchIDTag)
-            Self.writeVarint(UInt64(bitPattern: watchID), to: &buffer)
+            buffer.writeInteger(watchIDTag)
+            writeVarint(UInt64(bitPattern: watchID), to: &buffer)
         }
         if fragment {
-            buffer.writeInteger(Self.fragmentTag)
+            buffer.writeInteger(fragmentTag)
             buffer.writeInteger(UInt8(1))
         }
-        for event in events {
-            buffer.writeInteger(Self.eventTag)
-            Self.writeVarint(UInt64(event.count), to: &buffer)
-            buffer.writeBytes(event)
-        }
+        buffer.writeBytes(eventFields)
+    }
+
+    private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        forEachVarintByte(value) { bytes.append($0) }
     }
 
     static func varintSize(_ value: UInt64) -> Int {
@@ -76,11 +95,15 @@ struct WatchResponseEncoder {
     }
 
     static func writeVarint(_ value: UInt64, to buffer: inout ByteBuffer) {
+        forEachVarintByte(value) { buffer.writeInteger($0) }
+    }
+
+    private static func forEachVarintByte(_ value: UInt64, _ emit: (UInt8) -> Void) {
         var rest = value
         while rest >= 0x80 {
-            buffer.writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
+            emit(UInt8(truncatingIfNeeded: rest) | 0x80)
             rest >>= 7
         }
-        buffer.writeInteger(UInt8(rest))
+        emit(UInt8(rest))
     }
 }

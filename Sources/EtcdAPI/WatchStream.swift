@@ -1,4 +1,5 @@
 import EtcdProto
+import Foundation
 import GRPC
 import MVCC
 import NIOCore
@@ -6,19 +7,49 @@ import Synchronization
 
 /// One Watch stream: the client's watchers on it, fed from the store's watch hub.
 ///
-/// Stores signal a watcher from whatever thread applies writes; the signal only marks the watcher and
-/// schedules one drain on the connection's event loop, which polls marked watchers and sends their events.
+/// Stores signal a watcher from whatever thread applies writes; the signal only marks the watcher's feed and
+/// schedules one drain on the connection's event loop, which polls marked feeds and sends their events.
 /// While the client's flow-control window is closed the drain stops, and the store's watchers fall back to
 /// catching up from storage: a client that does not read never makes writers wait or buffer without bound.
+///
+/// Watchers created on one stream for the same key or range, with the same filters and prevKV, and from "now"
+/// share one store watcher (a feed): the store offers each event once per feed, not once per watcher, and the
+/// stream writes one response per watcher from the same encoded bytes.
 final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     // @unchecked Sendable: everything except `signals` is touched only on `call.eventLoop`.
     struct Subscription {
-        var watcher: Watcher
-        var fragment: Bool
+        var feed: Int64
         /// Wants a progress notification (a response with no events, carrying the current revision) after each
         /// interval in which it got no events.
         var progressNotify: Bool
         var sentSinceProgress = false
+    }
+
+    /// A store watcher and the client's watchers it feeds.
+    struct Feed {
+        var watcher: Watcher
+        /// What later watchers must ask for to join; nil for a watcher that started at a given revision, whose
+        /// feed is its own.
+        var sharing: Sharing?
+        var members: [Member]
+    }
+
+    struct Member {
+        var id: Int64
+        /// The first revision this watcher may see: one that joined a running feed must get nothing from
+        /// before it was created.
+        var from: Int64
+        var fragment: Bool
+        var progressNotify: Bool
+    }
+
+    /// The part of a watch request that decides which events a watcher gets and how they look.
+    struct Sharing: Hashable {
+        var key: Data
+        var end: Data
+        var filterPuts: Bool
+        var filterDeletes: Bool
+        var prevKV: Bool
     }
 
     struct Signals {
@@ -29,14 +60,17 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     let server: EtcdServer
     let call: ServerCall
     private var subscriptions: [Int64: Subscription] = [:]
+    private var feeds: [Int64: Feed] = [:]
+    private var sharedFeeds: [Sharing: Int64] = [:]
+    private var nextFeedID: Int64 = 0
     private var nextWatchID: Int64 = 0
-    /// Watchers with something to send that had to wait for the window to open.
+    /// Feeds with something to send that had to wait for the window to open.
     private var blocked: Set<Int64> = []
     private var ended = false
     private var progressTimer: RepeatedTask?
     private let signals = Mutex(Signals())
     private var encoder = WatchResponseEncoder()
-    /// The response header for the current drain, encoded once for all its responses.
+    /// The response header field for the current drain, encoded once for all its responses.
     private var drainHeader: [UInt8]?
     /// Framed responses of the current drain not yet handed to the connection.
     private var batch: ByteBuffer?
@@ -45,7 +79,7 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     /// array alive, so no other array can take its address before the drain ends.
     private var encodedBatches: [UnsafeRawPointer: (events: [WatchEvent], encoded: [[UInt8]])] = [:]
     private static let sharedBatchLimit = 64
-    /// The polled batches of one watcher (reused, to keep its capacity).
+    /// The polled batches of one feed (reused, to keep its capacity).
     private var polled: [[WatchEvent]] = []
     /// Bytes of responses gathered before they go to the connection (its own batch size).
     private static let batchBytes = 64 << 10
@@ -119,8 +153,29 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
                                    filterPuts: create.filters.contains(.noput),
                                    filterDeletes: create.filters.contains(.nodelete),
                                    prevKV: create.prevKv)
-        let watcher = server.member.mvcc.watch(request) { [weak self, id] in self?.signal(id) }
-        subscriptions[id] = Subscription(watcher: watcher, fragment: create.fragment, progressNotify: create.progressNotify)
+        let sharing = create.startRevision == 0
+            ? Sharing(key: create.key, end: create.rangeEnd, filterPuts: request.filterPuts,
+                      filterDeletes: request.filterDeletes, prevKV: request.prevKV)
+            : nil
+        // Read before joining: the store counts a revision as current before it offers its events, so a feed
+        // cannot have passed `header.revision` yet.
+        let header = server.header()
+        var member = Member(id: id, from: 0, fragment: create.fragment, progressNotify: create.progressNotify)
+        let feedID: Int64
+        var isNewFeed = false
+        if let sharing, let shared = sharedFeeds[sharing] {
+            feedID = shared
+            member.from = header.revision + 1
+            feeds[shared]?.members.append(member)
+        } else {
+            feedID = nextFeedID
+            nextFeedID += 1
+            isNewFeed = true
+            let watcher = server.member.mvcc.watch(request) { [weak self, feedID] in self?.signal(feedID) }
+            feeds[feedID] = Feed(watcher: watcher, sharing: sharing, members: [member])
+            if let sharing { sharedFeeds[sharing] = feedID }
+        }
+        subscriptions[id] = Subscription(feed: feedID, progressNotify: create.progressNotify)
         if create.progressNotify, progressTimer == nil {
             let interval = server.configuration.watchProgressNotifyInterval
             progressTimer = call.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
@@ -128,22 +183,40 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
             }
         }
         var response = Etcdserverpb_WatchResponse()
-        response.header = server.header()
+        response.header = header
         response.watchID = id
         response.created = true
         send(response)
         // Replay (or report compaction) right away rather than on the next write.
-        signal(id)
+        if isNewFeed { signal(feedID) }
     }
 
     private func cancel(_ id: Int64) {
         guard let subscription = subscriptions.removeValue(forKey: id) else { return }
-        subscription.watcher.cancel()
+        leave(subscription.feed, id)
         var response = Etcdserverpb_WatchResponse()
         response.header = server.header()
         response.watchID = id
         response.canceled = true
         send(response)
+    }
+
+    /// Takes watcher `id` off its feed; the last one to leave stops the store watcher.
+    private func leave(_ feedID: Int64, _ id: Int64) {
+        guard var feed = feeds.removeValue(forKey: feedID) else { return }
+        feed.members.removeAll { $0.id == id }
+        guard feed.members.isEmpty else {
+            feeds[feedID] = feed
+            return
+        }
+        feed.watcher.cancel()
+        closed(feedID, feed)
+    }
+
+    /// Forgets a feed that was removed from `feeds`.
+    private func closed(_ feedID: Int64, _ feed: Feed) {
+        if let sharing = feed.sharing, sharedFeeds[sharing] == feedID { sharedFeeds[sharing] = nil }
+        blocked.remove(feedID)
     }
 
     // MARK: delivery
@@ -165,10 +238,7 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         }
         guard !ended else { return }
         drainHeader = nil
-        for id in marked {
-            guard let subscription = subscriptions[id] else { continue }
-            deliver(id, subscription)
-        }
+        for feedID in marked { deliver(feedID) }
         sendBatch()
         encodedBatches.removeAll(keepingCapacity: true)
     }
@@ -179,46 +249,91 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         call.sendFramed(batch)
     }
 
-    private func deliver(_ id: Int64, _ subscription: Subscription) {
-        while true {
+    private func deliver(_ feedID: Int64) {
+        while let feed = feeds[feedID] {
             guard call.isWritable else {
-                blocked.insert(id)
+                blocked.insert(feedID)
                 return
             }
             let poll: WatchPoll
             do {
-                poll = try subscription.watcher.poll(batches: &polled)
+                poll = try feed.watcher.poll(batches: &polled)
             } catch {
                 end(GRPCStatus(.internal, "podium: reading watch history failed: \(error)"))
                 return
             }
             switch poll {
             case .events:
-                sendEvents(polled, id: id, fragment: subscription.fragment)
+                sendEvents(polled, to: feed.members)
             case .idle:
                 return
             case .compacted(let compactRevision):
-                subscriptions[id] = nil
-                var response = Etcdserverpb_WatchResponse()
-                response.header = server.header()
-                response.watchID = id
-                response.canceled = true
-                response.compactRevision = compactRevision
-                response.cancelReason = "etcdserver: mvcc: required revision has been compacted"
-                send(response)
+                feeds[feedID] = nil
+                closed(feedID, feed)
+                for member in feed.members {
+                    subscriptions[member.id] = nil
+                    var response = Etcdserverpb_WatchResponse()
+                    response.header = server.header()
+                    response.watchID = member.id
+                    response.canceled = true
+                    response.compactRevision = compactRevision
+                    response.cancelReason = "etcdserver: mvcc: required revision has been compacted"
+                    send(response)
+                }
                 return
             case .canceled:
-                subscriptions[id] = nil
+                feeds[feedID] = nil
+                closed(feedID, feed)
+                for member in feed.members { subscriptions[member.id] = nil }
                 return
             }
         }
     }
 
+    /// Sends a feed's polled events to each of its watchers. The common case costs a copy per watcher: the
+    /// events are encoded once, and each response is the drain's header and those event fields around the
+    /// watcher's own ID. A watcher that joined after the first of these events, or wants fragments, is served
+    /// one by one.
+    private func sendEvents(_ batches: [[WatchEvent]], to members: [Member]) {
+        let firstRevision = batches.first?.first?.kv.modRevision ?? 0
+        var shared: (header: [UInt8], events: [UInt8])?
+        for member in members {
+            guard !member.fragment, firstRevision >= member.from else {
+                sendEvents(batches, to: member)
+                continue
+            }
+            if member.progressNotify { subscriptions[member.id]?.sentSinceProgress = true }
+            do {
+                let fields = try shared ?? (currentHeaderField(), WatchResponseEncoder.eventFields(batches.flatMap(encoded)))
+                shared = fields
+                appendResponse { buffer in
+                    WatchResponseEncoder.append(headerField: fields.header, watchID: member.id, fragment: false,
+                                                eventFields: fields.events, to: &buffer)
+                }
+            } catch {
+                end(GRPCStatus(.internal, "podium: encoding a watch response failed: \(error)"))
+                return
+            }
+        }
+    }
+
+    /// A feed's events as `member` may see them: all of them once the feed has passed the revision it joined at.
+    private func sendEvents(_ batches: [[WatchEvent]], to member: Member) {
+        guard let first = batches.first?.first, first.kv.modRevision < member.from else {
+            sendEvents(batches, id: member.id, fragment: member.fragment, progressNotify: member.progressNotify)
+            return
+        }
+        let visible = batches.map { $0.filter { $0.kv.modRevision >= member.from } }.filter { !$0.isEmpty }
+        guard !visible.isEmpty else { return }
+        sendEvents(visible, id: member.id, fragment: member.fragment, progressNotify: member.progressNotify)
+    }
+
     /// Sends events in one response; a watcher that asked for fragments gets responses of at most the request
     /// size limit, all but the last marked `fragment`.
-    private func sendEvents(_ batches: [[WatchEvent]], id: Int64, fragment: Bool) {
+    private func sendEvents(_ batches: [[WatchEvent]], id: Int64, fragment: Bool, progressNotify: Bool) {
+        if progressNotify { subscriptions[id]?.sentSinceProgress = true }
         do {
-            let header = try currentHeader()
+            let header = try currentHeaderField()
             if !fragment, batches.count == 1 {
                 sendChunk(try encoded(batches[0]), id: id, header: header, fragment: false)
                 return
@@ -253,9 +368,10 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         return encoded
     }
 
-    private func currentHeader() throws -> [UInt8] {
+    /// The response header of this drain, as a WatchResponse field.
+    private func currentHeaderField() throws -> [UInt8] {
         if let drainHeader { return drainHeader }
-        let header: [UInt8] = try server.header().serializedBytes()
+        let header = WatchResponseEncoder.headerField(try server.header().serializedBytes())
         drainHeader = header
         return header
     }
@@ -276,10 +392,17 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     }
 
     private func sendChunk(_ events: [[UInt8]], id: Int64, header: [UInt8], fragment: Bool) {
-        subscriptions[id]?.sentSinceProgress = true
+        appendResponse { buffer in
+            WatchResponseEncoder.append(headerField: header, watchID: id, fragment: fragment,
+                                        eventFields: WatchResponseEncoder.eventFields(events), to: &buffer)
+        }
+    }
+
+    /// Adds a framed response to the drain's batch, handing the batch over once it is full.
+    private func appendResponse(_ write: (inout ByteBuffer) -> Void) {
         var buffer = batch ?? call.allocator.buffer(capacity: Self.batchBytes)
         batch = nil
-        encoder.append(header: header, watchID: id, events: events, fragment: fragment, to: &buffer)
+        write(&buffer)
         if buffer.readableBytes >= Self.batchBytes {
             call.sendFramed(buffer)
         } else {
@@ -307,7 +430,9 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         ended = true
         progressTimer?.cancel()
         progressTimer = nil
-        for subscription in subscriptions.values { subscription.watcher.cancel() }
+        for feed in feeds.values { feed.watcher.cancel() }
+        feeds = [:]
+        sharedFeeds = [:]
         subscriptions = [:]
         blocked = []
     }

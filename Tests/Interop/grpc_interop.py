@@ -4,6 +4,7 @@
 Messages are hand-encoded protobuf (no generated code needed). Usage: grpc_interop.py HOST:PORT
 Prints one line per check and exits non-zero on the first failure.
 """
+import queue
 import sys
 import threading
 import time
@@ -183,6 +184,57 @@ def main():
     check("watch events arrive in order", seen == [b"interop/w/0", b"interop/w/1", b"interop/w/2"], repr(seen))
     responses.cancel()
     gate.set()
+
+    # Watchers with the same key on one stream share one store watcher: each still sees only what was written
+    # after its creation, one asking for previous values gets them, and cancelling one leaves the others.
+    requests = queue.Queue()
+
+    def queued():
+        while (item := requests.get()) is not None:
+            yield item
+
+    shared = watch(queued(), timeout=60)
+    seen = {1: [], 2: [], 3: []}
+    prev_values = []
+    state = {"created": set(), "canceled": set()}
+
+    def read_until(condition):
+        deadline = time.monotonic() + 30
+        while not condition() and time.monotonic() < deadline:
+            message = parse(next(shared))
+            watch_id = message.get(2, [0])[0]
+            if message.get(3, [0])[0]:
+                state["created"].add(watch_id)
+            if message.get(4, [0])[0]:
+                state["canceled"].add(watch_id)
+            for event in message.get(11, []):
+                fields = parse(event)
+                seen[watch_id].append(parse(fields[2][0])[5][0])
+                if watch_id == 3:
+                    prev_values.append(parse(fields[3][0])[5][0] if 3 in fields else None)
+        return condition()
+
+    def create_on(watch_id, extra=b""):
+        requests.put(field_bytes(1, field_bytes(1, b"interop/s") + field_int(7, watch_id) + extra))
+
+    create_on(1)
+    read_until(lambda: 1 in state["created"])
+    put(put_request(b"interop/s", b"v1"), timeout=10)
+    read_until(lambda: seen[1] == [b"v1"])
+    create_on(2)
+    create_on(3, field_int(6, 1))
+    read_until(lambda: {2, 3} <= state["created"])
+    put(put_request(b"interop/s", b"v2"), timeout=10)
+    read_until(lambda: len(seen[1]) == 2)
+    requests.put(field_bytes(2, field_int(1, 1)))
+    read_until(lambda: 1 in state["canceled"])
+    put(put_request(b"interop/s", b"v3"), timeout=10)
+    check("watchers sharing a key each see what was written after they were created",
+          read_until(lambda: len(seen[2]) >= 2 and len(seen[3]) >= 2)
+          and seen == {1: [b"v1", b"v2"], 2: [b"v2", b"v3"], 3: [b"v2", b"v3"]}, repr(seen))
+    check("... and the one that asked for previous values gets them", prev_values == [b"v1", b"v2"], repr(prev_values))
+    requests.put(None)
+    shared.cancel()
 
     # Progress notifications (the server runs with a 300 ms interval): an idle watcher that asked for them is
     # told the current revision, with no events.
