@@ -14,11 +14,13 @@ struct WatchResponseScanner {
     var created = false
     var canceled = false
     var cancelReason = ""
-    var events: [Event] = []
 
     enum Failure: Error { case malformed }
 
-    init(_ message: ByteBuffer) throws {
+    /// Scans `message`; its events replace the contents of `events` (the caller's array, reused so that a
+    /// response costs no allocation).
+    init(_ message: ByteBuffer, events: inout [Event]) throws {
+        events.removeAll(keepingCapacity: true)
         try message.withUnsafeReadableBytes { bytes in
             var reader = WireReader(bytes, from: 0, to: bytes.count)
             while let (field, wireType) = try reader.tag() {

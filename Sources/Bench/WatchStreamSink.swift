@@ -18,6 +18,8 @@ final class WatchStreamSink: @unchecked Sendable {
     private(set) var latency = LatencyHistogram()
     private(set) var errors: [String: Int] = [:]
     private var lastRevision: [Int64: Int64] = [:]
+    /// The events of the response being read (kept to reuse its storage).
+    private var scanned: [WatchResponseScanner.Event] = []
     let ready: EventLoopPromise<Void>
     /// Called on the event loop after each response with the number of events it carried.
     var onEvents: ((Int) -> Void)?
@@ -63,7 +65,7 @@ final class WatchStreamSink: @unchecked Sendable {
     private func received(_ message: ByteBuffer) {
         let response: WatchResponseScanner
         do {
-            response = try WatchResponseScanner(message)
+            response = try WatchResponseScanner(message, events: &scanned)
         } catch {
             errors["malformed watch response", default: 0] += 1
             return
@@ -75,18 +77,18 @@ final class WatchStreamSink: @unchecked Sendable {
         if response.canceled {
             errors["watch canceled: \(response.cancelReason)", default: 0] += 1
         }
-        guard !response.events.isEmpty else { return }
+        guard !scanned.isEmpty else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         var last = lastRevision[response.watchID] ?? 0
-        for event in response.events {
+        for event in scanned {
             if event.modRevision <= last { errors["event out of order or repeated", default: 0] += 1 }
             last = event.modRevision
             if let sent = event.stamp, sent <= now { latency.record(now - sent) }
         }
         lastRevision[response.watchID] = last
-        events += response.events.count
+        events += scanned.count
         lastEventAt = now
-        onEvents?(response.events.count)
+        onEvents?(scanned.count)
     }
 
     private func closed(_ status: GRPCStatus) {

@@ -49,10 +49,11 @@ import Testing
             event.prevKv.modRevision = 1
             response.events.append(event)
         }
-        let scanned = try WatchResponseScanner(ByteBuffer(bytes: try response.serializedBytes() as [UInt8]))
+        var events = [WatchResponseScanner.Event(modRevision: 1)]
+        let scanned = try WatchResponseScanner(ByteBuffer(bytes: try response.serializedBytes() as [UInt8]), events: &events)
         #expect(scanned.watchID == 7 && scanned.created && !scanned.canceled && scanned.cancelReason == "because")
-        #expect(scanned.events.map(\.modRevision) == [41, 300_000])
-        #expect(scanned.events.map(\.stamp) == [258, 258])
-        #expect(throws: (any Error).self) { try WatchResponseScanner(ByteBuffer(bytes: [0x5A, 0x10, 0x01])) }
+        #expect(events.map(\.modRevision) == [41, 300_000])
+        #expect(events.map(\.stamp) == [258, 258])
+        #expect(throws: (any Error).self) { try WatchResponseScanner(ByteBuffer(bytes: [0x5A, 0x10, 0x01]), events: &events) }
     }
 }
