@@ -38,12 +38,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        // Our lean gRPC layer: the server speaks HTTP/2 itself (one handler per connection, HPACK decoding from
-        // swift-nio-http2); the client runs on swift-nio-http2 (see shared/reference/grpc-cost.md).
+        // Our lean gRPC layer: server and client speak HTTP/2 themselves (one handler per connection; HPACK
+        // decoding from swift-nio-http2), see shared/reference/grpc-cost.md.
         .target(name: "GRPC", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             .product(name: "NIOHPACK", package: "swift-nio-http2"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

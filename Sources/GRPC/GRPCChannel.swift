@@ -1,6 +1,4 @@
 import NIOCore
-import NIOHPACK
-import NIOHTTP2
 import NIOPosix
 
 /// A lean gRPC client connection for load generation and store clients: many concurrent calls on one HTTP/2
@@ -26,20 +24,7 @@ public final class GRPCChannel: Sendable {
             .connectTimeout(timeout)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    var configuration = NIOHTTP2Handler.ConnectionConfiguration()
-                    configuration.initialSettings = [
-                        HTTP2Setting(parameter: .initialWindowSize, value: GRPCClientConnectionHandler.windowBytes),
-                        HTTP2Setting(parameter: .maxFrameSize, value: 1 << 20),
-                    ]
-                    // Go's gRPC servers (etcd) send a PING per burst of data to estimate bandwidth: thousands a
-                    // second under load. The server is the one we chose to talk to, so this flood guard is
-                    // effectively off: 10,000 per 10 ms. (Not `.max`: the guard preallocates room for that many
-                    // timestamps, which overflows.)
-                    configuration.controlFrameRateLimit.maximumCount = 10_000
-                    configuration.controlFrameRateLimit.windowLength = .milliseconds(10)
                     let handler = GRPCClientConnectionHandler(authority: authority, eventLoop: channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client,
-                                                                                   connectionConfiguration: configuration))
                     try channel.pipeline.syncOperations.addHandler(handler)
                     return (channel, UnsafeTransfer(handler))
                 }
@@ -120,18 +105,29 @@ public final class GRPCChannel: Sendable {
 
 /// One call's request side, bound to its connection's event loop.
 public final class GRPCClientStream {
-    let streamID: HTTP2StreamID
+    let path: String
+    let timeout: TimeAmount?
+    /// 0 until the call is opened (a server's concurrency limit may hold it back).
+    var streamID: UInt32 = 0
     unowned(unsafe) let handler: GRPCClientConnectionHandler
     var reader = MessageReader(maxMessageBytes: 256 << 20)
+    /// Response bytes received since our last WINDOW_UPDATE for the stream.
     var consumed = 0
+    /// The server's window for this stream: how many DATA bytes we may still send.
+    var window = 0
+    /// Request bytes waiting for a window, or for the call to open.
+    var unsent: ByteBuffer?
+    /// The last request was sent: END_STREAM goes with its last byte.
+    var endStreamQueued = false
     var halfClosed = false
     var closed = false
     let onMessage: (ByteBuffer) -> Void
     let onClose: (GRPCStatus) -> Void
 
-    init(streamID: HTTP2StreamID, handler: GRPCClientConnectionHandler,
+    init(path: String, timeout: TimeAmount?, handler: GRPCClientConnectionHandler,
          onMessage: @escaping (ByteBuffer) -> Void, onClose: @escaping (GRPCStatus) -> Void) {
-        self.streamID = streamID
+        self.path = path
+        self.timeout = timeout
         self.handler = handler
         self.onMessage = onMessage
         self.onClose = onClose
@@ -158,179 +154,5 @@ struct UnsafeTransfer<Value>: @unchecked Sendable {
 
     init(_ value: Value) {
         self.value = value
-    }
-}
-
-final class GRPCClientConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTP2Frame
-    typealias OutboundIn = Never
-    typealias OutboundOut = HTTP2Frame
-
-    /// The receive window per stream and for the connection, returned once half of it is consumed.
-    static let windowBytes = 8 << 20
-
-    let authority: String
-    private var context: ChannelHandlerContext?
-    private var streams: [HTTP2StreamID: GRPCClientStream] = [:]
-    private var nextStreamID = 1
-    private var connectionConsumed = 0
-    private var inRead = false
-    private var flushPending = false
-    private var closed = false
-    /// Why the connection ended, for the calls it fails.
-    private var closeReason = "the connection closed"
-    private let eventLoop: EventLoop
-
-    init(authority: String, eventLoop: EventLoop) {
-        self.authority = authority
-        self.eventLoop = eventLoop
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        // The context holds this handler: keeping it past removal would keep the pair, and the whole pipeline
-        // with its buffers, alive after the connection closed.
-        self.context = nil
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        let increment = Self.windowBytes - 65_535
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))),
-                      promise: nil)
-        context.flush()
-        context.fireChannelActive()
-    }
-
-    func open(path: String, timeout: TimeAmount?, onMessage: @escaping (ByteBuffer) -> Void,
-              onClose: @escaping (GRPCStatus) -> Void) -> GRPCClientStream {
-        let streamID = HTTP2StreamID(nextStreamID)
-        let stream = GRPCClientStream(streamID: streamID, handler: self, onMessage: onMessage, onClose: onClose)
-        guard let context, !closed, nextStreamID < Int(Int32.max) - 2 else {
-            // Fail from the event loop, not from inside the caller: a client that retries in its callback must
-            // not recurse through every remaining request.
-            stream.closed = true
-            let status = GRPCStatus(.unavailable, closeReason)
-            eventLoop.assumeIsolated().execute { onClose(status) }
-            return stream
-        }
-        nextStreamID += 2
-        var headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path, ":authority": authority,
-                                     "content-type": "application/grpc", "te": "trailers"]
-        if let timeout { headers.add(name: "grpc-timeout", value: "\(max(timeout.nanoseconds / 1_000_000, 1))m") }
-        streams[streamID] = stream
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headers)))), promise: nil)
-        flushSoon(context)
-        return stream
-    }
-
-    func send(_ message: ByteBuffer, on stream: GRPCClientStream, endStream: Bool) {
-        guard let context else { return }
-        let framed = GRPCFraming.frame(message, allocator: context.channel.allocator)
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.streamID,
-                                                 payload: .data(.init(data: .byteBuffer(framed), endStream: endStream)))),
-                      promise: nil)
-        flushSoon(context)
-    }
-
-    func cancel(_ stream: GRPCClientStream, status: GRPCStatus) {
-        guard let context else { return }
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.streamID, payload: .rstStream(.cancel))), promise: nil)
-        flushSoon(context)
-        finish(stream.streamID, status)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        inRead = true
-        let frame = unwrapInboundIn(data)
-        switch frame.payload {
-        case .data(let payload):
-            let flowControlled = payload.data.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0)
-            connectionConsumed += flowControlled
-            if connectionConsumed >= Self.windowBytes / 2 {
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream,
-                                                         payload: .windowUpdate(windowSizeIncrement: connectionConsumed))),
-                              promise: nil)
-                connectionConsumed = 0
-            }
-            guard let stream = streams[frame.streamID], case .byteBuffer(let bytes) = payload.data else { return }
-            stream.consumed += flowControlled
-            if stream.consumed >= Self.windowBytes / 2, !payload.endStream {
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID,
-                                                         payload: .windowUpdate(windowSizeIncrement: stream.consumed))),
-                              promise: nil)
-                stream.consumed = 0
-            }
-            do {
-                for message in try stream.reader.append(bytes) {
-                    guard !stream.closed else { break }
-                    stream.onMessage(message)
-                }
-            } catch {
-                cancel(stream, status: GRPCStatus(.internal, "malformed response: \(error)"))
-            }
-        case .headers(let payload):
-            guard let code = payload.headers.first(name: "grpc-status").flatMap(Int.init) else {
-                if let status = payload.headers.first(name: ":status"), status != "200" {
-                    finish(frame.streamID, GRPCStatus(.unavailable, "HTTP status \(status)"))
-                }
-                return
-            }
-            let message = payload.headers.first(name: "grpc-message").map { GRPCStatus.decodeMessage(Substring($0)) } ?? ""
-            finish(frame.streamID, GRPCStatus(GRPCStatus.Code(rawValue: code) ?? .unknown, message))
-        case .rstStream(let code):
-            finish(frame.streamID, GRPCStatus(.unavailable, "stream reset: \(code)"))
-        case .goAway(let lastStreamID, let code, let data):
-            let detail = data.map { String(buffer: $0) } ?? ""
-            closeReason = "the server closed the connection (GOAWAY \(code)\(detail.isEmpty ? "" : ": " + detail))"
-            for (streamID, _) in streams where streamID > lastStreamID {
-                finish(streamID, GRPCStatus(.unavailable, closeReason))
-            }
-            closed = true
-        default:
-            break
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        inRead = false
-        flushPending = false
-        context.flush()
-        context.fireChannelReadComplete()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        closed = true
-        let pending = streams
-        streams = [:]
-        for stream in pending.values where !stream.closed {
-            stream.closed = true
-            stream.onClose(GRPCStatus(.unavailable, closeReason))
-        }
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is NIOHTTP2Errors.StreamClosed || error is NIOHTTP2Errors.NoSuchStream { return }
-        closeReason = "the connection failed: \(error)"
-        context.close(promise: nil)
-    }
-
-    private func finish(_ streamID: HTTP2StreamID, _ status: GRPCStatus) {
-        guard let stream = streams.removeValue(forKey: streamID), !stream.closed else { return }
-        stream.closed = true
-        stream.onClose(status)
-    }
-
-    private func flushSoon(_ context: ChannelHandlerContext) {
-        guard !inRead, !flushPending else { return }
-        flushPending = true
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self, self.flushPending else { return }
-            self.flushPending = false
-            self.context?.flush()
-        }
     }
 }

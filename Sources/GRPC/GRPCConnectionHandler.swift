@@ -212,7 +212,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             }
             return  // A stream that ended meanwhile: its data has nobody to go to.
         }
-        let data = try Self.unpadded(frame)
+        let data = try HTTP2.unpadded(frame)
         creditStream(frame.streamID, stream, flowControlled)
         received(data, on: stream)
         if frame.has(HTTP2.Flags.endStream), streams[frame.streamID] === stream { endRequests(stream) }
@@ -220,7 +220,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     private func receivedHeaders(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
         guard frame.streamID != 0 else { throw HTTP2.ConnectionError(.protocolError, "HEADERS on stream 0") }
-        var fragment = try Self.unpadded(frame)
+        var fragment = try HTTP2.unpadded(frame)
         if frame.has(HTTP2.Flags.priority) {
             guard fragment.readableBytes >= 5 else { throw HTTP2.ConnectionError(.frameSizeError, "HEADERS too short for its priority") }
             fragment.moveReaderIndex(forwardBy: 5)
@@ -318,17 +318,6 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
         wakeBlockedStreams()
         flushSoon(context)
-    }
-
-    /// A DATA or HEADERS payload without its padding.
-    private static func unpadded(_ frame: HTTP2.Frame) throws(HTTP2.ConnectionError) -> ByteBuffer {
-        guard frame.has(HTTP2.Flags.padded) else { return frame.payload }
-        var payload = frame.payload
-        guard let padding = payload.readInteger(as: UInt8.self), Int(padding) <= payload.readableBytes else {
-            throw HTTP2.ConnectionError(.protocolError, "padding longer than the frame")
-        }
-        // Safe to force: the padding was just checked to fit.
-        return payload.readSlice(length: payload.readableBytes - Int(padding))!
     }
 
     // MARK: calls
@@ -607,29 +596,16 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         flushSoon(context)
     }
 
-    /// A header block as HEADERS, continued in CONTINUATION frames if it exceeds the client's frame size.
     private func writeHeaders<Block: Collection>(_ streamID: UInt32, _ block: Block, endStream: Bool) where Block.Element == UInt8 {
-        var rest = block[...]
-        var type = HTTP2.FrameType.headers
-        repeat {
-            let chunk = rest.prefix(peerMaxFrameSize)
-            rest = rest.dropFirst(chunk.count)
-            var flags = rest.isEmpty ? HTTP2.Flags.endHeaders : 0
-            if endStream, type == .headers { flags |= HTTP2.Flags.endStream }
-            HTTP2.writeFrameHeader(type, length: chunk.count, flags: flags, streamID: streamID, to: &output)
-            output.writeBytes(chunk)
-            type = .continuation
-        } while !rest.isEmpty
+        HTTP2.writeHeaderBlock(block, streamID: streamID, endStream: endStream, maxFrameSize: peerMaxFrameSize, to: &output)
     }
 
     private func writeResetStream(_ streamID: UInt32, _ code: HTTP2.ErrorCode) {
-        HTTP2.writeFrameHeader(.rstStream, length: 4, streamID: streamID, to: &output)
-        output.writeInteger(code.rawValue)
+        HTTP2.writeResetStream(streamID, code, to: &output)
     }
 
     private func writeWindowUpdate(streamID: UInt32, increment: Int) {
-        HTTP2.writeFrameHeader(.windowUpdate, length: 4, streamID: streamID, to: &output)
-        output.writeInteger(UInt32(increment))
+        HTTP2.writeWindowUpdate(streamID: streamID, increment: increment, to: &output)
     }
 
     /// Ends the connection over a protocol fault: GOAWAY naming the last stream we handled, then close.

@@ -1,7 +1,8 @@
 import NIOCore
 
-/// The parts of HTTP/2 (RFC 9113) a gRPC server speaks, read and written directly on the connection's bytes:
-/// a frame costs a 9-byte header in one output buffer instead of a trip through a general HTTP/2 state machine.
+/// The parts of HTTP/2 (RFC 9113) gRPC speaks, read and written directly on the connection's bytes by both our
+/// server and our client: a frame costs a 9-byte header in one output buffer instead of a trip through a general
+/// HTTP/2 state machine.
 enum HTTP2 {
     /// What a client sends before its first frame.
     static let clientPreface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
@@ -59,61 +60,163 @@ enum HTTP2 {
         buffer.writeMultipleIntegers(UInt8(truncatingIfNeeded: length >> 16), UInt16(truncatingIfNeeded: length),
                                      type.rawValue, flags, streamID & 0x7FFF_FFFF)
     }
+
+    /// A header block as HEADERS, continued in CONTINUATION frames if it exceeds the peer's frame size.
+    static func writeHeaderBlock<Block: Collection>(_ block: Block, streamID: UInt32, endStream: Bool, maxFrameSize: Int,
+                                                    to output: inout ByteBuffer) where Block.Element == UInt8 {
+        var rest = block[...]
+        var type = FrameType.headers
+        repeat {
+            let chunk = rest.prefix(maxFrameSize)
+            rest = rest.dropFirst(chunk.count)
+            var flags = rest.isEmpty ? Flags.endHeaders : 0
+            if endStream, type == .headers { flags |= Flags.endStream }
+            writeFrameHeader(type, length: chunk.count, flags: flags, streamID: streamID, to: &output)
+            output.writeBytes(chunk)
+            type = .continuation
+        } while !rest.isEmpty
+    }
+
+    static func writeResetStream(_ streamID: UInt32, _ code: ErrorCode, to output: inout ByteBuffer) {
+        writeFrameHeader(.rstStream, length: 4, streamID: streamID, to: &output)
+        output.writeInteger(code.rawValue)
+    }
+
+    static func writeWindowUpdate(streamID: UInt32, increment: Int, to output: inout ByteBuffer) {
+        writeFrameHeader(.windowUpdate, length: 4, streamID: streamID, to: &output)
+        output.writeInteger(UInt32(increment))
+    }
+
+    /// A DATA or HEADERS payload without its padding.
+    static func unpadded(_ frame: Frame) throws(ConnectionError) -> ByteBuffer {
+        guard frame.has(Flags.padded) else { return frame.payload }
+        var payload = frame.payload
+        guard let padding = payload.readInteger(as: UInt8.self), Int(padding) <= payload.readableBytes else {
+            throw ConnectionError(.protocolError, "padding longer than the frame")
+        }
+        // Safe to force: the padding was just checked to fit.
+        return payload.readSlice(length: payload.readableBytes - Int(padding))!
+    }
 }
 
-/// Splits the bytes of a connection into frames, after checking the client's preface.
+/// Splits the bytes of a connection into frames; on a server's side, after checking the client's preface. A
+/// frame inside one read is a slice of it; only a frame that a read ends inside is gathered, into a buffer of
+/// its own full size, from its own bytes (copying the rest of every read, and growing one buffer for it, once
+/// cost a client receiving watch events a third of its time).
 struct HTTP2FrameReader {
     /// Larger frames are a FRAME_SIZE_ERROR: the most we advertise in SETTINGS_MAX_FRAME_SIZE.
     let maxFrameSize: Int
-    private var buffered: ByteBuffer?
-    private var prefaceRead = false
+    /// The unread part of the last read.
+    private var input: ByteBuffer?
+    /// The beginning of the frame (or preface) the last read ended inside.
+    private var partial: ByteBuffer?
+    private var prefaceRead: Bool
 
-    init(maxFrameSize: Int) {
+    /// `expectsPreface` on the server's side: a client's bytes start with the connection preface.
+    init(maxFrameSize: Int, expectsPreface: Bool = true) {
         self.maxFrameSize = maxFrameSize
+        prefaceRead = !expectsPreface
     }
 
+    /// Adds a read; call once `next()` returned nil for the previous one.
     mutating func append(_ bytes: ByteBuffer) {
-        if var existing = buffered, existing.readableBytes > 0 {
-            var incoming = bytes
-            buffered = nil
-            existing.writeBuffer(&incoming)
-            buffered = existing
-        } else {
-            buffered = bytes
+        if var rest = input, rest.readableBytes > 0 {
+            var gathered = partial ?? ByteBufferAllocator().buffer(capacity: rest.readableBytes)
+            gathered.writeBuffer(&rest)
+            partial = gathered
         }
+        input = bytes
     }
 
     /// The next whole frame, or nil until more bytes arrive.
     mutating func next() throws(HTTP2.ConnectionError) -> HTTP2.Frame? {
-        guard var buffer = buffered else { return nil }
-        defer { buffered = buffer.readableBytes > 0 ? buffer : nil }
+        guard var bytes = input else { return nil }
+        defer { input = bytes.readableBytes > 0 ? bytes : nil }
         if !prefaceRead {
             let length = HTTP2.clientPreface.count
-            let available = min(buffer.readableBytes, length)
-            guard buffer.readableBytesView.prefix(available).elementsEqual(HTTP2.clientPreface.prefix(available)) else {
+            var gathered = partial ?? ByteBufferAllocator().buffer(capacity: length)
+            partial = nil
+            Self.move(upTo: length - gathered.readableBytes, from: &bytes, to: &gathered)
+            guard gathered.readableBytesView.elementsEqual(HTTP2.clientPreface.prefix(gathered.readableBytes)) else {
                 throw HTTP2.ConnectionError(.protocolError, "not an HTTP/2 client preface (gRPC needs HTTP/2 with prior knowledge)")
             }
-            guard available == length else { return nil }
-            buffer.moveReaderIndex(forwardBy: length)
+            guard gathered.readableBytes == length else {
+                partial = gathered
+                return nil
+            }
             prefaceRead = true
         }
-        guard let (high, low, type, flags, rawStreamID) = buffer.getMultipleIntegers(
-            at: buffer.readerIndex, as: (UInt8, UInt16, UInt8, UInt8, UInt32).self) else { return nil }
+        if var gathered = partial {
+            partial = nil
+            Self.move(upTo: HTTP2.frameHeaderBytes - gathered.readableBytes, from: &bytes, to: &gathered)
+            guard let length = try frameLength(in: gathered) else {
+                partial = gathered
+                return nil
+            }
+            Self.move(upTo: HTTP2.frameHeaderBytes + length - gathered.readableBytes, from: &bytes, to: &gathered)
+            guard gathered.readableBytes == HTTP2.frameHeaderBytes + length else {
+                partial = gathered
+                return nil
+            }
+            return Self.frame(from: &gathered, length: length)
+        }
+        let length = try frameLength(in: bytes)
+        if let length, bytes.readableBytes >= HTTP2.frameHeaderBytes + length {
+            return Self.frame(from: &bytes, length: length)
+        }
+        guard bytes.readableBytes > 0 else { return nil }
+        var gathered = ByteBufferAllocator().buffer(capacity: max(bytes.readableBytes, HTTP2.frameHeaderBytes + (length ?? 0)))
+        gathered.writeBuffer(&bytes)
+        partial = gathered
+        return nil
+    }
+
+    /// The payload length announced by the frame header at the start of `buffer`, once all 9 bytes are there.
+    private func frameLength(in buffer: ByteBuffer) throws(HTTP2.ConnectionError) -> Int? {
+        guard let (high, low) = buffer.getMultipleIntegers(at: buffer.readerIndex, as: (UInt8, UInt16).self),
+              buffer.readableBytes >= HTTP2.frameHeaderBytes else { return nil }
         let length = Int(high) << 16 | Int(low)
         guard length <= maxFrameSize else {
             throw HTTP2.ConnectionError(.frameSizeError, "a frame of \(length) bytes exceeds the advertised \(maxFrameSize)")
         }
-        guard buffer.readableBytes >= HTTP2.frameHeaderBytes + length else { return nil }
-        buffer.moveReaderIndex(forwardBy: HTTP2.frameHeaderBytes)
-        // Safe to force: `length` readable bytes were just checked.
+        return length
+    }
+
+    private static func frame(from buffer: inout ByteBuffer, length: Int) -> HTTP2.Frame {
+        // Safe to force: callers checked that the header and `length` payload bytes are readable.
+        let (_, _, type, flags, rawStreamID) = buffer.readMultipleIntegers(as: (UInt8, UInt16, UInt8, UInt8, UInt32).self)!
         let payload = buffer.readSlice(length: length)!
         return HTTP2.Frame(type: type, flags: flags, streamID: rawStreamID & 0x7FFF_FFFF, payload: payload)
     }
+
+    private static func move(upTo count: Int, from source: inout ByteBuffer, to target: inout ByteBuffer) {
+        guard count > 0 else { return }
+        // Safe to force: at most the readable bytes are read.
+        var chunk = source.readSlice(length: min(count, source.readableBytes))!
+        target.writeBuffer(&chunk)
+    }
 }
 
-/// The header blocks a gRPC server sends, HPACK-encoded (RFC 7541) without the dynamic table: the client's
-/// table size setting then never matters, and nothing is Huffman-coded (which HPACK leaves optional).
+/// The header blocks of gRPC calls, HPACK-encoded (RFC 7541) without the dynamic table: the peer's table size
+/// setting then never matters, and nothing is Huffman-coded (which HPACK leaves optional).
 enum GRPCHeaderBlock {
+    /// A call's request headers: `:method: POST` and `:scheme: http` (static entries 3 and 6), then literals
+    /// (names from static entries where there are: `:path` 4, `:authority` 1, `content-type` 31).
+    static func request(path: String, authority: String, timeout: String?, to buffer: inout ByteBuffer) {
+        buffer.writeMultipleIntegers(UInt8(0x83), UInt8(0x86))
+        writeLiteral(nameIndex: 4, value: path, to: &buffer)
+        writeLiteral(nameIndex: 1, value: authority, to: &buffer)
+        writeLiteral(nameIndex: 31, value: "application/grpc", to: &buffer)
+        writeLiteral(name: "te", value: "trailers", to: &buffer)
+        if let timeout { writeLiteral(name: "grpc-timeout", value: timeout, to: &buffer) }
+    }
+
+    /// A literal header field without indexing, its name a static table entry.
+    static func writeLiteral(nameIndex: Int, value: String, to buffer: inout ByteBuffer) {
+        writeInteger(nameIndex, prefixBits: 4, firstByte: 0, to: &buffer)
+        writeString(value, to: &buffer)
+    }
+
     /// `:status: 200` (static table entry 8) and `content-type: application/grpc` (a literal, not indexed,
     /// whose name is static entry 31).
     static let responseHeaders: [UInt8] = [0x88, 0x0F, 0x10, 16] + Array("application/grpc".utf8)
