@@ -280,6 +280,11 @@ final class RaftLoop: @unchecked Sendable {
     private func processReady() {
         while raft.hasReady {
             let ready = raft.ready()
+            // A Ready that only moves the commit point (a quorum's acknowledgements arrived): its entries are on
+            // disk here already, so the writes waiting for them are answered first, and telling the followers
+            // and recording the commit index follow (neither is needed for the answer to be durable).
+            let commitOnly = ready.entries.isEmpty && ready.snapshot == nil && !ready.committedEntries.isEmpty
+            if commitOnly { applyCommitted(ready) }
             send(ready.messages)
             var snapshot = ready.snapshot
             if let received = snapshot {
@@ -302,14 +307,7 @@ final class RaftLoop: @unchecked Sendable {
                 }
             }
             send(ready.messagesAfterPersist)
-            apply(ready.committedEntries)
-            if !ready.committedEntries.isEmpty {
-                do {
-                    try mvcc.flushAppliedWrites()
-                } catch {
-                    fatalError("writing applied entries failed: \(error)")
-                }
-            }
+            if !commitOnly { applyCommitted(ready) }
             for state in ready.readStates {
                 guard let reads = readsByContext.removeValue(forKey: state.context) else { continue }
                 readsWaitingForApply.append((state.index, reads))
@@ -334,6 +332,16 @@ final class RaftLoop: @unchecked Sendable {
             $0 = MemberStatus(id: raft.id, leader: raft.leader, term: raft.term, role: raft.role,
                               committedIndex: raft.committedIndex, appliedIndex: applied, membership: raft.membership,
                               ignoredMessages: ignoredMessages)
+        }
+    }
+
+    private func applyCommitted(_ ready: Ready) {
+        guard !ready.committedEntries.isEmpty else { return }
+        apply(ready.committedEntries)
+        do {
+            try mvcc.flushAppliedWrites()
+        } catch {
+            fatalError("writing applied entries failed: \(error)")
         }
     }
 
