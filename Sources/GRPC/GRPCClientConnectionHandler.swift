@@ -278,30 +278,14 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func receivedSettings(_ frame: HTTP2.Frame) throws(HTTP2.ConnectionError) {
-        guard frame.streamID == 0 else { throw HTTP2.ConnectionError(.protocolError, "SETTINGS on a stream") }
-        if frame.has(HTTP2.Flags.ack) { return }
-        guard frame.payload.readableBytes % 6 == 0 else { throw HTTP2.ConnectionError(.frameSizeError, "malformed SETTINGS") }
-        var payload = frame.payload
-        while let (identifier, value) = payload.readMultipleIntegers(as: (UInt16, UInt32).self) {
-            switch HTTP2.Setting(rawValue: identifier) {
-            case .initialWindowSize:
-                guard value <= HTTP2.maxWindow else {
-                    throw HTTP2.ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE \(value) is too large")
-                }
-                let delta = Int(value) - peerInitialWindow
-                peerInitialWindow = Int(value)
-                for stream in streams.values { stream.window += delta }
-            case .maxFrameSize:
-                guard (HTTP2.defaultMaxFrameSize...HTTP2.largestMaxFrameSize).contains(Int(value)) else {
-                    throw HTTP2.ConnectionError(.protocolError, "SETTINGS_MAX_FRAME_SIZE \(value) is out of range")
-                }
-                peerMaxFrameSize = Int(value)
-            case .maxConcurrentStreams:
-                peerMaxConcurrentStreams = Int(value)
-            default:
-                break  // We index nothing (header table size); push is ours to refuse.
-            }
+        guard let change = try HTTP2.settings(frame) else { return }
+        if let window = change.initialWindow {
+            let delta = window - peerInitialWindow
+            peerInitialWindow = window
+            for stream in streams.values where stream.streamID != 0 { stream.window += delta }
         }
+        if let size = change.maxFrameSize { peerMaxFrameSize = size }
+        if let limit = change.maxConcurrentStreams { peerMaxConcurrentStreams = limit }
         HTTP2.writeFrameHeader(.settings, length: 0, flags: HTTP2.Flags.ack, streamID: 0, to: &output)
         sendWaiting()
         openWaiting()

@@ -77,6 +77,46 @@ enum HTTP2 {
         } while !rest.isEmpty
     }
 
+    /// What a peer's SETTINGS frame changes, checked against RFC 9113's limits; settings it leaves out stay nil.
+    struct SettingsChange {
+        var initialWindow: Int?
+        var maxFrameSize: Int?
+        var maxConcurrentStreams: Int?
+    }
+
+    /// Reads a SETTINGS frame: nil for an acknowledgement of ours, else what it changes (to acknowledge).
+    static func settings(_ frame: Frame) throws(ConnectionError) -> SettingsChange? {
+        guard frame.streamID == 0 else { throw ConnectionError(.protocolError, "SETTINGS on a stream") }
+        if frame.has(Flags.ack) {
+            guard frame.payload.readableBytes == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS ACK with a payload") }
+            return nil
+        }
+        guard frame.payload.readableBytes % 6 == 0 else { throw ConnectionError(.frameSizeError, "malformed SETTINGS") }
+        var change = SettingsChange()
+        var payload = frame.payload
+        while let (identifier, value) = payload.readMultipleIntegers(as: (UInt16, UInt32).self) {
+            switch Setting(rawValue: identifier) {
+            case .initialWindowSize:
+                guard value <= maxWindow else {
+                    throw ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE \(value) is too large")
+                }
+                change.initialWindow = Int(value)
+            case .maxFrameSize:
+                guard (defaultMaxFrameSize...largestMaxFrameSize).contains(Int(value)) else {
+                    throw ConnectionError(.protocolError, "SETTINGS_MAX_FRAME_SIZE \(value) is out of range")
+                }
+                change.maxFrameSize = Int(value)
+            case .maxConcurrentStreams:
+                change.maxConcurrentStreams = Int(value)
+            case .enablePush:
+                guard value <= 1 else { throw ConnectionError(.protocolError, "SETTINGS_ENABLE_PUSH \(value)") }
+            default:
+                break  // Nothing is indexed (header table size); header lists are bounded on receipt.
+            }
+        }
+        return change
+    }
+
     static func writeResetStream(_ streamID: UInt32, _ code: ErrorCode, to output: inout ByteBuffer) {
         writeFrameHeader(.rstStream, length: 4, streamID: streamID, to: &output)
         output.writeInteger(code.rawValue)
