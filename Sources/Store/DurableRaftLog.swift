@@ -74,32 +74,37 @@ public final class DurableRaftLog: RaftLogStorage {
     /// persisted suffix they conflict with) and the hard state. With `sync` it returns once all is on disk.
     public func save(hardState newState: HardState?, entries: [Entry], snapshot newSnapshot: Snapshot?, sync: Bool) throws {
         let batch = WriteBatch()
-        var installed = snapshot
-        var newTerms = terms
+        // The log's shape once the batch is written; `terms` itself changes in place only after the write
+        // succeeded (copying it per save cost time in proportion to the log's length).
+        var installed: Snapshot?
+        var base = snapshot.metadata.index
+        var termCount = terms.count
         if let newSnapshot, newSnapshot.metadata.index > snapshot.metadata.index {
             batch.deleteRange(from: RaftLogCodec.entryKey(0), to: [RaftLogCodec.entryPrefix + 1], in: family)
             batch.put(RaftLogCodec.snapshotKey, RaftLogCodec.encode(newSnapshot), in: family)
             installed = newSnapshot
-            newTerms = [newSnapshot.metadata.term]
+            base = newSnapshot.metadata.index
+            termCount = 1
         }
+        var replaced = 0
         if let first = entries.first?.index {
-            let base = installed.metadata.index
-            precondition(first > base && first <= base + UInt64(newTerms.count), "append at \(first) leaves a gap")
-            let last = base + UInt64(newTerms.count) - 1
+            precondition(first > base && first <= base + UInt64(termCount), "append at \(first) leaves a gap")
+            let last = base + UInt64(termCount) - 1
             if first <= last {
                 batch.deleteRange(from: RaftLogCodec.entryKey(first), to: RaftLogCodec.entryKey(last + 1), in: family)
-                newTerms.removeLast(Int(last - first + 1))
+                replaced = Int(last - first + 1)
             }
-            for entry in entries {
-                batch.put(RaftLogCodec.entryKey(entry.index), RaftLogCodec.encode(entry), in: family)
-                newTerms.append(entry.term)
-            }
+            for entry in entries { batch.put(RaftLogCodec.entryKey(entry.index), RaftLogCodec.encode(entry), in: family) }
         }
         if let newState { batch.put(RaftLogCodec.hardStateKey, RaftLogCodec.encode(newState), in: family) }
         guard !batch.isEmpty else { return }
         try database.write(batch, sync: sync)
-        snapshot = installed
-        terms = newTerms
+        if let installed {
+            snapshot = installed
+            terms = [installed.metadata.term]
+        }
+        terms.removeLast(replaced)
+        terms.append(contentsOf: entries.lazy.map(\.term))
         if let newState { hardState = newState }
     }
 
