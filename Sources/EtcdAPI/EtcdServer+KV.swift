@@ -6,17 +6,25 @@ import Store
 extension EtcdServer {
     static let kvService = "etcdserverpb.KV"
 
+    /// A range's answer, its header carrying the revision the range was read at: a client that lists, then
+    /// watches from the next revision (as Kubernetes' reflectors do) must not be told a later one, or it would
+    /// miss the changes in between (applies go on while the read runs on the connection's thread).
+    private func rangeResponse(_ range: RangeRequest) throws -> Etcdserverpb_RangeResponse {
+        let response = try member.mvcc.range(range)
+        return response.wire(header: header(revision: response.revision))
+    }
+
     func registerKV(in router: inout GRPCRouter) {
         router.register(Self.kvService, "Range", unary(Etcdserverpb_RangeRequest.self) { [self] request, call in
             let range = try RangeRequest(wire: request)
             guard !request.serializable else {
-                reply(call) { try member.mvcc.range(range).wire(header: header()) }
+                reply(call) { try rangeResponse(range) }
                 return
             }
             member.awaitReadPoint { result in
                 call.eventLoop.execute {
                     switch result {
-                    case .success: self.reply(call) { try self.member.mvcc.range(range).wire(header: self.header()) }
+                    case .success: self.reply(call) { try self.rangeResponse(range) }
                     case .failure(let error): call.finish(EtcdStatus.from(error))
                     }
                 }
