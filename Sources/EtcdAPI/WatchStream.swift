@@ -83,6 +83,9 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     private var polled: [[WatchEvent]] = []
     /// Bytes of responses gathered before they go to the connection (its own batch size).
     private static let batchBytes = 64 << 10
+    /// Event copies one poll of a feed may produce (its events times its watchers) before the client's window is
+    /// checked again: a feed of a hundred watchers far behind once queued hundreds of MiB in one go.
+    private static let copiesPerPoll = 8192
 
     init(server: EtcdServer, call: ServerCall) {
         self.server = server
@@ -257,7 +260,7 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
             }
             let poll: WatchPoll
             do {
-                poll = try feed.watcher.poll(batches: &polled)
+                poll = try feed.watcher.poll(batches: &polled, maxEvents: max(1, Self.copiesPerPoll / feed.members.count))
             } catch {
                 end(GRPCStatus(.internal, "podium: reading watch history failed: \(error)"))
                 return

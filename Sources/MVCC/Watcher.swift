@@ -61,7 +61,9 @@ public final class Watcher: Sendable {
     /// Like `poll()`, but events come in `batches` (replacing its contents) as they were published, one array
     /// per revision shared by every watcher it was offered to, or as read from storage; the result is then
     /// `.events([])`. A consumer serving many watchers can so recognise an array it has already encoded.
-    public func poll(batches: inout [[WatchEvent]]) throws -> WatchPoll {
+    /// `maxEvents` bounds what one poll takes (whole revisions, at least one): a consumer that writes each event
+    /// for many clients keeps what it produces between two checks of its client's window bounded.
+    public func poll(batches: inout [[WatchEvent]], maxEvents: Int = .max) throws -> WatchPoll {
         batches.removeAll(keepingCapacity: true)
         while true {
             let from: Int64
@@ -71,8 +73,20 @@ public final class Watcher: Sendable {
                     state.mode = .finished(.canceled)
                     return outcome
                 case _ where state.bufferedCount > 0:
-                    swap(&batches, &state.buffer)
-                    state.bufferedCount = 0
+                    guard state.bufferedCount > maxEvents else {
+                        swap(&batches, &state.buffer)
+                        state.bufferedCount = 0
+                        return .events([])
+                    }
+                    var taken = 0
+                    var count = 0
+                    while count < state.buffer.count, count == 0 || taken + state.buffer[count].count <= maxEvents {
+                        taken += state.buffer[count].count
+                        count += 1
+                    }
+                    batches.append(contentsOf: state.buffer[..<count])
+                    state.buffer.removeFirst(count)
+                    state.bufferedCount -= taken
                     return .events([])
                 case .live:
                     state.armed = true
@@ -96,7 +110,7 @@ public final class Watcher: Sendable {
                 continue
             }
             let (events, next) = try hub.history.read(for: request, from: from, through: published,
-                                                      maxEvents: hub.catchUpBatch)
+                                                      maxEvents: min(hub.catchUpBatch, maxEvents))
             // A compaction that ran during the read may have removed part of what we read.
             let compactAfterRead = hub.positions().compactRevision
             if from < compactAfterRead { return finishCompacted(compactAfterRead) }

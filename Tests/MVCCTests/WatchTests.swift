@@ -32,6 +32,29 @@ import MVCCModel
         #expect(f.store.watchHub.watcherCount == 0)
     }
 
+    /// A bounded poll takes whole revisions up to about the bound (at least one), live and when catching up
+    /// from storage, and leaves the rest for the next poll.
+    @Test func boundedPollsTakeWholeRevisionsInOrder() throws {
+        let f = try StoreFixture()
+        let live = f.store.watch(WatchRequest(range: .prefix(bytes("b/"))))
+        for i in 1...5 { try f.put("b/\(i)", "v") }
+        try f.apply(.deleteRange(DeleteRangeRequest(range: .prefix(bytes("b/")))))  // One revision, five events.
+        for i in 6...7 { try f.put("b/\(i)", "v") }
+        let behind = f.store.watch(WatchRequest(range: .prefix(bytes("b/")), startRevision: 2))
+        for watcher in [live, behind] {
+            var batches: [[WatchEvent]] = []
+            var polls: [[Int64]] = []
+            while case .events = try watcher.poll(batches: &batches, maxEvents: 3) {
+                polls.append(batches.flatMap { $0.map(\.revision) })
+            }
+            #expect(polls.flatMap { $0 } == [2, 3, 4, 5, 6, 7, 7, 7, 7, 7, 8, 9])
+            // Within the bound but for the poll's last revision (storage reads finish the revision they reach).
+            #expect(polls.allSatisfy { poll in poll.filter { $0 != poll.last }.count <= 3 }, "\(polls)")
+            #expect(polls.filter { $0.contains(7) }.count == 1, "a revision is never split: \(polls)")
+            #expect(polls.count >= 3, "\(polls)")
+        }
+    }
+
     @Test func filtersAndPrevKVAreHonoured() throws {
         let f = try StoreFixture()
         let noPuts = f.store.watch(WatchRequest(range: KeyRange(key: bytes("k")), filterPuts: true))
