@@ -28,9 +28,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     /// Streams with `unsent` bytes, waiting for a window.
     private var streamsWaiting: [GRPCClientStream] = []
     private var nextStreamID: UInt32 = 1
-    /// Frames written since the last flush.
-    private var output = ByteBufferAllocator().buffer(capacity: 4096)
-    private var written = false
+    private var output = HTTP2Output(allocator: ByteBufferAllocator())
     /// A header block spread over HEADERS and CONTINUATION frames.
     private var headerBlock: (streamID: UInt32, fragment: ByteBuffer, endStream: Bool)?
     private var connectionConsumed = 0
@@ -39,8 +37,6 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     private var peerInitialWindow = HTTP2.defaultWindow
     private var peerMaxFrameSize = HTTP2.defaultMaxFrameSize
     private var peerMaxConcurrentStreams = Int.max
-    private var inRead = false
-    private var flushPending = false
     private var closed = false
     /// Why the connection ended, for the calls it fails.
     private var closeReason = "the connection closed"
@@ -62,15 +58,13 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         // The client's preface, our SETTINGS, and the connection window raised from HTTP/2's 64 KiB.
-        output.writeBytes(HTTP2.clientPreface)
+        output.frames.writeBytes(HTTP2.clientPreface)
         let settings: [(HTTP2.Setting, Int)] = [
             (.enablePush, 0), (.initialWindowSize, Self.windowBytes), (.maxFrameSize, Self.maxFrameBytes),
             (.maxHeaderListSize, Self.maxHeaderListBytes),
         ]
-        HTTP2.writeFrameHeader(.settings, length: 6 * settings.count, streamID: 0, to: &output)
-        for (setting, value) in settings { output.writeMultipleIntegers(setting.rawValue, UInt32(value)) }
-        writeWindowUpdate(streamID: 0, increment: Self.windowBytes - HTTP2.defaultWindow)
-        flushOutput(context)
+        output.writeSettings(settings, connectionWindow: Self.windowBytes)
+        output.flush(context)
         context.fireChannelActive()
     }
 
@@ -143,7 +137,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closed || !streams.isEmpty else { return }
-        inRead = true
+        output.readStarted()
         reader.append(unwrapInboundIn(data))
         do {
             while let frame = try reader.next() { try handle(frame, context: context) }
@@ -153,9 +147,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        inRead = false
-        flushPending = false
-        flushOutput(context)
+        output.readCompleted()
+        output.flush(context)
         context.fireChannelReadComplete()
     }
 
@@ -220,8 +213,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         case .ping:
             guard frame.streamID == 0, frame.payload.readableBytes == 8 else { throw HTTP2.ConnectionError(.protocolError, "malformed PING") }
             if !frame.has(HTTP2.Flags.ack) {
-                HTTP2.writeFrameHeader(.ping, length: 8, flags: HTTP2.Flags.ack, streamID: 0, to: &output)
-                output.writeImmutableBuffer(frame.payload)
+                HTTP2.writeFrameHeader(.ping, length: 8, flags: HTTP2.Flags.ack, streamID: 0, to: &output.frames)
+                output.frames.writeImmutableBuffer(frame.payload)
             }
         case .goAway: receivedGoAway(frame)
         case .windowUpdate: try receivedWindowUpdate(frame)
@@ -286,7 +279,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         }
         if let size = change.maxFrameSize { peerMaxFrameSize = size }
         if let limit = change.maxConcurrentStreams { peerMaxConcurrentStreams = limit }
-        HTTP2.writeFrameHeader(.settings, length: 0, flags: HTTP2.Flags.ack, streamID: 0, to: &output)
+        HTTP2.writeFrameHeader(.settings, length: 0, flags: HTTP2.Flags.ack, streamID: 0, to: &output.frames)
         sendWaiting()
         openWaiting()
     }
@@ -354,10 +347,10 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
             guard length > 0 || data.readableBytes == 0 else { return }
             let last = length == data.readableBytes
             let flags = last && stream.endStreamQueued ? HTTP2.Flags.endStream : 0
-            HTTP2.writeFrameHeader(.data, length: length, flags: flags, streamID: stream.streamID, to: &output)
+            HTTP2.writeFrameHeader(.data, length: length, flags: flags, streamID: stream.streamID, to: &output.frames)
             // Safe to force: `length` is at most the readable bytes.
             let payload = data.readSlice(length: length)!
-            output.writeImmutableBuffer(payload)
+            output.frames.writeImmutableBuffer(payload)
             connectionWindow -= length
             stream.window -= length
         } while data.readableBytes > 0
@@ -396,15 +389,15 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func writeHeaders(_ streamID: UInt32, _ block: ByteBufferView, endStream: Bool) {
-        HTTP2.writeHeaderBlock(block, streamID: streamID, endStream: endStream, maxFrameSize: peerMaxFrameSize, to: &output)
+        HTTP2.writeHeaderBlock(block, streamID: streamID, endStream: endStream, maxFrameSize: peerMaxFrameSize, to: &output.frames)
     }
 
     private func writeResetStream(_ streamID: UInt32, _ code: HTTP2.ErrorCode) {
-        HTTP2.writeResetStream(streamID, code, to: &output)
+        HTTP2.writeResetStream(streamID, code, to: &output.frames)
     }
 
     private func writeWindowUpdate(streamID: UInt32, increment: Int) {
-        HTTP2.writeWindowUpdate(streamID: streamID, increment: increment, to: &output)
+        HTTP2.writeWindowUpdate(streamID: streamID, increment: increment, to: &output.frames)
     }
 
     /// A protocol fault ends the connection: GOAWAY, then close (every call fails with the reason).
@@ -412,35 +405,20 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         closeReason = "the server broke HTTP/2: \(error.message)"
         closed = true
         let debug = Array(error.message.utf8.prefix(256))
-        HTTP2.writeFrameHeader(.goAway, length: 8 + debug.count, streamID: 0, to: &output)
-        output.writeMultipleIntegers(UInt32(0), error.code.rawValue)
-        output.writeBytes(debug)
-        flushOutput(context)
+        HTTP2.writeFrameHeader(.goAway, length: 8 + debug.count, streamID: 0, to: &output.frames)
+        output.frames.writeMultipleIntegers(UInt32(0), error.code.rawValue)
+        output.frames.writeBytes(debug)
+        output.flush(context)
         context.close(promise: nil)
-    }
-
-    private func flushOutput(_ context: ChannelHandlerContext) {
-        if output.readableBytes > 0 {
-            context.write(wrapOutboundOut(output), promise: nil)
-            written = true
-            output = context.channel.allocator.buffer(capacity: max(4096, output.readableBytes))
-        }
-        if written {
-            written = false
-            context.flush()
-        }
     }
 
     /// Coalesces flushes: inside a read burst the read-complete flushes; otherwise one flush is queued behind
     /// whatever other calls are already queued for this event loop.
     private func flushSoon(_ context: ChannelHandlerContext) {
-        guard !inRead, !flushPending else { return }
-        flushPending = true
+        guard output.needsScheduledFlush() else { return }
         context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self, self.flushPending else { return }
-            self.flushPending = false
-            guard let context = self.context else { return }
-            self.flushOutput(context)
+            guard let self, self.output.takeScheduledFlush(), let context = self.context else { return }
+            self.output.flush(context)
         }
     }
 }

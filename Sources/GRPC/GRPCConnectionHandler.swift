@@ -64,10 +64,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var decoder: HPACKDecoder
     private var streams: [UInt32: Stream] = [:]
     private var context: ChannelHandlerContext?
-    /// Frames written since the last flush.
-    private var output: ByteBuffer
-    /// Something was handed to the channel since the last flush.
-    private var written = false
+    private var output: HTTP2Output
     private var highestStreamID: UInt32 = 0
     /// A header block spread over HEADERS and CONTINUATION frames: its stream, bytes so far, END_STREAM.
     private var headerBlock: (streamID: UInt32, fragment: ByteBuffer, endStream: Bool)?
@@ -77,8 +74,6 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var peerInitialWindow = HTTP2.defaultWindow
     private var peerMaxFrameSize = HTTP2.defaultMaxFrameSize
     private var closing = false
-    private var inRead = false
-    private var flushPending = false
     /// Streams whose `pending` messages still have to be written.
     private var streamsWithPending: [Stream] = []
     /// Streams with `unsent` bytes, in the order they started waiting.
@@ -90,7 +85,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         reader = HTTP2FrameReader(maxFrameSize: limits.maxFrameBytes)
         decoder = HPACKDecoder(allocator: allocator, maxDynamicTableSize: HPACKDecoder.maxDynamicTableSize,
                                maxHeaderListSize: limits.maxHeaderListBytes)
-        output = allocator.buffer(capacity: 4096)
+        output = HTTP2Output(allocator: allocator)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -110,18 +105,14 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             (.maxConcurrentStreams, limits.maxConcurrentStreams), (.initialWindowSize, limits.windowBytes),
             (.maxFrameSize, limits.maxFrameBytes), (.maxHeaderListSize, limits.maxHeaderListBytes),
         ]
-        HTTP2.writeFrameHeader(.settings, length: 6 * settings.count, streamID: 0, to: &output)
-        for (setting, value) in settings { output.writeMultipleIntegers(setting.rawValue, UInt32(value)) }
-        if limits.windowBytes > HTTP2.defaultWindow {
-            writeWindowUpdate(streamID: 0, increment: limits.windowBytes - HTTP2.defaultWindow)
-        }
+        output.writeSettings(settings, connectionWindow: limits.windowBytes)
         flushOutput(context)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        inRead = true
+        output.readStarted()
         reader.append(unwrapInboundIn(data))
         do {
             while let frame = try reader.next() {
@@ -134,8 +125,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        inRead = false
-        flushPending = false
+        output.readCompleted()
         flushOutput(context)
         context.fireChannelReadComplete()
     }
@@ -193,8 +183,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
                 throw HTTP2.ConnectionError(.protocolError, "malformed PING")
             }
             if !frame.has(HTTP2.Flags.ack) {
-                HTTP2.writeFrameHeader(.ping, length: 8, flags: HTTP2.Flags.ack, streamID: 0, to: &output)
-                output.writeImmutableBuffer(frame.payload)
+                HTTP2.writeFrameHeader(.ping, length: 8, flags: HTTP2.Flags.ack, streamID: 0, to: &output.frames)
+                output.frames.writeImmutableBuffer(frame.payload)
                 flushSoon(context)
             }
         case .goAway: break  // The client opens no more streams; the open ones finish as usual.
@@ -268,7 +258,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             for stream in streams.values { stream.window += delta }
         }
         if let size = change.maxFrameSize { peerMaxFrameSize = size }
-        HTTP2.writeFrameHeader(.settings, length: 0, flags: HTTP2.Flags.ack, streamID: 0, to: &output)
+        HTTP2.writeFrameHeader(.settings, length: 0, flags: HTTP2.Flags.ack, streamID: 0, to: &output.frames)
         // A larger window may free what waits.
         sendWaiting()
     }
@@ -472,28 +462,15 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             for stream in streamsWithPending { writePending(of: stream) }
             streamsWithPending.removeAll(keepingCapacity: true)
         }
-        if output.readableBytes > 0 { writeOutput(context) }
-        if written {
-            written = false
-            context.flush()
-        }
-    }
-
-    private func writeOutput(_ context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(output), promise: nil)
-        written = true
-        output = context.channel.allocator.buffer(capacity: max(4096, output.readableBytes))
+        output.flush(context)
     }
 
     /// Coalesces flushes: inside a read burst the read-complete flushes; otherwise one flush is queued behind
     /// whatever other responses are already queued for this event loop.
     private func flushSoon(_ context: ChannelHandlerContext) {
-        guard !inRead, !flushPending else { return }
-        flushPending = true
+        guard output.needsScheduledFlush() else { return }
         context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self, self.flushPending else { return }
-            self.flushPending = false
-            guard let context = self.context else { return }
+            guard let self, self.output.takeScheduledFlush(), let context = self.context else { return }
             self.flushOutput(context)
         }
     }
@@ -527,14 +504,14 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         while data.readableBytes > 0 {
             let length = min(data.readableBytes, peerMaxFrameSize, connectionWindow, stream.window)
             guard length > 0 else { return }
-            HTTP2.writeFrameHeader(.data, length: length, streamID: stream.call.streamID, to: &output)
+            HTTP2.writeFrameHeader(.data, length: length, streamID: stream.call.streamID, to: &output.frames)
             // Safe to force: `length` is at most the readable bytes.
             let payload = data.readSlice(length: length)!
             if length >= Self.copyLimit, let context {
-                writeOutput(context)
+                output.handOver(context)
                 context.write(wrapOutboundOut(payload), promise: nil)
             } else {
-                output.writeImmutableBuffer(payload)
+                output.frames.writeImmutableBuffer(payload)
             }
             connectionWindow -= length
             stream.window -= length
@@ -577,15 +554,15 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     }
 
     private func writeHeaders<Block: Collection>(_ streamID: UInt32, _ block: Block, endStream: Bool) where Block.Element == UInt8 {
-        HTTP2.writeHeaderBlock(block, streamID: streamID, endStream: endStream, maxFrameSize: peerMaxFrameSize, to: &output)
+        HTTP2.writeHeaderBlock(block, streamID: streamID, endStream: endStream, maxFrameSize: peerMaxFrameSize, to: &output.frames)
     }
 
     private func writeResetStream(_ streamID: UInt32, _ code: HTTP2.ErrorCode) {
-        HTTP2.writeResetStream(streamID, code, to: &output)
+        HTTP2.writeResetStream(streamID, code, to: &output.frames)
     }
 
     private func writeWindowUpdate(streamID: UInt32, increment: Int) {
-        HTTP2.writeWindowUpdate(streamID: streamID, increment: increment, to: &output)
+        HTTP2.writeWindowUpdate(streamID: streamID, increment: increment, to: &output.frames)
     }
 
     /// Ends the connection over a protocol fault: GOAWAY naming the last stream we handled, then close.
@@ -593,9 +570,9 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         let fault = error as? HTTP2.ConnectionError ?? HTTP2.ConnectionError(.internalError, "\(error)")
         closing = true
         let debug = Array(fault.message.utf8.prefix(256))
-        HTTP2.writeFrameHeader(.goAway, length: 8 + debug.count, streamID: 0, to: &output)
-        output.writeMultipleIntegers(highestStreamID, fault.code.rawValue)
-        output.writeBytes(debug)
+        HTTP2.writeFrameHeader(.goAway, length: 8 + debug.count, streamID: 0, to: &output.frames)
+        output.frames.writeMultipleIntegers(highestStreamID, fault.code.rawValue)
+        output.frames.writeBytes(debug)
         flushOutput(context)
         context.close(promise: nil)
     }

@@ -57,19 +57,14 @@ struct MessageReader {
             pending = nil
             // Complete the prefix first, then the message it announces.
             if partial.readableBytes < GRPCFraming.reservedPrefix {
-                // Safe to force: at most the readable bytes are read.
-                var head = buffer.readSlice(length: min(GRPCFraming.reservedPrefix - partial.readableBytes, buffer.readableBytes))!
-                partial.writeBuffer(&head)
+                partial.take(upTo: GRPCFraming.reservedPrefix - partial.readableBytes, from: &buffer)
                 if partial.readableBytes < GRPCFraming.reservedPrefix {
                     pending = partial
                     return []
                 }
             }
             let length = try Self.messageLength(at: partial.readerIndex, in: partial, maxMessageBytes: maxMessageBytes)
-            let missing = GRPCFraming.reservedPrefix + length - partial.readableBytes
-            // Safe to force: at most the readable bytes are read.
-            var tail = buffer.readSlice(length: min(missing, buffer.readableBytes))!
-            partial.writeBuffer(&tail)
+            partial.take(upTo: GRPCFraming.reservedPrefix + length - partial.readableBytes, from: &buffer)
             guard partial.readableBytes == GRPCFraming.reservedPrefix + length else {
                 pending = partial
                 return []

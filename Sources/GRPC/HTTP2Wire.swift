@@ -176,7 +176,7 @@ struct HTTP2FrameReader {
             let length = HTTP2.clientPreface.count
             var gathered = partial ?? ByteBufferAllocator().buffer(capacity: length)
             partial = nil
-            Self.move(upTo: length - gathered.readableBytes, from: &bytes, to: &gathered)
+            gathered.take(upTo: length - gathered.readableBytes, from: &bytes)
             guard gathered.readableBytesView.elementsEqual(HTTP2.clientPreface.prefix(gathered.readableBytes)) else {
                 throw HTTP2.ConnectionError(.protocolError, "not an HTTP/2 client preface (gRPC needs HTTP/2 with prior knowledge)")
             }
@@ -188,12 +188,12 @@ struct HTTP2FrameReader {
         }
         if var gathered = partial {
             partial = nil
-            Self.move(upTo: HTTP2.frameHeaderBytes - gathered.readableBytes, from: &bytes, to: &gathered)
+            gathered.take(upTo: HTTP2.frameHeaderBytes - gathered.readableBytes, from: &bytes)
             guard let length = try frameLength(in: gathered) else {
                 partial = gathered
                 return nil
             }
-            Self.move(upTo: HTTP2.frameHeaderBytes + length - gathered.readableBytes, from: &bytes, to: &gathered)
+            gathered.take(upTo: HTTP2.frameHeaderBytes + length - gathered.readableBytes, from: &bytes)
             guard gathered.readableBytes == HTTP2.frameHeaderBytes + length else {
                 partial = gathered
                 return nil
@@ -229,11 +229,16 @@ struct HTTP2FrameReader {
         return HTTP2.Frame(type: type, flags: flags, streamID: rawStreamID & 0x7FFF_FFFF, payload: payload)
     }
 
-    private static func move(upTo count: Int, from source: inout ByteBuffer, to target: inout ByteBuffer) {
+}
+
+extension ByteBuffer {
+    /// Moves up to `count` readable bytes from the front of `source` to the end of this buffer: how a unit that
+    /// spans reads (a frame, a message) is completed from the next read without copying the rest of it.
+    mutating func take(upTo count: Int, from source: inout ByteBuffer) {
         guard count > 0 else { return }
         // Safe to force: at most the readable bytes are read.
         var chunk = source.readSlice(length: min(count, source.readableBytes))!
-        target.writeBuffer(&chunk)
+        writeBuffer(&chunk)
     }
 }
 
