@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "EtcdProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // etcd's v3 API over a store member, served through our gRPC layer.
         .target(name: "EtcdAPI", dependencies: [
-            "Store", "MVCC", "Raft", "GRPC", "EtcdProto",
+            "Store", "MVCC", "Raft", "GRPC", "EtcdProto", "BinaryCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

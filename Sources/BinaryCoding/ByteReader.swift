@@ -40,6 +40,21 @@ public struct ByteReader {
 
     public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
 
+    public mutating func u32() throws -> UInt32 {
+        guard remaining >= 4 else { throw Failure.truncated }
+        var value: UInt32 = 0
+        for i in 0..<4 { value = value << 8 | UInt32(bytes[offset + i]) }
+        offset += 4
+        return value
+    }
+
+    /// The next `count` bytes, without copying them; refused if fewer are left.
+    public mutating func slice(_ count: Int) throws -> UnsafeRawBufferPointer {
+        guard count >= 0, count <= remaining else { throw Failure.truncated }
+        defer { offset += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+    }
+
     /// A count of items each at least `minimumBytesEach` long: refused if they cannot fit in what is left.
     public mutating func count(minimumBytesEach: Int = 1) throws -> Int {
         let count = try u64()

@@ -17,6 +17,21 @@ public struct ByteWriter {
 
     public mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value)) }
 
+    public mutating func u32(_ value: UInt32) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Replaces four bytes written earlier: for a header whose fields (a length, a checksum) are known only once
+    /// what follows it is written.
+    public mutating func setU32(_ value: UInt32, at offset: Int) {
+        withUnsafeBytes(of: value.bigEndian) { raw in
+            for i in 0..<4 { bytes[offset + i] = raw[i] }
+        }
+    }
+
+    /// Empties the writer, keeping its buffer for the next encoding.
+    public mutating func reset() { bytes.removeAll(keepingCapacity: true) }
+
     /// A length (8 bytes) and the bytes.
     public mutating func data(_ value: [UInt8]) {
         u64(UInt64(value.count))

@@ -1,3 +1,4 @@
+import BinaryCoding
 import EtcdProto
 import GRPC
 import MVCC

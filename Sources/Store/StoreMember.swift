@@ -8,7 +8,7 @@ import Raft
 import Storage
 import Synchronization
 
-/// One member of a replicated store: Raft over a durable log on RocksDB, the MVCC state machine it feeds, and
+/// One member of a replicated store: Raft over a durable log of segment files, the MVCC state machine it feeds, and
 /// the transport to the other members.
 ///
 /// All Raft work happens on one thread (`RaftLoop`). Requests and peer messages are collected in an inbox
@@ -31,9 +31,10 @@ public final class StoreMember: Sendable {
         self.configuration = configuration
         let mvccPath = configuration.dataDirectory + "/mvcc"
         var opened: MVCCStore? = try MVCCStore(directory: mvccPath, options: configuration.mvcc)
-        let database = try Database(path: configuration.dataDirectory + "/raft", columnFamilies: ["raft"])
-        let log = try DurableRaftLog(database: database, family: try database.columnFamily("raft"),
-                                     membership: Membership(voters: voters))
+        let logDirectory = configuration.dataDirectory + "/raft-log"
+        try DurableRaftLog.importRocksDBLog(from: configuration.dataDirectory + "/raft", into: logDirectory,
+                                                membership: Membership(voters: voters))
+        let log = try DurableRaftLog(directory: logDirectory, membership: Membership(voters: voters))
         // Safe to force: just opened.
         if opened!.isIncomplete || opened!.appliedIndex < log.snapshot.metadata.index {
             // The store was cut off while restoring a snapshot (or lost what the log no longer holds): start it
