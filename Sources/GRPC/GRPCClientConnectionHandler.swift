@@ -28,7 +28,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     /// Streams with `unsent` bytes, waiting for a window.
     private var streamsWaiting: [GRPCClientStream] = []
     private var nextStreamID: UInt32 = 1
-    private var output = HTTP2Output(allocator: ByteBufferAllocator())
+    private let output = HTTP2Output(allocator: ByteBufferAllocator())
     /// A header block spread over HEADERS and CONTINUATION frames.
     private var headerBlock: (streamID: UInt32, fragment: ByteBuffer, endStream: Bool)?
     private var connectionConsumed = 0

@@ -64,7 +64,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var decoder: HPACKDecoder
     private var streams: [UInt32: Stream] = [:]
     private var context: ChannelHandlerContext?
-    private var output: HTTP2Output
+    private let output: HTTP2Output
     private var highestStreamID: UInt32 = 0
     /// A header block spread over HEADERS and CONTINUATION frames: its stream, bytes so far, END_STREAM.
     private var headerBlock: (streamID: UInt32, fragment: ByteBuffer, endStream: Bool)?

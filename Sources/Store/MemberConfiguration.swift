@@ -45,6 +45,8 @@ public struct MemberConfiguration: Sendable {
     public var snapshotCount: UInt64 = 100_000
     /// Entries kept below the snapshot point, so a member only a little behind still catches up from the log.
     public var snapshotCatchUpEntries: UInt64 = 5_000
+    /// Bytes allocated for each Raft log segment file (small only in tests, to roll and remove segments often).
+    public var logSegmentSize = DurableRaftLog.defaultSegmentSize
     /// The store's options. Applied entries are not written to the MVCC store's WAL one by one: they are
     /// handed to the OS once per batch, and the Raft log, which has them durably, is cut only after an fsync of
     /// the store (`compactLogIfDue`), so a crash at any point is repaired by replaying the log.

@@ -34,7 +34,8 @@ public final class StoreMember: Sendable {
         let logDirectory = configuration.dataDirectory + "/raft-log"
         try DurableRaftLog.importRocksDBLog(from: configuration.dataDirectory + "/raft", into: logDirectory,
                                                 membership: Membership(voters: voters))
-        let log = try DurableRaftLog(directory: logDirectory, membership: Membership(voters: voters))
+        let log = try DurableRaftLog(directory: logDirectory, membership: Membership(voters: voters),
+                                     segmentSize: configuration.logSegmentSize)
         // Safe to force: just opened.
         if opened!.isIncomplete || opened!.appliedIndex < log.snapshot.metadata.index {
             // The store was cut off while restoring a snapshot (or lost what the log no longer holds): start it

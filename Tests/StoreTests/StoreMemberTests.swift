@@ -16,12 +16,14 @@ final class LocalCluster {
     /// Log compaction settings (etcd's defaults unless a test wants snapshots early).
     var snapshotCount: UInt64 = 100_000
     var snapshotCatchUpEntries: UInt64 = 5_000
+    var logSegmentSize = DurableRaftLog.defaultSegmentSize
 
     func configuration(_ id: NodeID, port: Int = 0) -> MemberConfiguration {
         var configuration = MemberConfiguration(id: id, dataDirectory: directory.child("member\(id)"))
         configuration.peerPort = port
         configuration.snapshotCount = snapshotCount
         configuration.snapshotCatchUpEntries = snapshotCatchUpEntries
+        configuration.logSegmentSize = logSegmentSize
         configuration.tickInterval = .milliseconds(20)
         configuration.requestTimeout = .seconds(10)
         return configuration
@@ -107,11 +109,13 @@ func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
     }
 
     /// The log is cut every few entries; a member stopped meanwhile is behind the cut when it comes back, and
-    /// catches up by snapshot, with its watchers and later writes going on from there.
+    /// catches up by snapshot, with its watchers and later writes going on from there. Segments of a few records
+    /// make the logs roll to new segment files and remove old ones all along.
     @Test func aMemberBehindTheLogCatchesUpBySnapshot() async throws {
         let cluster = LocalCluster()
         cluster.snapshotCount = 20
         cluster.snapshotCatchUpEntries = 5
+        cluster.logSegmentSize = 2048
         try await cluster.start()
         let leader = try #require(try await cluster.leader())
         let lagging = cluster.ids.first { $0 != leader }!   // three members, one leader
@@ -122,6 +126,8 @@ func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
         _ = try await cluster.members[leader]!.apply(.compact(revision: 100))
         let cut = cluster.members[leader]!.loop.log.snapshot.metadata.index
         #expect(cut > 100, "the leader's log was cut at \(cut)")
+        let segments = try LogSegment.fileNames(in: cluster.directory.child("member\(leader)/raft-log")).sorted()
+        #expect(segments.count > 1 && segments.first != LogSegment.fileName(1), "compacted segments are removed: \(segments)")
 
         try await cluster.restart(lagging)
         let want = try await cluster.members[leader]!.range(RangeRequest(range: .prefix(bytes("key"))))
