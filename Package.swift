@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "MVCC", targets: ["MVCC"]),
         .library(name: "Raft", targets: ["Raft"]),
+        .library(name: "Store", targets: ["Store"]),
+        .library(name: "BinaryCoding", targets: ["BinaryCoding"]),
         // For Benchmarks/ (a package of its own).
         .library(name: "GRPC", targets: ["GRPC"]),
         .library(name: "EtcdProto", targets: ["EtcdProto"]),

@@ -13,6 +13,7 @@ let package = Package(
     targets: [
         benchmark("MVCCBenchmarks", measuring: "MVCC"),
         benchmark("RaftBenchmarks", measuring: "Raft"),
+        benchmark("RaftLogBenchmarks", measuring: "Store", "Raft", "BinaryCoding"),
         benchmark("CodecBenchmarks", measuring: "GRPC", "EtcdProto", "Bench"),
     ]
 )
