@@ -86,6 +86,7 @@ import TestSupport
             try log.save(hardState: nil, entries: entries([1, 1, 1, 1], from: 1), snapshot: nil, sync: true)
             try log.save(hardState: nil, entries: entries([3], from: 3), snapshot: nil, sync: true)
             #expect(log.lastIndex == 3 && log.term(at: 3) == 3 && log.term(at: 4) == nil)
+            #expect(log.entries(1..<4, maxBytes: .max).map(\.term) == [1, 1, 3], "the in-memory tail is replaced too")
         }
         let log = try open()
         #expect(log.lastIndex == 3)

@@ -66,7 +66,7 @@ let benchmarks: @Sendable () -> Void = {
             let last = harness.log.lastIndex
             blackHole(harness.log.entries((last - 99)..<(last + 1), maxBytes: .max))
         }
-    } setup: {
+    } setup: { () -> LogHarness in
         let harness = LogHarness()
         harness.append(100, sync: false)
         return harness
