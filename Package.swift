@@ -85,6 +85,10 @@ let package = Package(
         .target(name: "MVCCModel", dependencies: ["MVCC", "TestSupport"], path: "Tests/MVCCModel"),
         .executableTarget(name: "mvcc-crash-writer", dependencies: ["MVCC", "MVCCModel"],
                           path: "Tests/CrashWriter"),
+        // The same for the Raft log: a seeded workload with its in-memory model, and the child that is killed.
+        .target(name: "RaftLogModel", dependencies: ["Raft", "TestSupport"], path: "Tests/RaftLogModel"),
+        .executableTarget(name: "raft-log-crash-writer", dependencies: ["Store", "Raft", "RaftLogModel"],
+                          path: "Tests/RaftLogCrashWriter"),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation"]),
         .testTarget(name: "PeerTransportTests", dependencies: [
             "PeerTransport", "Raft", "BinaryCoding",
@@ -92,8 +96,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "StoreTests", dependencies: [
-            "Store", "Raft", "Storage", "MVCC", "MVCCModel", "TestSupport", "BinaryCoding", "PeerTransport",
-            .product(name: "NIOPosix", package: "swift-nio"),
+            "Store", "Raft", "Storage", "MVCC", "MVCCModel", "RaftLogModel", "TestSupport", "BinaryCoding",
+            "PeerTransport", .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // Real `podium store` processes driven by the real etcdctl.
         .testTarget(name: "ClusterTests", dependencies: ["TestSupport"]),
