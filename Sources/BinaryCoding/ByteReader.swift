@@ -30,21 +30,18 @@ public struct ByteReader {
         }
     }
 
-    public mutating func u64() throws -> UInt64 {
-        guard remaining >= 8 else { throw Failure.truncated }
-        var value: UInt64 = 0
-        for i in 0..<8 { value = value << 8 | UInt64(bytes[offset + i]) }
-        offset += 8
-        return value
-    }
+    public mutating func u64() throws -> UInt64 { try bigEndian() }
 
     public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
 
-    public mutating func u32() throws -> UInt32 {
-        guard remaining >= 4 else { throw Failure.truncated }
-        var value: UInt32 = 0
-        for i in 0..<4 { value = value << 8 | UInt32(bytes[offset + i]) }
-        offset += 4
+    public mutating func u32() throws -> UInt32 { try bigEndian() }
+
+    private mutating func bigEndian<Value: FixedWidthInteger & UnsignedInteger>() throws -> Value {
+        let width = Value.bitWidth / 8
+        guard remaining >= width else { throw Failure.truncated }
+        var value: Value = 0
+        for i in 0..<width { value = value << 8 | Value(bytes[offset + i]) }
+        offset += width
         return value
     }
 

@@ -133,14 +133,17 @@ import TestSupport
         #expect(log.entries(1..<4, maxBytes: .max) == entries([1, 1, 2], from: 1))
     }
 
-    @Test func damageBeforeTheLastSegmentIsReportedAsCorruption() throws {
-        do {
-            let log = try open(segmentSize: 4096)
-            for index in UInt64(1)...40 {
-                try log.save(hardState: nil, entries: [Entry(term: 1, index: index, data: [UInt8](repeating: 7, count: 300))],
-                             snapshot: nil, sync: false)
-            }
+    /// 40 entries of 300 bytes in segments of 4 KiB.
+    func writeSeveralSegments() throws {
+        let log = try open(segmentSize: 4096)
+        for index in UInt64(1)...40 {
+            try log.save(hardState: nil, entries: [Entry(term: 1, index: index, data: [UInt8](repeating: 7, count: 300))],
+                         snapshot: nil, sync: false)
         }
+    }
+
+    @Test func damageBeforeTheLastSegmentIsReportedAsCorruption() throws {
+        try writeSeveralSegments()
         let files = try segmentFiles()
         #expect(files.count > 2)
         try overwrite(directory.child("log") + "/" + files[1], at: 100, with: [0xFF, 0xFF])
@@ -148,13 +151,7 @@ import TestSupport
     }
 
     @Test func aMissingSegmentIsReportedAsCorruption() throws {
-        do {
-            let log = try open(segmentSize: 4096)
-            for index in UInt64(1)...40 {
-                try log.save(hardState: nil, entries: [Entry(term: 1, index: index, data: [UInt8](repeating: 7, count: 300))],
-                             snapshot: nil, sync: false)
-            }
-        }
+        try writeSeveralSegments()
         try FileManager.default.removeItem(atPath: directory.child("log") + "/" + (try segmentFiles())[1])
         #expect(throws: RaftLogError.self) { try open(segmentSize: 4096) }
     }

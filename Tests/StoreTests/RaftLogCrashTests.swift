@@ -9,16 +9,6 @@ import TestSupport
 /// all along) and is killed with SIGKILL mid-write; the reopened log must be exactly the model's log after some
 /// step at or after the last one the child reported synced, and must go on from there.
 @Suite struct RaftLogCrashTests {
-    static var writerPath: String {
-        // The test bundle and the helper executable are built into the same products directory.
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = bundle.deletingLastPathComponent()
-        while !directory.path.hasSuffix("debug") && !directory.path.hasSuffix("release") && directory.path != "/" {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("raft-log-crash-writer").path
-    }
-
     static let segmentSize = 16 << 10
 
     /// Whether `log` holds exactly what `model` does.
@@ -36,25 +26,10 @@ import TestSupport
         var random = SeededRandom(seed: seed)
         let killAfter = random.int(300...1500)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.writerPath)
-        process.arguments = [path, "\(seed)", "1000000", "\(Self.segmentSize)"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var reported = 0
-        var buffer = Data()
-        let deadline = Date().addingTimeInterval(120)
-        while reported < killAfter && Date() < deadline && process.isRunning {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            buffer.append(chunk)
-            let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            reported = lines.dropLast().compactMap { Int($0) }.last ?? reported
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "the writer must die by the signal, not finish")
+        let (reported, killed) = try KilledChild.run(KilledChild.executable("raft-log-crash-writer"),
+                                                     arguments: [path, "\(seed)", "1000000", "\(Self.segmentSize)"],
+                                                     killAfter: killAfter)
+        #expect(killed, "the writer must die by the signal, not finish")
         #expect(reported >= killAfter, "the writer reported \(reported) steps before the deadline")
 
         let log = try DurableRaftLog(directory: path, membership: LogWorkload.membership, segmentSize: Self.segmentSize)
