@@ -7,7 +7,8 @@ import Raft
 /// leaves either all of it or none of it. Segments are allocated whole when created (see `LogSegment`), which
 /// halves the cost of the sync that every write waits for; a segment goes once the entries in it are compacted.
 /// The terms and file positions of the live entries are kept in memory (20 bytes an entry, bounded by
-/// compaction), the latest entries themselves too, so applying what was just written reads no file.
+/// compaction), the latest entries themselves too (`RecentEntries`), so applying what was just written reads no
+/// file.
 public final class DurableRaftLog: RaftLogStorage {
     let directory: String
     let segmentSize: Int
@@ -20,14 +21,11 @@ public final class DurableRaftLog: RaftLogStorage {
     private var terms: [UInt64]
     private var locations: [UInt64] = []
     private var lengths: [UInt32] = []
-    /// The latest entries written, as they were given (the tail of the log from `recentFirst`).
-    private var recent: [Entry] = []
-    private var recentFirst: UInt64 = 1
+    private var recent = RecentEntries(next: 1)
     private var writer = ByteWriter(reservingCapacity: 1 << 16)
 
     /// As etcd's WAL segments: large enough that beginning one (an allocation and two syncs) is rare.
     public static let defaultSegmentSize = 64 << 20
-    private static let recentLimit = 8192
     static let offsetBits: UInt64 = 40
 
     /// Opens the log in `directory` (created if missing); a new log starts empty with `membership` as its
@@ -67,7 +65,7 @@ public final class DurableRaftLog: RaftLogStorage {
         hardState = recovery.hardState
         snapshot = recovery.snapshot ?? initial
         (terms, locations, lengths) = try recovery.finish(snapshot: snapshot)
-        recentFirst = lastIndex + 1
+        recent = RecentEntries(next: lastIndex + 1)
         if segments.isEmpty {
             try beginSegment(sequence: (sequences.last ?? 0) + 1, clearsLog: true)
         }
@@ -97,12 +95,13 @@ public final class DurableRaftLog: RaftLogStorage {
         out.reserveCapacity(Int(end - range.lowerBound))
         do {
             var index = range.lowerBound
-            while index < end && index < recentFirst {
-                index = try readFromSegment(from: index, to: min(end, recentFirst), into: &out)
-            }
             while index < end {
-                out.append(recent[Int(index - recentFirst)])
-                index += 1
+                if let entry = recent.entry(at: index) {
+                    out.append(entry)
+                    index += 1
+                } else {
+                    index = try readFromSegment(from: index, to: min(end, max(recent.first, index + 1)), into: &out)
+                }
             }
         } catch {
             // Raft cannot go on without its log; a member whose disk fails must stop, not guess.
@@ -156,8 +155,7 @@ public final class DurableRaftLog: RaftLogStorage {
             terms = [installed.metadata.term]
             locations = []
             lengths = []
-            recent = []
-            recentFirst = installed.metadata.index + 1
+            recent = RecentEntries(next: installed.metadata.index + 1)
         }
         if let first = entries.first?.index {
             let replaced = Int(lastIndex + 1 - first)
@@ -171,7 +169,7 @@ public final class DurableRaftLog: RaftLogStorage {
                 lengths.append(UInt32(9 + entry.data.count))
             }
             segment.highestIndex = max(segment.highestIndex, lastIndex)
-            remember(entries)
+            recent.append(entries)
         }
         if let newState { hardState = newState }
         if installed != nil { try removeCompactedSegments() }
@@ -186,8 +184,7 @@ public final class DurableRaftLog: RaftLogStorage {
         terms = [0]
         locations = []
         lengths = []
-        recent = []
-        recentFirst = 1
+        recent = RecentEntries(next: 1)
         try beginSegment(sequence: segments[segments.count - 1].sequence + 1, clearsLog: true)
         while segments.count > 1 { try segments.removeFirst().remove(directory: directory) }
     }
@@ -205,28 +202,8 @@ public final class DurableRaftLog: RaftLogStorage {
         locations.removeFirst(dropped)
         lengths.removeFirst(dropped)
         snapshot = newSnapshot
-        if recentFirst <= index {
-            recent.removeFirst(min(recent.count, Int(index + 1 - recentFirst)))
-            recentFirst = index + 1
-        }
+        recent.dropThrough(index)
         try removeCompactedSegments()
-    }
-
-    private func remember(_ entries: [Entry]) {
-        // Safe to force: called with entries.
-        let first = entries.first!.index
-        if first < recentFirst || first > recentFirst + UInt64(recent.count) {
-            recent = []
-            recentFirst = first
-        } else {
-            recent.removeLast(recent.count - Int(first - recentFirst))
-        }
-        recent.append(contentsOf: entries)
-        if recent.count > Self.recentLimit + Self.recentLimit / 2 {
-            let dropped = recent.count - Self.recentLimit
-            recent.removeFirst(dropped)
-            recentFirst += UInt64(dropped)
-        }
     }
 
     /// Ends the current segment (synced) and begins the next with a header saying where the log stands.

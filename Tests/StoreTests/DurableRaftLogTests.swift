@@ -178,6 +178,17 @@ import TestSupport
         #expect(log.entries(151..<201, maxBytes: 1200).count == 2)
     }
 
+    @Test func readsSpanTheFilesAndTheTailHeldInMemory() throws {
+        let count = UInt64(RecentEntries.countLimit * 2)
+        let log = try open()
+        for index in UInt64(1)...count {
+            try log.save(hardState: nil, entries: entries([1], from: index), snapshot: nil, sync: false)
+        }
+        let all = log.entries(1..<(count + 1), maxBytes: .max)
+        #expect(all.count == Int(count))
+        #expect(all == (UInt64(1)...count).flatMap { entries([1], from: $0) })
+    }
+
     @Test func aDiscardedLogKeepsOnlyTheTermAndVote() throws {
         do {
             let log = try open()
