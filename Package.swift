@@ -27,7 +27,8 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .target(name: "Storage", dependencies: ["CRocksDB"]),
         .target(name: "MVCC", dependencies: ["Storage", "BinaryCoding"]),
-        .target(name: "BinaryCoding"),
+        .target(name: "BinaryCoding", dependencies: ["CCRC32C"]),
+        .target(name: "CCRC32C"),
         .target(name: "Raft", dependencies: ["BinaryCoding"]),
         .target(name: "Store", dependencies: [
             "Raft", "MVCC", "Storage", "PeerTransport", "BinaryCoding",
