@@ -118,9 +118,16 @@ private final class LinkHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    /// The sender closed its end: the onward connection closes too, but only once what was forwarded (and what
+    /// a delay still holds) is written. A snapshot's sender closes as soon as its last chunk is in the socket;
+    /// closing onward at once dropped the tens of MiB still queued, so a member behind the log never caught up.
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
-        outbound?.close(promise: nil)
+        if let outbound {
+            outbound.eventLoop.scheduleTask(deadline: lastRelease) {
+                outbound.writeAndFlush(ByteBuffer()).whenComplete { _ in outbound.close(promise: nil) }
+            }
+        }
         context.fireChannelInactive()
     }
 

@@ -201,4 +201,33 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         await proxy.shutdown()
         try await group.shutdownGracefully()
     }
+    /// A snapshot's sender closes its connection as soon as the last chunk is in its socket; the proxy still
+    /// delivers every byte it forwarded (or delayed) before closing onward.
+    @Test func aLargeSnapshotPassesWholeThoughItsSenderClosesAtOnce() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let a = inboxA.transport(id: 1, group: group)
+        let b = inboxB.transport(id: 2, group: group)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        let proxy = PeerLinkProxy(group: group)
+        let proxyPort = try await proxy.forward(listenPort: 0, to: portB, memberID: 2)
+        a.setPeer(2, host: "127.0.0.1", port: proxyPort)
+
+        var snapshot = Message(kind: .snapshot, from: 1, to: 2, term: 3)
+        let data = (0..<24_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        snapshot.snapshot = Snapshot(metadata: SnapshotMetadata(index: 42, term: 3, membership: Membership(voters: [1, 2])),
+                                     data: data)
+        try await a.sendSnapshot(snapshot)
+        proxy.setFault(.delay(.milliseconds(200)), from: 1, to: 2)
+        snapshot.snapshot?.metadata.index = 43
+        try await a.sendSnapshot(snapshot)
+        #expect(try await eventually(seconds: 60) { inboxB.count == 2 })
+        let received = inboxB.messages.withLock { $0 }
+        #expect(received.map { $0.snapshot?.metadata.index } == [42, 43])
+        #expect(received.allSatisfy { $0.snapshot?.data == data }, "every byte of both")
+        await a.shutdown()
+        await b.shutdown()
+        await proxy.shutdown()
+        try await group.shutdownGracefully()
+    }
 }
