@@ -21,9 +21,7 @@ extension DurableRaftLog {
             }
             try copyLog(from: path, into: staging, membership: membership)
             guard rename(staging, directory) == 0 else { throw RaftLogError.io("renaming", staging, errno) }
-            var parent = directory
-            if let slash = parent.lastIndex(of: "/") { parent = String(parent[..<slash]) } else { parent = "." }
-            try LogSegment.syncDirectory(parent.isEmpty ? "/" : parent)
+            try LogSegment.syncParent(of: directory)
         }
         try Database.destroy(path: path)
     }

@@ -68,19 +68,7 @@ final class LogSegment {
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw RaftLogError.io("reading the size of", path, errno) }
-        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
-        let count = bytes.count
-        try bytes.withUnsafeMutableBytes { buffer in
-            var done = 0
-            while done < count {
-                // Safe to force: the buffer has `count` > 0 bytes here.
-                let read = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(done))
-                if read < 0 && errno == EINTR { continue }
-                guard read > 0 else { throw RaftLogError.io("reading", path, read == 0 ? EIO : errno) }
-                done += read
-            }
-        }
-        return bytes
+        return try readFully(descriptor, path: path, offset: 0, count: Int(status.st_size))
     }
 
     /// Writes `record` at the end; durable only after `sync`.
@@ -102,6 +90,11 @@ final class LogSegment {
 
     /// `count` bytes at `offset`, which lie inside records written earlier.
     func read(offset: Int, count: Int) throws -> [UInt8] {
+        try Self.readFully(descriptor, path: path, offset: offset, count: count)
+    }
+
+    /// `count` bytes of the file at `offset`, however many reads that takes.
+    private static func readFully(_ descriptor: Int32, path: String, offset: Int, count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         try bytes.withUnsafeMutableBytes { buffer in
             var done = 0
@@ -139,6 +132,11 @@ final class LogSegment {
             if errno == EEXIST { return }
             throw RaftLogError.io("creating", path, errno)
         }
+        try syncParent(of: path)
+    }
+
+    /// Syncs the directory holding `path`, so that a file or directory created or renamed there stays.
+    static func syncParent(of path: String) throws {
         var parent = String(path.reversed().drop { $0 == "/" }.reversed())
         if let slash = parent.lastIndex(of: "/") { parent = slash == parent.startIndex ? "/" : String(parent[..<slash]) } else { parent = "." }
         try syncDirectory(parent)

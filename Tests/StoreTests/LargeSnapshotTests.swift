@@ -12,9 +12,7 @@ import Raft
         cluster.snapshotCount = 200
         cluster.snapshotCatchUpEntries = 50
         try await cluster.start()
-        let leader = try #require(try await cluster.leader())
-        let lagging = cluster.ids.first { $0 != leader }!   // three members, one leader
-        await cluster.stop(lagging)
+        let (leader, lagging) = try await cluster.stopAFollower()
         let value = [UInt8](repeating: 0x61, count: 8 << 10)
         for i in 0..<1000 {
             _ = try await cluster.members[leader]!.apply(.put(PutRequest(key: bytes("key\(i)"), value: value)))

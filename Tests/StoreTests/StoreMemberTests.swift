@@ -46,6 +46,14 @@ final class LocalCluster {
         await members.removeValue(forKey: id)?.stop()
     }
 
+    /// Stops a member other than the leader (its data stays); returns the leader and the stopped member.
+    func stopAFollower() async throws -> (leader: NodeID, stopped: NodeID) {
+        let leader = try #require(try await self.leader())
+        let follower = ids.first { $0 != leader }!   // three members, one leader
+        await stop(follower)
+        return (leader, follower)
+    }
+
     /// Restarts a stopped member from its data directory, on its old port.
     func restart(_ id: NodeID) async throws {
         // The configuration's port was recorded when the member first listened.
@@ -117,9 +125,7 @@ func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
         cluster.snapshotCatchUpEntries = 5
         cluster.logSegmentSize = 2048
         try await cluster.start()
-        let leader = try #require(try await cluster.leader())
-        let lagging = cluster.ids.first { $0 != leader }!   // three members, one leader
-        await cluster.stop(lagging)
+        let (leader, lagging) = try await cluster.stopAFollower()
         for i in 0..<150 {
             _ = try await cluster.members[leader]!.apply(.put(PutRequest(key: bytes("key\(i % 40)"), value: bytes("\(i)"))))
         }
