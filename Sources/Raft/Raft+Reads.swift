@@ -22,16 +22,18 @@ extension Raft {
             return
         }
         if membership.isQuorum([id]) || (configuration.leaseReads && configuration.checkQuorum) {
-            answerRead(ReadIndexQueue.Request(context: context, index: log.committed, requester: requester))
+            answerRead(ReadIndexQueue.Request(context: context, index: log.committed, requester: requester, round: 0))
             return
         }
-        reads.add(context: context, index: log.committed, requester: requester, leader: id)
-        broadcastHeartbeat(context: context)
+        let round = reads.add(context: context, index: log.committed, requester: requester)
+        broadcastHeartbeat(context: round)
     }
 
+    /// A heartbeat answer echoing read round `context`: `member` heard from this leader after every read of that
+    /// round or an earlier one was queued.
     mutating func acknowledgeRead(context: [UInt8], from member: NodeID) {
-        let membership = membership
-        let confirmed = reads.acknowledge(context: context, from: member) { membership.isQuorum($0) }
+        let membership = membership, leader = id
+        let confirmed = reads.acknowledge(round: context, from: member) { membership.isQuorum($0.union([leader])) }
         for request in confirmed { answerRead(request) }
     }
 
@@ -55,34 +57,58 @@ extension Raft {
 }
 
 /// Read-index requests waiting for a quorum to confirm the leader, in arrival order.
+///
+/// The requester's context is never used to match confirmations: contexts come from many members (and their
+/// restarts) and may repeat. Each request is given a round number of this leader's own instead, sent with the
+/// heartbeats; an acknowledgement of round r means the member heard from this leader after every request of
+/// round r or less was queued, so it confirms all of them. Rounds are unique within a term, and heartbeat
+/// answers of another term never reach this queue (the term rules drop them; the queue is reset per term).
 struct ReadIndexQueue {
     struct Request {
         var context: [UInt8]
         var index: UInt64
         var requester: NodeID
-        var acknowledged: Set<NodeID> = []
+        var round: UInt64
     }
 
     private var queue: [Request] = []
+    private var lastRound: UInt64 = 0
+    /// The highest round each member has acknowledged.
+    private var acknowledgedRound: [NodeID: UInt64] = [:]
 
-    /// The newest request's context, sent with each heartbeat so acknowledgements keep flowing.
-    var lastContext: [UInt8] { queue.last?.context ?? [] }
+    /// The round of the newest waiting request, sent with each heartbeat so acknowledgements keep flowing; empty
+    /// when nothing waits.
+    var heartbeatContext: [UInt8] { queue.isEmpty ? [] : ReadIndexQueue.encode(round: lastRound) }
 
-    mutating func add(context: [UInt8], index: UInt64, requester: NodeID, leader: NodeID) {
-        guard !queue.contains(where: { $0.context == context }) else { return }
-        var request = Request(context: context, index: index, requester: requester)
-        request.acknowledged.insert(leader)
-        queue.append(request)
+    /// Queues a request (whoever asked, whatever its context) and returns its round, to send in a heartbeat.
+    mutating func add(context: [UInt8], index: UInt64, requester: NodeID) -> [UInt8] {
+        lastRound += 1
+        queue.append(Request(context: context, index: index, requester: requester, round: lastRound))
+        return ReadIndexQueue.encode(round: lastRound)
     }
 
-    /// Records `member`'s heartbeat acknowledgement of `context`; returns the requests now confirmed: the
-    /// acknowledged one and every earlier one (a later confirmation covers earlier reads).
-    mutating func acknowledge(context: [UInt8], from member: NodeID, isQuorum: (Set<NodeID>) -> Bool) -> [Request] {
-        guard let position = queue.firstIndex(where: { $0.context == context }) else { return [] }
-        queue[position].acknowledged.insert(member)
-        guard isQuorum(queue[position].acknowledged) else { return [] }
-        let released = Array(queue[...position])
-        queue.removeFirst(position + 1)
-        return released
+    /// Records `member`'s acknowledgement of `round`; returns the requests now confirmed by a quorum (those
+    /// `isQuorum` accepts, given the members that acknowledged their round or a later one), oldest first.
+    mutating func acknowledge(round context: [UInt8], from member: NodeID,
+                              isQuorum: (Set<NodeID>) -> Bool) -> [Request] {
+        guard let round = ReadIndexQueue.decode(round: context), round <= lastRound,
+              round > acknowledgedRound[member, default: 0] else { return [] }
+        acknowledgedRound[member] = round
+        var released = 0
+        while released < queue.count {
+            let needed = queue[released].round
+            let confirming = Set(acknowledgedRound.filter { $0.value >= needed }.keys)
+            guard isQuorum(confirming) else { break }
+            released += 1
+        }
+        defer { queue.removeFirst(released) }
+        return Array(queue[..<released])
+    }
+
+    static func encode(round: UInt64) -> [UInt8] { withUnsafeBytes(of: round.bigEndian, Array.init) }
+
+    static func decode(round bytes: [UInt8]) -> UInt64? {
+        guard bytes.count == 8 else { return nil }
+        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
 }

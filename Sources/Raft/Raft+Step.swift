@@ -33,7 +33,7 @@ extension Raft {
         }
         if heartbeatElapsed >= configuration.heartbeatTicks {
             heartbeatElapsed = 0
-            broadcastHeartbeat(context: reads.lastContext)
+            broadcastHeartbeat(context: reads.heartbeatContext)
         }
     }
 

@@ -18,7 +18,7 @@ extension Simulation {
 
     /// Linearizable reads: a read point must cover every entry committed before the read was asked for.
     func completeReads(_ node: Node) throws {
-        var waiting: [(context: [UInt8], index: UInt64, knownCommittedAtInvoke: UInt64)] = []
+        var waiting: [(index: UInt64, knownCommittedAtInvoke: UInt64)] = []
         for read in node.pendingReads {
             if read.index < read.knownCommittedAtInvoke {
                 throw violation("node \(node.id) read at \(read.index), but \(read.knownCommittedAtInvoke) was committed before the read")
@@ -84,7 +84,8 @@ extension Simulation {
         }
     }
 
-    /// After healing: a leader emerges and a new proposal reaches every member, within a bounded time.
+    /// After healing: a leader emerges, a new proposal reaches every member and every member's reads are
+    /// answered and served, within a bounded time.
     func checkLiveness() throws {
         let deadline = now + options.livenessSteps
         var marker: [UInt8]?
@@ -105,7 +106,8 @@ extension Simulation {
             }
             // Every member of the configuration in force must catch up; removed nodes need not.
             if let markerIndex, let leader = currentLeader(), let members = nodes[leader]?.raft?.membership.members,
-               members.allSatisfy({ (nodes[$0]?.applied ?? 0) >= max(markerIndex, highestCommitted) }) {
+               members.allSatisfy({ (nodes[$0]?.applied ?? 0) >= max(markerIndex, highestCommitted) }),
+               members.allSatisfy({ nodes[$0].map { $0.readsAsked.isEmpty && $0.pendingReads.isEmpty } ?? true }) {
                 return
             }
             // A proposal lost to a leader change is proposed again.
@@ -113,6 +115,7 @@ extension Simulation {
         }
         let states = nodes.values.sorted { $0.id < $1.id }.map { node in
             "\(node.id): \(node.raft.map { "\($0.role) term \($0.term) commit \($0.committedIndex)" } ?? "down") applied \(node.applied)"
+                + " reads unanswered \(node.readsAsked.waiters.count) unserved \(node.pendingReads.count)"
         }
         throw violation("no progress \(options.livenessSteps) steps after healing: \(states.joined(separator: "; "))")
     }

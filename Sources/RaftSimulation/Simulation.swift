@@ -16,13 +16,23 @@ public final class Simulation {
         /// Ticks once every `tickEvery` steps (uneven clocks).
         let tickEvery: Int
         var restarts = 0
-        var pendingReads: [(context: [UInt8], index: UInt64, knownCommittedAtInvoke: UInt64)] = []
-        var readsInFlight: [[UInt8]: UInt64] = [:]
+        /// Reads whose read point is known, waiting to be applied.
+        var pendingReads: [(index: UInt64, knownCommittedAtInvoke: UInt64)] = []
+        /// Reads asked for, as the store's shell keeps them (one context counter per member and start, asked
+        /// again on a leader change or after a while); each is the highest index committed when it was invoked.
+        var readsAsked: ReadIndexRequests<UInt64>
 
-        init(id: NodeID, disk: MemoryRaftLog, tickEvery: Int) {
+        /// Contexts repeat across members here on purpose (the shell's also carry the member's ID): the leader
+        /// must answer every requester however their contexts collide. They never repeat within a member.
+        static func readRequests(restarts: Int, retryTicks: Int) -> ReadIndexRequests<UInt64> {
+            ReadIndexRequests(member: 0, incarnation: UInt64(restarts), retryTicks: retryTicks)
+        }
+
+        init(id: NodeID, disk: MemoryRaftLog, tickEvery: Int, retryTicks: Int) {
             self.id = id
             self.disk = disk
             self.tickEvery = tickEvery
+            readsAsked = Node.readRequests(restarts: 0, retryTicks: retryTicks)
         }
     }
 
@@ -46,7 +56,6 @@ public final class Simulation {
     /// Snapshot sends that finished or failed, reported to their senders (as a transport does) once the
     /// current Ready is done.
     var snapshotReports: [(from: NodeID, to: NodeID, succeeded: Bool)] = []
-    var nextRead: UInt64 = 1
 
     // What the checks know.
     /// The term and digest of every index applied anywhere (so: committed), with the payload's term.
@@ -63,7 +72,8 @@ public final class Simulation {
         let ids = (1...UInt64(options.nodes)).map { $0 }
         let membership = Membership(voters: Set(ids))
         for id in ids {
-            let node = Node(id: id, disk: MemoryRaftLog(membership: membership), tickEvery: random.chance(0.3) ? 2 : 1)
+            let node = Node(id: id, disk: MemoryRaftLog(membership: membership), tickEvery: random.chance(0.3) ? 2 : 1,
+                            retryTicks: options.readRetryTicks)
             nodes[id] = node
             start(node)
         }
@@ -86,6 +96,8 @@ public final class Simulation {
         for id in nodes.keys.sorted() {
             guard let node = nodes[id], node.raft != nil, now % node.tickEvery == 0 else { continue }
             node.raft?.tick()
+            // Checked non-nil just above.
+            node.readsAsked.tick(raft: &node.raft!)
         }
         deliverMessages()
         if random.chance(options.proposeRate) { propose() }
@@ -211,7 +223,7 @@ public final class Simulation {
         node.digest = digest
         node.applied = index
         node.pendingReads = []
-        node.readsInFlight = [:]
+        node.readsAsked = Node.readRequests(restarts: node.restarts, retryTicks: options.readRetryTicks)
         log("start \(node.id) (term \(node.disk.hardState.term), applied \(index))")
     }
 
@@ -254,12 +266,13 @@ public final class Simulation {
                 try checkApplied(node, index: entry.index, term: entry.term)
             }
             for read in ready.readStates {
-                guard let invokedAt = node.readsInFlight.removeValue(forKey: read.context) else { continue }
-                node.pendingReads.append((read.context, read.index, invokedAt))
+                guard let invokedAt = node.readsAsked.answer(read) else { continue }
+                node.pendingReads += invokedAt.map { (read.index, $0) }
             }
             try completeReads(node)
             if ready.softState?.role == .leader { stats.elections += 1 }
             raft.advance(ready)
+            node.readsAsked.reaskIfDue(raft: &raft)
             node.raft = raft
         }
     }
@@ -274,12 +287,8 @@ public final class Simulation {
 
     private func startRead() {
         guard let id = random.pick(nodes.keys.sorted()), let node = nodes[id], node.raft != nil else { return }
-        var context: [UInt8] = []
-        withUnsafeBytes(of: nextRead.bigEndian) { context.append(contentsOf: $0) }
-        nextRead += 1
-        if (try? node.raft?.readIndex(context: context)) != nil {
-            node.readsInFlight[context] = highestCommitted
-        }
+        // Checked non-nil just above.
+        node.readsAsked.ask([highestCommitted], raft: &node.raft!)
     }
 
     func currentLeader() -> NodeID? {

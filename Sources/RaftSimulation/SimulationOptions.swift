@@ -14,6 +14,8 @@ public struct SimulationOptions: Sendable {
     public var healRate = 0.03
     public var proposeRate = 0.25
     public var readRate = 0.08
+    /// Ticks a member waits for a read point before asking again (as the store's shell does).
+    public var readRetryTicks = 5
     public var transferRate = 0.003
     public var compactRate = 0.01
     /// Membership changes proposed by the leader: remove a voter, add a learner, promote one, re-add a voter.

@@ -38,6 +38,8 @@ public struct MemberConfiguration: Sendable {
     public var tickInterval = Duration.milliseconds(100)
     /// Ticks without a leader before an election (etcd's --election-timeout / --heartbeat-interval).
     public var electionTicks = 10
+    /// Ticks a linearizable read waits for its read point before it is asked for again (etcd: 500 ms).
+    public var readRetryTicks = 5
     /// How long a request waits for its entry to be applied (or its read point) before giving up.
     public var requestTimeout = Duration.seconds(5)
     /// Applied entries between log compactions (etcd's --snapshot-count): the log is cut at a snapshot point

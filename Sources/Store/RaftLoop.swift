@@ -70,10 +70,10 @@ final class RaftLoop: @unchecked Sendable {
     private var awaitingLeader: [(requestID: UInt64, data: [UInt8], write: Write)] = []
     /// Reads that arrived since the last read index was asked for; they share the next one.
     private var newReads: [Read] = []
-    private var readsByContext: [[UInt8]: [Read]] = [:]
+    /// Reads whose read index was asked for (or waits for a leader to be asked of).
+    private var readsAsked: ReadIndexRequests<Read>
     /// Reads whose read point is known, waiting for this member to apply up to it.
     private var readsWaitingForApply: [(index: UInt64, reads: [Read])] = []
-    private var nextReadContext: UInt64 = 1
     private var appliedIndex: UInt64
     let leases: LeaseTimers
     /// Revokes this leader proposed for expired leases, by lease, with the tick they were proposed at (a
@@ -103,6 +103,8 @@ final class RaftLoop: @unchecked Sendable {
         raftConfiguration.electionTicks = configuration.electionTicks
         raftConfiguration.randomSeed = UInt64.random(in: 0...UInt64.max)
         raft = Raft(configuration: raftConfiguration, storage: log)
+        readsAsked = ReadIndexRequests(member: configuration.id, incarnation: UInt64.random(in: 0...UInt64.max),
+                                       retryTicks: configuration.readRetryTicks)
         appliedIndex = raft.appliedIndex
         status = Mutex(MemberStatus(id: configuration.id, leader: 0, term: raft.term, role: .follower,
                                     committedIndex: raft.committedIndex, appliedIndex: raft.appliedIndex,
@@ -116,6 +118,7 @@ final class RaftLoop: @unchecked Sendable {
             self.timer = self.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(nanoseconds),
                                                              delay: .nanoseconds(nanoseconds)) { [self] _ in
                 raft.tick()
+                readsAsked.tick(raft: &raft)
                 ticks += 1
                 expireLeases()
                 expireRequests()
@@ -135,11 +138,11 @@ final class RaftLoop: @unchecked Sendable {
             for write in Array(writes.values) + awaitingLeader.map(\.write) { write.fail(.stopped) }
             writes = [:]
             awaitingLeader = []
-            for read in newReads + readsByContext.values.flatMap({ $0 }) + readsWaitingForApply.flatMap(\.reads) {
+            for read in newReads + readsAsked.waiters + readsWaitingForApply.flatMap(\.reads) {
                 read.fail(.stopped)
             }
             newReads = []
-            readsByContext = [:]
+            _ = readsAsked.removeAll { _ in true }
             readsWaitingForApply = []
         }
         // Requests that were still in the inbox.
@@ -251,18 +254,10 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     /// One read index serves every read that arrived since the last one (reads are batched, like writes).
+    /// Without a leader they wait for one (until their deadline), and are asked again when the leader changes.
     private func askReadIndex() {
-        // Without a leader there is no one to confirm a read point: wait for one.
-        guard !newReads.isEmpty, raft.leader != 0 else { return }
-        var context: [UInt8] = []
-        withUnsafeBytes(of: nextReadContext.bigEndian) { context.append(contentsOf: $0) }
-        nextReadContext += 1
-        do {
-            try raft.readIndex(context: context)
-            readsByContext[context] = newReads
-        } catch {
-            for read in newReads { read.fail(.noLeader) }
-        }
+        guard !newReads.isEmpty else { return }
+        readsAsked.ask(newReads, raft: &raft)
         newReads = []
     }
 
@@ -309,11 +304,13 @@ final class RaftLoop: @unchecked Sendable {
             send(ready.messagesAfterPersist)
             if !commitOnly { applyCommitted(ready) }
             for state in ready.readStates {
-                guard let reads = readsByContext.removeValue(forKey: state.context) else { continue }
+                guard let reads = readsAsked.answer(state) else { continue }
                 readsWaitingForApply.append((state.index, reads))
             }
             releaseReads()
             raft.advance(ready)
+            // A new leader or term drops read requests on the way: ask again (which may make a new Ready).
+            readsAsked.reaskIfDue(raft: &raft)
         }
         compactLogIfDue()
         failWritesForwardedToAnOldLeader()
@@ -531,10 +528,8 @@ final class RaftLoop: @unchecked Sendable {
             read.fail(.noLeader)
             return true
         }
-        for (context, reads) in readsByContext {
-            let (expired, alive) = (reads.filter { $0.deadline <= now }, reads.filter { $0.deadline > now })
-            for read in expired { read.fail(.timeout) }
-            readsByContext[context] = alive.isEmpty ? nil : alive
+        for (read, asked) in readsAsked.removeAll(where: { $0.deadline <= now }) {
+            read.fail(asked ? .timeout : .noLeader)
         }
         readsWaitingForApply = readsWaitingForApply.compactMap { pending in
             let alive = pending.reads.filter { $0.deadline > now }
