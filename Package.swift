@@ -27,8 +27,10 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .target(name: "Storage", dependencies: ["CRocksDB"]),
         .target(name: "MVCC", dependencies: ["Storage", "BinaryCoding"]),
-        .target(name: "BinaryCoding", dependencies: ["CCRC32C"]),
+        .target(name: "BinaryCoding", dependencies: ["CCRC32C", "CSHA256"]),
         .target(name: "CCRC32C"),
+        // Optimized even in debug builds: tests move snapshots of tens of MiB, all hashed.
+        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Raft", dependencies: ["BinaryCoding"]),
         .target(name: "Store", dependencies: [
             "Raft", "MVCC", "Storage", "PeerTransport", "BinaryCoding",

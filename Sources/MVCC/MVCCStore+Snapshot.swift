@@ -15,10 +15,14 @@ extension MVCCStore {
     private var families: [ColumnFamily] { [kv, events, leaseFamily, leaseKeys, meta, memberFamily] }
 
     /// A consistent copy of the whole store as a `StoreSnapshot`, handed to `emit` in chunks of about
-    /// `chunkBytes` (the last one ends with the digest). Writers go on meanwhile.
-    public func writeSnapshot(chunkBytes: Int = 1 << 20, emit: ([UInt8]) throws -> Void) throws {
+    /// `chunkBytes` (the last one ends with the digest). Writers go on meanwhile. Returns the applied Raft index
+    /// the copy holds the state of (a Raft snapshot of it is labelled with that point).
+    @discardableResult
+    public func writeSnapshot(chunkBytes: Int = 1 << 20, emit: ([UInt8]) throws -> Void) throws -> UInt64 {
         // A database snapshot taken outside a restore is consistent; the gate keeps it from straddling one.
         let view = restoreGate.reading { database.snapshot() }
+        let appliedIndex = try database.get(StorageLayout.MetaKey.appliedIndex, in: meta, snapshot: view)
+            .map { UInt64(bitPattern: StorageLayout.int64($0)) } ?? 0
         var hasher = SHA256()
         var chunk = StoreSnapshot.magic
         chunk.reserveCapacity(chunkBytes + 1024)
@@ -58,13 +62,19 @@ extension MVCCStore {
         hasher.update(chunk)
         chunk.append(contentsOf: hasher.finalize())
         try emit(chunk)
+        return appliedIndex
     }
 
     /// The whole store as one `StoreSnapshot` in memory.
     public func snapshotBytes() throws -> [UInt8] {
+        try snapshotWithAppliedIndex().bytes
+    }
+
+    /// The whole store as one `StoreSnapshot` in memory, with the applied Raft index it holds the state of.
+    public func snapshotWithAppliedIndex() throws -> (bytes: [UInt8], appliedIndex: UInt64) {
         var bytes: [UInt8] = []
-        try writeSnapshot { bytes.append(contentsOf: $0) }
-        return bytes
+        let index = try writeSnapshot { bytes.append(contentsOf: $0) }
+        return (bytes, index)
     }
 
     /// Replaces the whole state with a snapshot's (after checking its digest): what a member that fell too far

@@ -57,6 +57,7 @@ extension ByteBuffer {
 /// receiver (the Raft loop) is woken once per burst rather than once per message.
 final class InboundBatcher: ChannelInboundHandler {
     typealias InboundIn = Message
+    typealias OutboundOut = ByteBuffer
 
     private let deliver: @Sendable ([Message]) -> Void
     private var batch: [Message] = []
@@ -74,6 +75,12 @@ final class InboundBatcher: ChannelInboundHandler {
         let messages = batch
         batch.removeAll(keepingCapacity: true)
         deliver(messages)
+        // The snapshot is Raft's now (see `SnapshotFraming`): tell its sender.
+        if messages.contains(where: { $0.kind == .snapshot }) {
+            var acknowledgement = context.channel.allocator.buffer(capacity: 1)
+            acknowledgement.writeInteger(SnapshotFraming.acknowledgement)
+            context.writeAndFlush(wrapOutboundOut(acknowledgement), promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -97,8 +97,18 @@ private final class LinkHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let inbound = context.channel
+        let proxy = proxy, destination = destination
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [weak self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // The only bytes going back are a snapshot's acknowledgement: cut with the reverse link.
+                    try channel.pipeline.syncOperations.addHandler(ReplyForwarder { [weak self] reply in
+                        guard let sender = self?.sender, proxy.fault(from: destination, to: sender) != .drop else { return }
+                        inbound.writeAndFlush(reply, promise: nil)
+                    })
+                }
+            }
             .connect(host: "127.0.0.1", port: targetPort)
             .assumeIsolated()
             .whenComplete { [self] result in
@@ -169,5 +179,20 @@ private final class LinkHandler: ChannelInboundHandler {
             for frame in frames { channel.write(frame, promise: nil) }
             channel.flush()
         }
+    }
+}
+
+/// Hands what the destination writes back on a proxied connection to `forward` (on the connection's loop).
+private final class ReplyForwarder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let forward: (ByteBuffer) -> Void
+
+    init(forward: @escaping (ByteBuffer) -> Void) {
+        self.forward = forward
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        forward(unwrapInboundIn(data))
     }
 }

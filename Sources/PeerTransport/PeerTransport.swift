@@ -18,6 +18,8 @@ public final class PeerTransport: Sendable {
         public var maxBackoff = TimeAmount.seconds(2)
         /// Snapshot data travels in chunks of this size (see `sendSnapshot`).
         public var snapshotChunkBytes = 1 << 20
+        /// How long after its last byte a snapshot's receiver may take to say it has it.
+        public var snapshotAcknowledgementTimeout = TimeAmount.seconds(60)
 
         public init() {}
     }
@@ -69,11 +71,12 @@ public final class PeerTransport: Sendable {
         return channel.localAddress!.port!
     }
 
-    /// Sets (or moves) where `peer` is reached.
+    /// Sets (or moves) where `peer` is reached; setting the address it already has changes nothing.
     public func setPeer(_ peer: NodeID, host: String, port: Int) {
         let connection = PeerConnection(peer: peer, host: host, port: port, eventLoop: group.next(), limits: limits,
                                         reportUnreachable: reportUnreachable)
-        let previous = connections.withLock { connections in
+        let previous = connections.withLock { connections -> PeerConnection? in
+            if let current = connections[peer], current.host == host, current.port == port { return nil }
             defer { connections[peer] = connection }
             return connections[peer]
         }
@@ -91,12 +94,17 @@ public final class PeerTransport: Sendable {
         removed.map { old in old.eventLoop.execute { old.close() } }
     }
 
-    /// Sends messages, grouped per destination. Messages to unknown peers are dropped.
+    /// Sends messages, grouped per destination. Messages to peers whose address is unknown are dropped and the
+    /// peers reported unreachable (so Raft stops streaming to them rather than assume they were delivered).
     public func send(_ messages: [Message]) {
         guard !messages.isEmpty else { return }
         var byPeer: [NodeID: [Message]] = [:]
         for message in messages { byPeer[message.to, default: []].append(message) }
         let targets = connections.withLock { connections in byPeer.keys.compactMap { connections[$0] } }
+        if targets.count < byPeer.count {
+            let known = Set(targets.map(\.peer))
+            for peer in byPeer.keys where !known.contains(peer) { reportUnreachable(peer) }
+        }
         for connection in targets {
             // Every target was found under one of byPeer's keys.
             let batch = byPeer[connection.peer]!

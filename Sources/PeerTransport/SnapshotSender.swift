@@ -6,27 +6,45 @@ import Raft
 /// Snapshot messages do not go through a peer's bounded message queue: their data (the whole store) is streamed
 /// over a connection of its own in chunks, each written once the previous one is on its way, so the queue keeps
 /// carrying heartbeats and appends meanwhile and a large store never overflows it. The receiving side
-/// (`FrameDecoder`) gathers the chunks and hands Raft one complete message.
+/// (`FrameDecoder`) gathers the chunks and hands Raft one complete message, then answers with one byte
+/// (`acknowledgement`): only then is the snapshot delivered. Until that byte the snapshot may still be in socket
+/// buffers; a leader that went on as if delivered would send entries the follower, not yet holding the
+/// snapshot, must refuse, and fall back to sending the snapshot again.
 enum SnapshotFraming {
     /// The frame kind byte of a chunk (message kinds use 0 ... 13).
     static let chunkKind: UInt8 = 0xFE
     /// The most a receiver gathers for one snapshot.
     static let maxSnapshotBytes = 16 << 30
+    /// What the receiver answers once it handed the snapshot to Raft.
+    static let acknowledgement: UInt8 = 0xAC
 }
 
 extension PeerTransport {
-    /// Streams `message` (a Raft snapshot message with its data) to its destination; returns once the last byte
-    /// is written to the socket, or throws if the peer cannot be reached or the connection fails.
+    /// Streams `message` (a Raft snapshot message with its data) to its destination; returns once the receiver
+    /// says it handed the snapshot to its Raft loop, or throws if the peer cannot be reached, the connection
+    /// fails, or no acknowledgement comes within `snapshotAcknowledgementTimeout` of the last byte.
     public func sendSnapshot(_ message: Message) async throws {
         guard let address = peerAddress(message.to) else { throw PeerTransportError.unknownPeer(message.to) }
         let data = message.snapshot?.data ?? []
         var metadataOnly = message
         metadataOnly.snapshot?.data = []
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(limits.connectTimeout)
-            .connect(host: address.host, port: address.port)
-            .get()
+        let acknowledged = group.next().makePromise(of: Void.self)
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(limits.connectTimeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(SnapshotAcknowledgementReader(acknowledged))
+                    }
+                }
+                .connect(host: address.host, port: address.port)
+                .get()
+        } catch {
+            acknowledged.fail(error)
+            throw error
+        }
         do {
             var offset = 0
             while offset < data.count {
@@ -42,7 +60,13 @@ extension PeerTransport {
             var last = channel.allocator.buffer(capacity: 256)
             last.writeFrame(metadataOnly)
             try await channel.writeAndFlush(last).get()
+            let timeout = channel.eventLoop.scheduleTask(in: limits.snapshotAcknowledgementTimeout) {
+                acknowledged.fail(PeerTransportError.snapshotNotAcknowledged(message.to))
+            }
+            defer { timeout.cancel() }
+            try await acknowledged.futureResult.get()
         } catch {
+            acknowledged.fail(error)
             try? await channel.close()
             throw error
         }
@@ -50,6 +74,39 @@ extension PeerTransport {
     }
 }
 
+/// Completes `acknowledged` when the receiver's acknowledgement arrives; fails it if the connection closes first.
+final class SnapshotAcknowledgementReader: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked Sendable: used only on its channel's event loop.
+    typealias InboundIn = ByteBuffer
+
+    private let acknowledged: EventLoopPromise<Void>
+
+    init(_ acknowledged: EventLoopPromise<Void>) {
+        self.acknowledged = acknowledged
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        if buffer.readableBytesView.contains(SnapshotFraming.acknowledgement) {
+            acknowledged.succeed()
+        } else {
+            acknowledged.fail(PeerTransportError.snapshotNotAcknowledged(0))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        acknowledged.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        acknowledged.fail(error)
+        context.close(promise: nil)
+    }
+}
+
 public enum PeerTransportError: Error, Equatable {
     case unknownPeer(NodeID)
+    /// The peer took the snapshot's bytes but did not say it received the snapshot in time.
+    case snapshotNotAcknowledged(NodeID)
 }

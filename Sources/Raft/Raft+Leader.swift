@@ -155,13 +155,22 @@ extension Raft {
         progress[member]?.becomeProbe()
     }
 
-    /// The transport finished sending a snapshot to `member`, or failed to. Either way the leader goes back to
-    /// probing: on success the follower's answer moves it on, on failure the snapshot is sent again.
-    public mutating func reportSnapshot(to member: NodeID, succeeded: Bool) {
-        guard role == .leader, case .snapshot = progress[member]?.state else { return }
+    /// The transport delivered a snapshot to `member`, or failed to. Either way the leader goes back to probing,
+    /// after waiting for an answer from the member: on success its answer to the snapshot moves it on, on failure
+    /// the snapshot is sent again. `index` is the point the delivered snapshot held, when the caller sent a newer
+    /// one than Raft's (its state machine's state at the time it was sent, rather than the log's last
+    /// compaction point): probing resumes after it, since the entries between the two may be compacted by now.
+    public mutating func reportSnapshot(to member: NodeID, succeeded: Bool, index: UInt64? = nil) {
+        guard role == .leader, case .snapshot(let pending) = progress[member]?.state else { return }
+        if succeeded, let index, index > pending { progress[member]?.becomeSnapshot(index: index) }
         progress[member]?.becomeProbe()
-        // After a failure wait for the next heartbeat answer before retrying.
-        if !succeeded { progress[member]?.probeSent = true }
+        progress[member]?.probeSent = true
+    }
+
+    /// The highest index `member` is known to hold, while this member leads (nil otherwise or for a stranger).
+    public func matchIndex(of member: NodeID) -> UInt64? {
+        guard role == .leader else { return nil }
+        return progress[member]?.match
     }
 
     // MARK: local requests

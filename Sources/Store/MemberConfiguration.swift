@@ -47,6 +47,9 @@ public struct MemberConfiguration: Sendable {
     public var snapshotCount: UInt64 = 100_000
     /// Entries kept below the snapshot point, so a member only a little behind still catches up from the log.
     public var snapshotCatchUpEntries: UInt64 = 5_000
+    /// Ticks at most that the leader keeps the log whole after a snapshot's point while the follower it was
+    /// sent to installs it (10 minutes at the default tick).
+    public var snapshotHoldTicks: UInt64 = 6_000
     /// Bytes allocated for each Raft log segment file (small only in tests, to roll and remove segments often).
     public var logSegmentSize = DurableRaftLog.defaultSegmentSize
     /// The store's options. Applied entries are not written to the MVCC store's WAL one by one: they are
@@ -92,6 +95,8 @@ public struct MemberStatus: Sendable, Equatable {
     public var membership: Membership
     /// Raft messages refused because their sender is not a member (or they were addressed to another member).
     public var ignoredMessages: UInt64 = 0
+    /// Snapshots this member sent to members behind its log, since it started.
+    public var snapshotsSent: UInt64 = 0
 }
 
 extension Membership {

@@ -23,8 +23,10 @@ final class RaftLoop: @unchecked Sendable {
         case read(completion: ReadCompletion, deadline: ContinuousClock.Instant)
         case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
         case proposeConfigurationChange(ConfigurationChange, completion: @Sendable (Result<Void, any Error>) -> Void)
-        /// A snapshot for `peer` was handed to the transport (or could not be made).
-        case snapshotSent(to: NodeID, succeeded: Bool)
+        /// The store was copied for a snapshot message, at `appliedIndex`: label it and send it.
+        case snapshotMade(Message, data: [UInt8], appliedIndex: UInt64)
+        /// A snapshot for `peer`, holding the state at `index`, reached its Raft loop (or could not be sent).
+        case snapshotSent(to: NodeID, succeeded: Bool, index: UInt64)
     }
 
     struct Inbox {
@@ -85,9 +87,14 @@ final class RaftLoop: @unchecked Sendable {
     /// Senders from outside the cluster already warned about.
     private var strangers: Set<NodeID> = []
     private var ignoredMessages: UInt64 = 0
+    private var snapshotsSent: UInt64 = 0
     /// Memberships taken effect at applied indexes since the log's snapshot point, to label a compaction point
     /// with the membership in force there.
     private var membershipChanges: [(index: UInt64, membership: Membership)] = []
+    /// Peers catching up by a snapshot, with the point it holds: the log is not cut past it until the peer has
+    /// it (else the entries right after could be gone by the time it is installed, and it would need another),
+    /// or until `snapshotHoldTicks` pass.
+    private var snapshotHolds: [NodeID: (index: UInt64, since: UInt64)] = [:]
     let logger: Logger
 
     init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore, eventLoop: EventLoop) throws {
@@ -181,7 +188,7 @@ final class RaftLoop: @unchecked Sendable {
         case .read(let completion, _): completion(.failure(error))
         case .transferLeadership(_, let completion), .proposeConfigurationChange(_, let completion):
             completion(.failure(error))
-        case .messages, .unreachable, .snapshotSent: break
+        case .messages, .unreachable, .snapshotMade, .snapshotSent: break
         }
     }
 
@@ -248,8 +255,11 @@ final class RaftLoop: @unchecked Sendable {
             completion(Result { try raft.transferLeadership(to: member) })
         case .proposeConfigurationChange(let change, let completion):
             completion(Result { try raft.proposeConfigurationChange(change) })
-        case .snapshotSent(let peer, let succeeded):
-            raft.reportSnapshot(to: peer, succeeded: succeeded)
+        case .snapshotMade(let message, let data, let appliedIndex):
+            sendSnapshot(message, data: data, appliedIndex: appliedIndex)
+        case .snapshotSent(let peer, let succeeded, let index):
+            raft.reportSnapshot(to: peer, succeeded: succeeded, index: index)
+            if !succeeded { snapshotHolds[peer] = nil }
         }
     }
 
@@ -324,11 +334,11 @@ final class RaftLoop: @unchecked Sendable {
                                + UInt64(electionTimeout.components.attoseconds / 1_000_000_000))
             }
         }
-        let raft = raft, applied = appliedIndex, ignoredMessages = ignoredMessages
+        let raft = raft, applied = appliedIndex, ignoredMessages = ignoredMessages, snapshotsSent = snapshotsSent
         status.withLock {
             $0 = MemberStatus(id: raft.id, leader: raft.leader, term: raft.term, role: raft.role,
                               committedIndex: raft.committedIndex, appliedIndex: applied, membership: raft.membership,
-                              ignoredMessages: ignoredMessages)
+                              ignoredMessages: ignoredMessages, snapshotsSent: snapshotsSent)
         }
     }
 
@@ -404,8 +414,8 @@ final class RaftLoop: @unchecked Sendable {
         run.removeAll(keepingCapacity: true)
     }
 
-    /// Sends messages, except that a snapshot message first gets the store's state as its data: dumped off the
-    /// loop (it reads the whole store), then sent, then reported to Raft.
+    /// Sends messages, except that a snapshot message first gets the store's state as its data: copied off the
+    /// loop (it reads the whole store), then labelled and sent (`sendSnapshot`), then reported to Raft.
     private func send(_ messages: [Message]) {
         guard messages.contains(where: { $0.kind == .snapshot }) else {
             transport?.send(messages)
@@ -413,34 +423,61 @@ final class RaftLoop: @unchecked Sendable {
         }
         transport?.send(messages.filter { $0.kind != .snapshot })
         for message in messages where message.kind == .snapshot {
-            let mvcc = mvcc, transport = transport, logger = logger
+            // The copy holds at least what is applied now: keep the log from being cut past it meanwhile.
+            snapshotHolds[message.to] = (appliedIndex, ticks)
+            let mvcc = mvcc, logger = logger
             snapshotQueue.async { [weak self] in
-                var outgoing = message
                 do {
-                    outgoing.snapshot?.data = try mvcc.snapshotBytes()
+                    let (data, appliedIndex) = try mvcc.snapshotWithAppliedIndex()
+                    self?.submit(.snapshotMade(message, data: data, appliedIndex: appliedIndex))
                 } catch {
                     logger.error("making a snapshot failed", metadata: ["error": "\(error)"])
-                    self?.submit(.snapshotSent(to: message.to, succeeded: false))
-                    return
-                }
-                guard let transport else { return }
-                let bytes = outgoing.snapshot?.data.count ?? 0
-                let snapshotMessage = outgoing
-                Task {
-                    let succeeded: Bool
-                    do {
-                        try await transport.sendSnapshot(snapshotMessage)
-                        succeeded = true
-                        logger.info("sent snapshot", metadata: ["to": "\(message.to)", "bytes": "\(bytes)",
-                                                               "index": "\(message.snapshot?.metadata.index ?? 0)"])
-                    } catch {
-                        succeeded = false
-                        logger.warning("sending a snapshot failed", metadata: ["to": "\(message.to)", "error": "\(error)"])
-                    }
-                    self?.submit(.snapshotSent(to: message.to, succeeded: succeeded))
+                    self?.submit(.snapshotSent(to: message.to, succeeded: false, index: 0))
                 }
             }
         }
+    }
+
+    /// Labels a snapshot message with the point its data holds — the store's applied index when it was copied,
+    /// with the term and membership there — rather than the log's last compaction point, which can be far older:
+    /// the follower then needs only the entries after the copy. Then streams it and reports the outcome.
+    private func sendSnapshot(_ message: Message, data: [UInt8], appliedIndex: UInt64) {
+        guard raft.role == .leader, let transport else {
+            raft.reportSnapshot(to: message.to, succeeded: false)
+            snapshotHolds[message.to] = nil
+            return
+        }
+        var outgoing = message
+        outgoing.snapshot?.data = data
+        if let labelled = outgoing.snapshot?.metadata.index, appliedIndex > labelled,
+           let term = raft.term(at: appliedIndex) {
+            outgoing.snapshot?.metadata.index = appliedIndex
+            outgoing.snapshot?.metadata.term = term
+            outgoing.snapshot?.metadata.membership = membership(at: appliedIndex)
+        }
+        let point = outgoing.snapshot?.metadata.index ?? 0
+        snapshotHolds[message.to] = (point, ticks)
+        snapshotsSent += 1
+        let logger = logger, snapshotMessage = outgoing
+        Task { [weak self] in
+            let succeeded: Bool
+            do {
+                try await transport.sendSnapshot(snapshotMessage)
+                succeeded = true
+                logger.info("sent snapshot", metadata: ["to": "\(message.to)", "bytes": "\(data.count)", "index": "\(point)"])
+            } catch {
+                succeeded = false
+                logger.warning("sending a snapshot failed", metadata: ["to": "\(message.to)", "error": "\(error)"])
+            }
+            self?.submit(.snapshotSent(to: message.to, succeeded: succeeded, index: point))
+        }
+    }
+
+    /// The membership in force once `index` is applied (`index` at or after the log's snapshot point).
+    private func membership(at index: UInt64) -> Membership {
+        var membership = log.snapshot.metadata.membership
+        for change in membershipChanges where change.index <= index { membership = change.membership }
+        return membership
     }
 
     /// Replaces the store's state with a snapshot from the leader, before Raft's log records the snapshot point.
@@ -457,6 +494,12 @@ final class RaftLoop: @unchecked Sendable {
         appliedIndex = max(appliedIndex, mvcc.appliedIndex)
         membershipChanges = []
         leases.reset(leases: (try? mvcc.leases()) ?? [])
+        // Members added (or moved) while this one was away are known only from the store's records: the entries
+        // that told the others are inside the snapshot.
+        for record in (try? mvcc.members()) ?? [] where record.id != configuration.id {
+            guard let url = record.peerURLs.first, let address = PeerAddress(url: url) else { continue }
+            transport?.setPeer(record.id, host: address.host, port: address.port)
+        }
         logger.info("installed snapshot", metadata: ["index": "\(index)", "revision": "\(mvcc.revision)"])
     }
 
@@ -465,9 +508,11 @@ final class RaftLoop: @unchecked Sendable {
     private func compactLogIfDue() {
         let snapshotIndex = log.snapshot.metadata.index
         guard appliedIndex >= snapshotIndex + configuration.snapshotCount + configuration.snapshotCatchUpEntries else { return }
-        let point = appliedIndex - configuration.snapshotCatchUpEntries
-        var membership = log.snapshot.metadata.membership
-        for change in membershipChanges where change.index <= point { membership = change.membership }
+        releaseSnapshotHolds()
+        let point = min(appliedIndex - configuration.snapshotCatchUpEntries,
+                        snapshotHolds.values.map(\.index).min() ?? .max)
+        guard point > snapshotIndex else { return }
+        let membership = membership(at: point)
         do {
             // Entries up to `point` leave the log: the store must hold their effects durably first.
             try mvcc.sync()
@@ -488,6 +533,18 @@ final class RaftLoop: @unchecked Sendable {
         for (id, write) in writes where write.forwardedTo != 0 && write.forwardedTo != leader {
             writes[id] = nil
             write.fail(.leaderChanged)
+        }
+    }
+
+    /// Drops the holds of peers that have the snapshot's point now, or that stopped catching up by it (this
+    /// member no longer leads, or they took longer than `snapshotHoldTicks`).
+    private func releaseSnapshotHolds() {
+        guard !snapshotHolds.isEmpty else { return }
+        for (peer, hold) in snapshotHolds {
+            let caughtUp = raft.matchIndex(of: peer).map { $0 >= hold.index } ?? true
+            if caughtUp || ticks - hold.since > configuration.snapshotHoldTicks {
+                snapshotHolds[peer] = nil
+            }
         }
     }
 

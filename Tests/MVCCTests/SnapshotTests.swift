@@ -86,6 +86,22 @@ import MVCCModel
         #expect(hex(SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
+
+    @Test func sha256FedInUnevenPiecesMatchesOneShot() {
+        let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        for pieceLength in [1, 3, 63, 64, 65, 1000] {
+            var hasher = SHA256()
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + pieceLength, bytes.count)
+                hasher.update(bytes[offset..<end])
+                offset = end
+            }
+            #expect(hasher.finalize() == SHA256.hash(bytes), "pieces of \(pieceLength)")
+        }
+        // A sequence without contiguous storage takes the same path.
+        #expect(SHA256.hash(bytes.lazy.map { $0 }) == SHA256.hash(bytes))
+    }
 }
 
 extension SnapshotTests {

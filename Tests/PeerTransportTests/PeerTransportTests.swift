@@ -231,3 +231,41 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         try await group.shutdownGracefully()
     }
 }
+
+@Suite struct SnapshotDeliveryTests {
+    @Test func aSnapshotIsDeliveredOnlyOnceTheReceiverSaysSo() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        // A listener that reads everything and never answers: the bytes are in its socket, not in its Raft.
+        let silent = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in channel.eventLoop.makeSucceededVoidFuture() }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var limits = PeerTransport.Limits()
+        limits.snapshotAcknowledgementTimeout = .milliseconds(500)
+        let inboxA = Inbox()
+        let a = inboxA.transport(id: 1, group: group, limits: limits)
+        // Safe to force: a bound TCP channel has a port.
+        a.setPeer(2, host: "127.0.0.1", port: silent.localAddress!.port!)
+        var snapshot = Message(kind: .snapshot, from: 1, to: 2, term: 1)
+        snapshot.snapshot = Snapshot(metadata: SnapshotMetadata(index: 5, term: 1, membership: Membership(voters: [1, 2])),
+                                     data: Array(repeating: 7, count: 3 << 20))
+        await #expect(throws: PeerTransportError.snapshotNotAcknowledged(2)) { try await a.sendSnapshot(snapshot) }
+        await #expect(throws: PeerTransportError.unknownPeer(3)) {
+            var stranger = snapshot
+            stranger.to = 3
+            try await a.sendSnapshot(stranger)
+        }
+        await a.shutdown()
+        try await silent.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func messagesToAPeerWithoutAnAddressAreReportedUnreachable() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let inbox = Inbox()
+        let a = inbox.transport(id: 1, group: group)
+        a.send([appendMessage(1, to: 4)])
+        #expect(inbox.unreachable.withLock { $0 } == [4], "dropped without a word, Raft would think it delivered")
+        await a.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
