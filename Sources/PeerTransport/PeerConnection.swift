@@ -20,20 +20,25 @@ final class PeerConnection: @unchecked Sendable {
     let eventLoop: EventLoop
     let limits: PeerTransport.Limits
     let reportUnreachable: @Sendable (NodeID) -> Void
+    let reportDown: @Sendable (NodeID) -> Void
     private var state = State.idle
+    /// The connection closed under us and has not been re-established since.
+    private var lost = false
     private var queue: [Message] = []
     private var queuedBytes = 0
     private var draining = false
     private var backoff: TimeAmount
 
     init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
-         reportUnreachable: @escaping @Sendable (NodeID) -> Void) {
+         reportUnreachable: @escaping @Sendable (NodeID) -> Void,
+         reportDown: @escaping @Sendable (NodeID) -> Void = { _ in }) {
         self.peer = peer
         self.host = host
         self.port = port
         self.eventLoop = eventLoop
         self.limits = limits
         self.reportUnreachable = reportUnreachable
+        self.reportDown = reportDown
         backoff = limits.initialBackoff
     }
 
@@ -106,9 +111,14 @@ final class PeerConnection: @unchecked Sendable {
                 }
                 state = .connected(channel)
                 backoff = limits.initialBackoff
+                lost = false
                 drain()
             case .failure:
                 reportUnreachable(peer)
+                if lost {
+                    lost = false
+                    reportDown(peer)
+                }
                 retryLater()
             }
         }
@@ -129,13 +139,16 @@ final class PeerConnection: @unchecked Sendable {
         return false
     }
 
-    /// The connection closed under us: reconnect (after a pause) if there is anything to send.
+    /// The connection closed under us: connect again at once. A peer that refuses (or does not answer within
+    /// the connect timeout) is most likely gone, which is worth telling Raft (`reportDown`): a process killed
+    /// -9 closes its sockets at once, long before its followers' election timeout would notice.
     func connectionClosed() {
         eventLoop.assertInEventLoop()
         guard case .connected = state else { return }
         reportUnreachable(peer)
         state = .idle
-        if !queue.isEmpty { retryLater() }
+        lost = true
+        connect()
     }
 
     func close() {

@@ -29,6 +29,7 @@ public final class PeerTransport: Sendable {
     let limits: Limits
     let receive: @Sendable ([Message]) -> Void
     let reportUnreachable: @Sendable (NodeID) -> Void
+    let reportDown: @Sendable (NodeID) -> Void
     private let connections = Mutex<[NodeID: PeerConnection]>([:])
     private let listener = Mutex<Channel?>(nil)
     /// Connections peers opened to us; closed on shutdown (closing the listener does not close them).
@@ -38,14 +39,18 @@ public final class PeerTransport: Sendable {
     ///   - receive: gets every batch of messages received, on an event-loop thread.
     ///   - reportUnreachable: told when a peer cannot be reached or its queue overflowed (feed it to
     ///     `Raft.reportUnreachable`).
+    ///   - reportDown: told when the connection to a peer closed and connecting again at once failed: its
+    ///     process is most likely gone (feed it to `Raft.reportPeerDown`).
     public init(id: NodeID, group: EventLoopGroup, limits: Limits = Limits(),
                 receive: @escaping @Sendable ([Message]) -> Void,
-                reportUnreachable: @escaping @Sendable (NodeID) -> Void) {
+                reportUnreachable: @escaping @Sendable (NodeID) -> Void,
+                reportDown: @escaping @Sendable (NodeID) -> Void = { _ in }) {
         self.id = id
         self.group = group
         self.limits = limits
         self.receive = receive
         self.reportUnreachable = reportUnreachable
+        self.reportDown = reportDown
     }
 
     /// Starts accepting peers' connections on `host`:`port` (0: any free port); returns the bound port.
@@ -74,7 +79,7 @@ public final class PeerTransport: Sendable {
     /// Sets (or moves) where `peer` is reached; setting the address it already has changes nothing.
     public func setPeer(_ peer: NodeID, host: String, port: Int) {
         let connection = PeerConnection(peer: peer, host: host, port: port, eventLoop: group.next(), limits: limits,
-                                        reportUnreachable: reportUnreachable)
+                                        reportUnreachable: reportUnreachable, reportDown: reportDown)
         let previous = connections.withLock { connections -> PeerConnection? in
             if let current = connections[peer], current.host == host, current.port == port { return nil }
             defer { connections[peer] = connection }

@@ -155,6 +155,26 @@ extension Raft {
         progress[member]?.becomeProbe()
     }
 
+    /// The transport lost its connection to `member` and could not connect again at once: most likely its process
+    /// or host is gone (kill -9 closes its sockets). A follower that loses its leader this way stops trusting it
+    /// (so it grants other members' pre-votes, no longer shielding the leader) and campaigns without waiting for
+    /// the election timeout: the first of the remaining voters (by ID) at once, the others a tick later per
+    /// rank, so they rarely split the vote. It is only a hint: it always starts with a pre-vote, so a leader
+    /// that is alive and heard by a quorum keeps its term (their votes are refused), and a partitioned but
+    /// running leader is still found out by the election timeout.
+    public mutating func reportPeerDown(_ member: NodeID) {
+        guard role == .follower, member == leader, member != 0, isVoter, configuration.preVote else { return }
+        leader = 0
+        let survivors = membership.voters.union(membership.outgoing).subtracting([member]).sorted()
+        let rank = survivors.firstIndex(of: id) ?? 0
+        hintedCampaignRetry = true
+        if rank == 0 {
+            startElection(transfer: false)
+        } else {
+            hintedCampaignIn = rank
+        }
+    }
+
     /// The transport delivered a snapshot to `member`, or failed to. Either way the leader goes back to probing,
     /// after waiting for an answer from the member: on success its answer to the snapshot moves it on, on failure
     /// the snapshot is sent again. `index` is the point the delivered snapshot held, when the caller sent a newer

@@ -10,6 +10,9 @@ extension Raft {
         } else if electionElapsed >= randomizedElectionTimeout && isVoter {
             electionElapsed = 0
             startElection(transfer: false)
+        } else if let countdown = hintedCampaignIn {
+            hintedCampaignIn = countdown > 1 ? countdown - 1 : nil
+            if countdown <= 1, role == .follower, leader == 0, isVoter { startElection(transfer: false) }
         }
         // A member that cannot campaign keeps counting: once an election timeout passes without a leader it
         // must stop shielding the old leader from vote requests (or the voters could never elect a new one).
@@ -181,7 +184,12 @@ extension Raft {
             votes[message.from] = !message.reject
             switch tallyVotes() {
             case .won: wonElection(role == .preCandidate ? .preVote : .vote)
-            case .lost: becomeFollower(term: term, leader: 0)
+            case .lost:
+                let mayRetry = hintedCampaignRetry
+                becomeFollower(term: term, leader: 0)
+                // A voter that had not yet lost its own connection to the dead leader may have refused us:
+                // once it has, it will grant. Try once more on the next tick.
+                if mayRetry { hintedCampaignIn = 1 }
             case .pending: break
             }
         default:

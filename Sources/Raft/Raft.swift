@@ -22,6 +22,10 @@ public struct Raft {
     /// The index of the last membership change proposed; another may be proposed once it is applied.
     var pendingConfigurationIndex: UInt64 = 0
     var reads = ReadIndexQueue()
+    /// Ticks until this follower campaigns because its connection to the leader was lost (nil: no such hint).
+    var hintedCampaignIn: Int?
+    /// Whether a pre-vote lost after such a hint may be tried once more (see `reportPeerDown`).
+    var hintedCampaignRetry = false
     /// Read requests that arrived before this leader committed an entry of its own term.
     var deferredReads: [Message] = []
     var outbox: [Message] = []
@@ -80,6 +84,8 @@ public struct Raft {
             + Int(random.next() % UInt64(configuration.electionTicks))
         transferee = 0
         votes = [:]
+        hintedCampaignIn = nil
+        hintedCampaignRetry = false
         reads = ReadIndexQueue()
         deferredReads = []
         progress = [:]

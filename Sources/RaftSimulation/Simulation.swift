@@ -56,6 +56,9 @@ public final class Simulation {
     /// Snapshot sends that finished or failed, reported to their senders (as a transport does) once the
     /// current Ready is done.
     var snapshotReports: [(from: NodeID, to: NodeID, succeeded: Bool)] = []
+    /// Lost connections the transport reports (`Raft.reportPeerDown`): most survivors of a crash hear of it
+    /// within a few steps, and live members are sometimes told of a leader that is in fact alive.
+    var peerDownReports: [(deliverAt: Int, to: NodeID, about: NodeID)] = []
 
     // What the checks know.
     /// The term and digest of every index applied anywhere (so: committed), with the payload's term.
@@ -99,6 +102,7 @@ public final class Simulation {
             // Checked non-nil just above.
             node.readsAsked.tick(raft: &node.raft!)
         }
+        deliverPeerDownReports()
         deliverMessages()
         if random.chance(options.proposeRate) { propose() }
         if random.chance(options.readRate) { startRead() }
@@ -120,6 +124,11 @@ public final class Simulation {
         }
         if let id = random.pick(down), random.chance(options.restartRate) { start(nodes[id]!) }
         if random.chance(options.partitionRate) { partition() }
+        if random.chance(options.falsePeerDownRate), let id = random.pick(live), let leader = nodes[id]?.raft?.leader,
+           leader != 0, leader != id {
+            peerDownReports.append((now, id, leader))
+            log("\(id) is told its leader \(leader) is down (it is not)")
+        }
         if !cut.isEmpty && random.chance(options.healRate) {
             cut = []
             log("heal")
@@ -178,6 +187,16 @@ public final class Simulation {
         log("heal all")
     }
 
+    private func deliverPeerDownReports() {
+        guard !peerDownReports.isEmpty else { return }
+        var due: [(deliverAt: Int, to: NodeID, about: NodeID)] = []
+        peerDownReports.removeAll { report in
+            if report.deliverAt <= now { due.append(report); return true }
+            return false
+        }
+        for report in due { nodes[report.to]?.raft?.reportPeerDown(report.about) }
+    }
+
     private func deliverMessages() {
         var due: [InFlight] = []
         network.removeAll { flight in
@@ -229,6 +248,9 @@ public final class Simulation {
 
     private func crash(_ node: Node, reason: String) {
         node.raft = nil
+        for other in nodes.keys.sorted() where other != node.id && random.chance(0.8) {
+            peerDownReports.append((now + random.int(0...2), other, node.id))
+        }
         node.restarts += 1
         stats.crashes += 1
         log("\(reason) \(node.id)")

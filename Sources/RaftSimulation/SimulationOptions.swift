@@ -11,6 +11,8 @@ public struct SimulationOptions: Sendable {
     public var crashRate = 0.004
     public var restartRate = 0.05
     public var partitionRate = 0.006
+    /// A live member is told its leader's connection was lost while the leader runs.
+    public var falsePeerDownRate = 0.005
     public var healRate = 0.03
     public var proposeRate = 0.25
     public var readRate = 0.08

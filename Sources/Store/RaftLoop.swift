@@ -19,6 +19,8 @@ final class RaftLoop: @unchecked Sendable {
     enum Input: Sendable {
         case messages([Message])
         case unreachable(NodeID)
+        /// The connection to a peer closed and it refused a new one (its process is most likely gone).
+        case peerDown(NodeID)
         case propose(requestID: UInt64, data: [UInt8], completion: WriteCompletion, deadline: ContinuousClock.Instant)
         case read(completion: ReadCompletion, deadline: ContinuousClock.Instant)
         case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
@@ -188,7 +190,7 @@ final class RaftLoop: @unchecked Sendable {
         case .read(let completion, _): completion(.failure(error))
         case .transferLeadership(_, let completion), .proposeConfigurationChange(_, let completion):
             completion(.failure(error))
-        case .messages, .unreachable, .snapshotMade, .snapshotSent: break
+        case .messages, .unreachable, .peerDown, .snapshotMade, .snapshotSent: break
         }
     }
 
@@ -247,6 +249,9 @@ final class RaftLoop: @unchecked Sendable {
             }
         case .unreachable(let peer):
             raft.reportUnreachable(peer)
+        case .peerDown(let peer):
+            if peer == raft.leader { logger.info("lost the connection to the leader; campaigning", metadata: ["leader": "\(peer)"]) }
+            raft.reportPeerDown(peer)
         case .propose(let requestID, let data, let completion, let deadline):
             awaitingLeader.append((requestID, data, Write(completion: completion, deadline: deadline)))
         case .read(let completion, let deadline):

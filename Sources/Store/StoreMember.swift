@@ -55,7 +55,8 @@ public final class StoreMember: Sendable {
         self.loop = loop
         transport = PeerTransport(id: configuration.id, group: raftThread,
                                   receive: { [weak loop] messages in loop?.submit(.messages(messages)) },
-                                  reportUnreachable: { [weak loop] peer in loop?.submit(.unreachable(peer)) })
+                                  reportUnreachable: { [weak loop] peer in loop?.submit(.unreachable(peer)) },
+                                  reportDown: { [weak loop] peer in loop?.submit(.peerDown(peer)) })
         loop.transport = transport
     }
 
