@@ -94,7 +94,7 @@ let package = Package(
                           path: "Tests/RaftLogCrashWriter"),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation"]),
         .testTarget(name: "PeerTransportTests", dependencies: [
-            "PeerTransport", "Raft", "BinaryCoding",
+            "PeerTransport", "Raft", "BinaryCoding", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -22,8 +22,10 @@ final class PeerConnection: @unchecked Sendable {
     let reportUnreachable: @Sendable (NodeID) -> Void
     let reportDown: @Sendable (NodeID) -> Void
     private var state = State.idle
-    /// The connection closed under us and has not been re-established since.
+    /// The connection closed under us, and no connection since has stayed up for a connect timeout.
     private var lost = false
+    /// When the current (or last) connection was established.
+    private var connectedAt = NIODeadline.distantPast
     private var queue: [Message] = []
     private var queuedBytes = 0
     private var draining = false
@@ -110,8 +112,7 @@ final class PeerConnection: @unchecked Sendable {
                     return
                 }
                 state = .connected(channel)
-                backoff = limits.initialBackoff
-                lost = false
+                connectedAt = .now()
                 drain()
             case .failure:
                 reportUnreachable(peer)
@@ -140,15 +141,29 @@ final class PeerConnection: @unchecked Sendable {
     }
 
     /// The connection closed under us: connect again at once. A peer that refuses (or does not answer within
-    /// the connect timeout) is most likely gone, which is worth telling Raft (`reportDown`): a process killed
+    /// the connect timeout), or whose new connection closes again at once (a proxy in between accepts, then
+    /// fails to reach it), is most likely gone, which is worth telling Raft (`reportDown`): a process killed
     /// -9 closes its sockets at once, long before its followers' election timeout would notice.
     func connectionClosed() {
         eventLoop.assertInEventLoop()
         guard case .connected = state else { return }
         reportUnreachable(peer)
         state = .idle
-        lost = true
-        connect()
+        // A connection that lived a while went down for a reason of its own: try again at once. One that closed
+        // right after it was made would close again: back off (and the backoff grows only across those).
+        let brief = NIODeadline.now() - connectedAt < limits.connectTimeout
+        if lost && brief {
+            lost = false
+            reportDown(peer)
+        } else {
+            lost = true
+        }
+        if brief {
+            retryLater()
+        } else {
+            backoff = limits.initialBackoff
+            connect()
+        }
     }
 
     func close() {

@@ -98,13 +98,15 @@ private final class LinkHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         let inbound = context.channel
         let proxy = proxy, destination = destination
+        // The reply forwarder runs on this handler's event loop (the onward channel shares it).
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [weak self] channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The only bytes going back are a snapshot's acknowledgement: cut with the reverse link.
-                    try channel.pipeline.syncOperations.addHandler(ReplyForwarder { [weak self] reply in
-                        guard let sender = self?.sender, proxy.fault(from: destination, to: sender) != .drop else { return }
+                    try channel.pipeline.syncOperations.addHandler(ReplyForwarder { reply in
+                        guard let sender = handler.value.sender, proxy.fault(from: destination, to: sender) != .drop else { return }
                         inbound.writeAndFlush(reply, promise: nil)
                     })
                 }

@@ -211,9 +211,21 @@ extension Raft {
             broadcastAppend()
         default:
             guard leader != 0 else { throw RaftError.proposalDropped }
-            var forwarded = Message(kind: .propose, from: id, to: leader, term: 0)
-            forwarded.entries = entries
-            send(forwarded)
+            // In messages of at most `maxMessageBytes` of payload (an entry larger than that alone): one message
+            // of everything that waited for a leader could be larger than the transport takes, and lost whole.
+            var start = 0
+            while start < entries.count {
+                var end = start + 1
+                var bytes = entries[start].payloadSize
+                while end < entries.count && bytes + entries[end].payloadSize <= configuration.maxMessageBytes {
+                    bytes += entries[end].payloadSize
+                    end += 1
+                }
+                var forwarded = Message(kind: .propose, from: id, to: leader, term: 0)
+                forwarded.entries = Array(entries[start..<end])
+                send(forwarded)
+                start = end
+            }
         }
     }
 

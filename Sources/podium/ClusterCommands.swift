@@ -18,19 +18,34 @@ struct ClusterLocation: ParsableArguments {
 
 /// What one member says about itself (Maintenance.Status), or nil when it does not answer, or when what
 /// answers on its port is not this member of this cluster.
-func probeStatus(_ member: LocalCluster.Member, of cluster: LocalCluster,
-                 group: EventLoopGroup) async -> Etcdserverpb_StatusResponse? {
+func probeStatus(_ member: LocalCluster.Member, of cluster: LocalCluster, group: EventLoopGroup,
+                 linearizableRead: Bool = false) async -> Etcdserverpb_StatusResponse? {
     guard let channel = try? await GRPCChannel.connect(host: "127.0.0.1", port: member.clientPort, group: group,
                                                        timeout: .milliseconds(500)) else { return nil }
-    let reply = try? await channel.unary("/etcdserverpb.Maintenance/Status",
-                                         request: Etcdserverpb_StatusRequest().grpcMessage(), timeout: .seconds(2))
+    let status = await probeStatus(member, of: cluster, on: channel, linearizableRead: linearizableRead)
     await channel.close()
-    guard let status = reply.flatMap({ try? Etcdserverpb_StatusResponse(grpcMessage: $0) }),
-          status.header.clusterID == cluster.clusterID, status.header.memberID == cluster.memberID(member) else { return nil }
     return status
 }
 
-/// Waits until every member answers and they agree on a leader; returns the statuses by member name.
+private func probeStatus(_ member: LocalCluster.Member, of cluster: LocalCluster, on channel: GRPCChannel,
+                         linearizableRead: Bool) async -> Etcdserverpb_StatusResponse? {
+    let reply = try? await channel.unary("/etcdserverpb.Maintenance/Status",
+                                         request: Etcdserverpb_StatusRequest().grpcMessage(), timeout: .seconds(2))
+    guard let status = reply.flatMap({ try? Etcdserverpb_StatusResponse(grpcMessage: $0) }),
+          status.header.clusterID == cluster.clusterID, status.header.memberID == cluster.memberID(member) else { return nil }
+    if linearizableRead {
+        // What `etcdctl endpoint health` asks: a linearizable read through this member (a read index from the
+        // leader, then its own apply point): a member that knows the leader but cannot serve reads is not healthy.
+        var read = Etcdserverpb_RangeRequest()
+        read.key = Data("health".utf8)
+        guard (try? await channel.unary("/etcdserverpb.KV/Range", request: read.grpcMessage(), timeout: .seconds(2))) != nil
+        else { return nil }
+    }
+    return status
+}
+
+/// Waits until every member answers a status request and a linearizable read, and they agree on a leader;
+/// returns the statuses by member name.
 func awaitHealthy(_ cluster: LocalCluster, directory: String, timeout: Double) async throws -> [String: Etcdserverpb_StatusResponse] {
     let group = MultiThreadedEventLoopGroup.singleton
     let deadline = Date().addingTimeInterval(timeout)
@@ -38,7 +53,9 @@ func awaitHealthy(_ cluster: LocalCluster, directory: String, timeout: Double) a
     while Date() < deadline {
         statuses = [:]
         for member in cluster.members {
-            if let status = await probeStatus(member, of: cluster, group: group) { statuses[member.name] = status }
+            if let status = await probeStatus(member, of: cluster, group: group, linearizableRead: true) {
+                statuses[member.name] = status
+            }
         }
         let leaders = Set(statuses.values.map(\.leader))
         if statuses.count == cluster.members.count, leaders.count == 1, leaders.first != 0 { return statuses }

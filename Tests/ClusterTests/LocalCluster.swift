@@ -107,7 +107,7 @@ final class LocalCluster {
         process.standardOutput = output
         process.standardError = error
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(TestTime.seconds(timeout))
         while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
@@ -146,7 +146,8 @@ final class LocalCluster {
     func etcdctl(_ arguments: [String], endpoints: String? = nil, input: String? = nil, timeout: Double = 60) throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
-        process.arguments = ["--endpoints", endpoints ?? self.endpoints, "--command-timeout", "10s"] + arguments
+        process.arguments = ["--endpoints", endpoints ?? self.endpoints,
+                             "--command-timeout", "\(Int(TestTime.seconds(10)))s"] + arguments
         process.environment = ["ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"]
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
@@ -167,7 +168,7 @@ final class LocalCluster {
                 group.leave()
             }
         }
-        if group.wait(timeout: .now() + timeout) == .timedOut {
+        if group.wait(timeout: .now() + TestTime.seconds(timeout)) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             group.wait()
         }
@@ -187,7 +188,7 @@ final class LocalCluster {
 
     /// Waits until every running member reports the same leader; returns the leader's name.
     func waitForLeader(timeout: Double = 60) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(TestTime.seconds(timeout))
         while Date() < deadline {
             let running = members.filter { $0.process != nil }
             var leaders: Set<String> = []

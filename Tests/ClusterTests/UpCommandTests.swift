@@ -1,114 +1,117 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// `podium up` / `status` / `kill` / `start` / `down` as a user runs them.
-@Suite(.serialized) struct UpCommandTests {
-    /// A base port whose next six ports are free right now.
-    static func freeBasePort() throws -> Int {
-        for _ in 0..<50 {
-            let base = Int.random(in: 10_000...31_990)
-            if (0..<6).allSatisfy({ LocalCluster.isFree(base + $0) }) { return base }
+extension ProcessClusterTests {
+    /// `podium up` / `status` / `kill` / `start` / `down` as a user runs them.
+    @Suite struct UpCommandTests {
+        /// A base port whose next six ports are free right now.
+        static func freeBasePort() throws -> Int {
+            for _ in 0..<50 {
+                let base = Int.random(in: 10_000...31_990)
+                if (0..<6).allSatisfy({ LocalCluster.isFree(base + $0) }) { return base }
+            }
+            throw ClusterTestError("no run of six free ports found")
         }
-        throw ClusterTestError("no run of six free ports found")
-    }
 
-    @Test func upStatusKillStartDown() throws {
-        let tools = try LocalCluster(size: 0)
-        let dataDirectory = tools.directory.child("cluster")
-        let base = try Self.freeBasePort()
-        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+        @Test func upStatusKillStartDown() throws {
+            let tools = try LocalCluster(size: 0)
+            let dataDirectory = tools.directory.child("cluster")
+            let base = try Self.freeBasePort()
+            defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
 
-        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
-        #expect(up.status == 0, "\(up.error)")
-        #expect(up.output.contains("cluster healthy: 3 masters"))
-        #expect(up.output.contains("127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"))
-        let endpoints = "127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"
-        #expect(try tools.ctl("put", "k", "v", endpoints: endpoints) == "OK\n")
+            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
+            #expect(up.status == 0, "\(up.error)")
+            #expect(up.output.contains("cluster healthy: 3 masters"))
+            #expect(up.output.contains("127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"))
+            let endpoints = "127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"
+            #expect(try tools.ctl("put", "k", "v", endpoints: endpoints) == "OK\n")
 
-        let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
-        let members = (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
-        #expect(members?.count == 3)
-        #expect(members?.filter { $0["leader"] as? Bool == true }.count == 1)
-
-        #expect(try tools.podium(["kill", "master1", "--data-dir", dataDirectory]).status == 0)
-        // A put racing the election that follows a killed leader may be refused ("leader changed", as etcd's
-        // would be); a user retries, so does this.
-        let putDeadline = Date().addingTimeInterval(30)
-        var put = try tools.etcdctl(["put", "k2", "v2"], endpoints: "127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)", timeout: 10)
-        while put.status != 0, Date() < putDeadline {
-            Thread.sleep(forTimeInterval: 0.2)
-            put = try tools.etcdctl(["put", "k2", "v2"], endpoints: "127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)", timeout: 10)
-        }
-        #expect(put.output == "OK\n", "\(put.error)")
-        #expect(try tools.podium(["start", "master1", "--data-dir", dataDirectory]).status == 0)
-        let deadline = Date().addingTimeInterval(60)
-        var seen = ""
-        while Date() < deadline {
-            seen = (try? tools.etcdctl(["get", "k2", "--consistency=s"], endpoints: "127.0.0.1:\(base)", timeout: 10).output) ?? ""
-            if seen == "k2\nv2\n" { break }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
-        #expect(seen == "k2\nv2\n", "the restarted member did not catch up")
-
-        let again = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
-        #expect(again.output.contains("reusing the existing cluster data"))
-        #expect(again.output.contains("already running"))
-        let mismatch = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--masters", "5"])
-        #expect(mismatch.status != 0 && mismatch.error.contains("down --purge"))
-
-        let down = try tools.podium(["down", "--data-dir", dataDirectory])
-        #expect(down.status == 0 && down.output.contains("data kept"))
-        let after = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
-        #expect(!after.output.contains("\"healthy\" : true"))
-        let purge = try tools.podium(["down", "--purge", "--data-dir", dataDirectory])
-        #expect(purge.status == 0 && !FileManager.default.fileExists(atPath: dataDirectory))
-    }
-
-    /// A member's port held by someone else is named up front, not left to a member that dies in its log.
-    @Test func upRefusesAPortTakenByAnotherProcess() throws {
-        let tools = try LocalCluster(size: 0)
-        let dataDirectory = tools.directory.child("cluster")
-        let base = try Self.freeBasePort()
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(holder) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(base + 2).bigEndian
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0 && listen(holder, 1) == 0)
-        defer { _ = try? tools.podium(["down", "--purge", "--data-dir", dataDirectory]) }
-
-        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--timeout", "20"])
-        #expect(up.status != 0)
-        #expect(up.error.contains("port \(base + 2) of master2 is taken by another process"), "\(up.error)")
-    }
-
-    @Test func stopHandsOverLeadershipFirst() throws {
-        let tools = try LocalCluster(size: 0)
-        let dataDirectory = tools.directory.child("cluster")
-        let base = try Self.freeBasePort()
-        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
-        #expect(try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"]).status == 0)
-
-        func members() throws -> [[String: Any]] {
             let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
-            return (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["members"] as? [[String: Any]] ?? []
+            let members = (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
+            #expect(members?.count == 3)
+            #expect(members?.filter { $0["leader"] as? Bool == true }.count == 1)
+
+            #expect(try tools.podium(["kill", "master1", "--data-dir", dataDirectory]).status == 0)
+            // A put racing the election that follows a killed leader may be refused ("leader changed", as etcd's
+            // would be); a user retries, so does this.
+            let putDeadline = Date().addingTimeInterval(TestTime.seconds(30))
+            var put = try tools.etcdctl(["put", "k2", "v2"], endpoints: "127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)", timeout: 10)
+            while put.status != 0, Date() < putDeadline {
+                Thread.sleep(forTimeInterval: 0.2)
+                put = try tools.etcdctl(["put", "k2", "v2"], endpoints: "127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)", timeout: 10)
+            }
+            #expect(put.output == "OK\n", "\(put.error)")
+            #expect(try tools.podium(["start", "master1", "--data-dir", dataDirectory]).status == 0)
+            let deadline = Date().addingTimeInterval(TestTime.seconds(60))
+            var seen = ""
+            while Date() < deadline {
+                seen = (try? tools.etcdctl(["get", "k2", "--consistency=s"], endpoints: "127.0.0.1:\(base)", timeout: 10).output) ?? ""
+                if seen == "k2\nv2\n" { break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            #expect(seen == "k2\nv2\n", "the restarted member did not catch up")
+
+            let again = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
+            #expect(again.output.contains("reusing the existing cluster data"))
+            #expect(again.output.contains("already running"))
+            let mismatch = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--masters", "5"])
+            #expect(mismatch.status != 0 && mismatch.error.contains("down --purge"))
+
+            let down = try tools.podium(["down", "--data-dir", dataDirectory])
+            #expect(down.status == 0 && down.output.contains("data kept"))
+            let after = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
+            #expect(!after.output.contains("\"healthy\" : true"))
+            let purge = try tools.podium(["down", "--purge", "--data-dir", dataDirectory])
+            #expect(purge.status == 0 && !FileManager.default.fileExists(atPath: dataDirectory))
         }
-        guard let leader = try members().first(where: { $0["leader"] as? Bool == true })?["name"] as? String else {
-            Issue.record("no leader")
-            return
+
+        /// A member's port held by someone else is named up front, not left to a member that dies in its log.
+        @Test func upRefusesAPortTakenByAnotherProcess() throws {
+            let tools = try LocalCluster(size: 0)
+            let dataDirectory = tools.directory.child("cluster")
+            let base = try Self.freeBasePort()
+            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(holder) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(base + 2).bigEndian
+            let bound = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            try #require(bound == 0 && listen(holder, 1) == 0)
+            defer { _ = try? tools.podium(["down", "--purge", "--data-dir", dataDirectory]) }
+
+            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--timeout", "20"])
+            #expect(up.status != 0)
+            #expect(up.error.contains("port \(base + 2) of master2 is taken by another process"), "\(up.error)")
         }
-        let stop = try tools.podium(["stop", leader, "--data-dir", dataDirectory])
-        #expect(stop.status == 0, "\(stop.error)")
-        #expect(stop.output.contains("moved leadership from \(leader) to "), "\(stop.output)")
-        #expect(stop.output.contains("stopped \(leader)"))
-        let others = (0..<3).map { "127.0.0.1:\(base + 2 * $0)" }.filter { !$0.hasSuffix(":\(base + 2 * (Int(leader.dropFirst(6)) ?? 1) - 2)") }
-        #expect(try tools.ctl("put", "after-stop", "v", endpoints: others.joined(separator: ",")) == "OK\n")
-        let again = try tools.podium(["stop", leader, "--data-dir", dataDirectory])
-        #expect(again.status != 0 && again.error.contains("\(leader) is not running"))
-        #expect(try tools.podium(["start", leader, "--data-dir", dataDirectory]).status == 0)
+
+        @Test func stopHandsOverLeadershipFirst() throws {
+            let tools = try LocalCluster(size: 0)
+            let dataDirectory = tools.directory.child("cluster")
+            let base = try Self.freeBasePort()
+            defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+            #expect(try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"]).status == 0)
+
+            func members() throws -> [[String: Any]] {
+                let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
+                return (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["members"] as? [[String: Any]] ?? []
+            }
+            guard let leader = try members().first(where: { $0["leader"] as? Bool == true })?["name"] as? String else {
+                Issue.record("no leader")
+                return
+            }
+            let stop = try tools.podium(["stop", leader, "--data-dir", dataDirectory])
+            #expect(stop.status == 0, "\(stop.error)")
+            #expect(stop.output.contains("moved leadership from \(leader) to "), "\(stop.output)")
+            #expect(stop.output.contains("stopped \(leader)"))
+            let others = (0..<3).map { "127.0.0.1:\(base + 2 * $0)" }.filter { !$0.hasSuffix(":\(base + 2 * (Int(leader.dropFirst(6)) ?? 1) - 2)") }
+            #expect(try tools.ctl("put", "after-stop", "v", endpoints: others.joined(separator: ",")) == "OK\n")
+            let again = try tools.podium(["stop", leader, "--data-dir", dataDirectory])
+            #expect(again.status != 0 && again.error.contains("\(leader) is not running"))
+            #expect(try tools.podium(["start", leader, "--data-dir", dataDirectory]).status == 0)
+        }
     }
 }

@@ -4,29 +4,27 @@ import NIOPosix
 import Raft
 import Synchronization
 import PeerTransport
+import TestSupport
 
 /// Collects what a transport receives and reports, for tests to wait on.
 final class Inbox: Sendable {
     let messages = Mutex<[Message]>([])
     let unreachable = Mutex<[NodeID]>([])
+    let down = Mutex<[NodeID]>([])
 
     func transport(id: NodeID, group: EventLoopGroup, limits: PeerTransport.Limits = PeerTransport.Limits()) -> PeerTransport {
         PeerTransport(id: id, group: group, limits: limits,
                       receive: { batch in self.messages.withLock { $0 += batch } },
-                      reportUnreachable: { peer in self.unreachable.withLock { $0.append(peer) } })
+                      reportUnreachable: { peer in self.unreachable.withLock { $0.append(peer) } },
+                      reportDown: { peer in self.down.withLock { $0.append(peer) } })
     }
 
     var count: Int { messages.withLock { $0.count } }
 }
 
-/// Polls `condition` until it holds or `seconds` pass (generous: CI machines are slow and noisy).
-func eventually(seconds: Double = 20, _ condition: () -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
+/// Polls `condition` until it holds or `seconds` (scaled by `TestTime`) pass.
+func eventually(seconds: Double = 30, _ condition: () -> Bool) async throws -> Bool {
+    try await TestSupport.eventually(within: seconds, every: .milliseconds(10)) { condition() ? true : nil } ?? false
 }
 
 func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
@@ -266,6 +264,44 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         a.send([appendMessage(1, to: 4)])
         #expect(inbox.unreachable.withLock { $0 } == [4], "dropped without a word, Raft would think it delivered")
         await a.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// The hint that a peer's process is gone: its connection closes and it cannot be reached again at once.
+@Suite struct PeerDownReportTests {
+    @Test func aPeerThatGoesAwayIsReportedDownAndOneThatStaysIsNot() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let a = inboxA.transport(id: 1, group: group)
+        let b = inboxB.transport(id: 2, group: group)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        a.send([appendMessage(1)])
+        #expect(try await eventually { inboxB.count == 1 })
+        #expect(inboxA.down.withLock { $0 }.isEmpty, "a peer that answers is not down")
+        await b.shutdown()
+        #expect(try await eventually { inboxA.down.withLock { $0 } == [2] }, "closed, then refused: down")
+        await a.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aPeerBehindAProxyThatGoesAwayIsReportedDown() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let a = inboxA.transport(id: 1, group: group)
+        let b = inboxB.transport(id: 2, group: group)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        let proxy = PeerLinkProxy(group: group)
+        let proxyPort = try await proxy.forward(listenPort: 0, to: portB, memberID: 2)
+        a.setPeer(2, host: "127.0.0.1", port: proxyPort)
+        a.send([appendMessage(1)])
+        #expect(try await eventually { inboxB.count == 1 })
+        await b.shutdown()
+        // The proxy still accepts, then closes at once when it cannot reach the peer.
+        #expect(try await eventually { inboxA.down.withLock { $0 }.contains(2) })
+        await a.shutdown()
+        await proxy.shutdown()
         try await group.shutdownGracefully()
     }
 }

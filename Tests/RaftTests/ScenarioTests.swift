@@ -196,6 +196,17 @@ import Raft
         #expect(cluster[3].committedIndex == cluster[1].committedIndex)
     }
 
+    @Test func proposalsForwardedByAFollowerTravelInMessagesOfBoundedSize() throws {
+        var cluster = TestCluster(size: 3) { $0.maxMessageBytes = 1000 }
+        try cluster.elect(1)
+        try cluster[2].propose((0..<10).map { [UInt8](repeating: UInt8($0), count: 400) } + [[UInt8](repeating: 9, count: 3000)])
+        cluster.processReady()
+        let forwarded = cluster.queue.filter { $0.kind == .propose }
+        #expect(forwarded.map { $0.entries.count } == [2, 2, 2, 2, 2, 1], "two of 400 bytes fit in 1000; the large one alone")
+        cluster.deliverAll()
+        #expect(cluster.applied[2]?.filter { !$0.data.isEmpty }.count == 11, "all of them committed, in order")
+    }
+
     @Test func aSingleNodeClusterCommitsAlone() throws {
         var cluster = TestCluster(size: 1)
         try cluster.elect(1)
