@@ -29,8 +29,7 @@ let package = Package(
         .target(name: "MVCC", dependencies: ["Storage", "BinaryCoding"]),
         .target(name: "BinaryCoding", dependencies: ["CCRC32C", "CSHA256"]),
         .target(name: "CCRC32C"),
-        // Optimized even in debug builds: tests move snapshots of tens of MiB, all hashed.
-        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CSHA256"),
         .target(name: "Raft", dependencies: ["BinaryCoding"]),
         .target(name: "Store", dependencies: [
             "Raft", "MVCC", "Storage", "PeerTransport", "BinaryCoding",

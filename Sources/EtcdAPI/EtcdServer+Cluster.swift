@@ -46,8 +46,11 @@ extension EtcdServer {
         router.register(Self.clusterService, "MemberRemove", unary(Etcdserverpb_MemberRemoveRequest.self) { [self] request, call in
             guard member.status.membership.allMembers.contains(request.id) else { throw Self.memberNotFound }
             respondAfter(call) {
-                try await self.changeMembership(.remove(request.id)) { !$0.allMembers.contains(request.id) }
+                // The record first: once the member is out of the membership, a leader removing itself has
+                // stepped down and could not write it any more (the list comes from the membership, so a
+                // removal that fails half-way still lists the member, and may be asked again).
                 _ = try await self.member.apply(.memberRemove(id: request.id))
+                try await self.changeMembership(.remove(request.id)) { !$0.allMembers.contains(request.id) }
                 var response = Etcdserverpb_MemberRemoveResponse()
                 response.header = self.header()
                 response.members = try self.wireMembers()

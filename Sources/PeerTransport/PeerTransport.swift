@@ -18,7 +18,7 @@ public final class PeerTransport: Sendable {
         public var maxBackoff = TimeAmount.seconds(2)
         /// Snapshot data travels in chunks of this size (see `sendSnapshot`).
         public var snapshotChunkBytes = 1 << 20
-        /// How long after its last byte a snapshot's receiver may take to say it has it.
+        /// How long a snapshot's receiver may take to take one chunk, and to say it has the snapshot after the last.
         public var snapshotAcknowledgementTimeout = TimeAmount.seconds(60)
 
         public init() {}

@@ -53,7 +53,12 @@ extension PeerTransport {
                 buffer.writeInteger(UInt32(1 + end - offset))
                 buffer.writeInteger(SnapshotFraming.chunkKind)
                 buffer.writeBytes(data[offset..<end])
-                // Waiting for each write keeps at most one chunk in flight beyond the socket buffer.
+                // Waiting for each write keeps at most one chunk in flight beyond the socket buffer. A receiver
+                // that stops reading (stopped, or a dead link) would hold it forever: give up after a while.
+                let watchdog = channel.eventLoop.scheduleTask(in: limits.snapshotAcknowledgementTimeout) {
+                    channel.close(promise: nil)
+                }
+                defer { watchdog.cancel() }
                 try await channel.writeAndFlush(buffer).get()
                 offset = end
             }

@@ -162,12 +162,17 @@ extension Raft {
     /// rank, so they rarely split the vote. It is only a hint: it always starts with a pre-vote, so a leader
     /// that is alive and heard by a quorum keeps its term (their votes are refused), and a partitioned but
     /// running leader is still found out by the election timeout.
+    /// Not with `leaseReads`: a leader serving reads from its lease relies on followers refusing votes while it
+    /// is heard from, and a connect that merely timed out could come from a partitioned leader still running.
     public mutating func reportPeerDown(_ member: NodeID) {
-        guard role == .follower, member == leader, member != 0, isVoter, configuration.preVote else { return }
+        guard role == .follower, member == leader, member != 0, isVoter, configuration.preVote,
+              !configuration.leaseReads else { return }
         leader = 0
         let survivors = membership.voters.union(membership.outgoing).subtracting([member]).sorted()
         let rank = survivors.firstIndex(of: id) ?? 0
-        hintedCampaignRetry = true
+        // Retried after every survivor had its turn, so a retry never coincides with another's first campaign
+        // (two pre-candidates grant each other, and then split the vote for a whole election timeout).
+        hintedCampaignRetry = survivors.count
         if rank == 0 {
             startElection(transfer: false)
         } else {

@@ -28,7 +28,16 @@ extension Raft {
     /// that is no longer a voter.
     mutating func switchTo(_ next: Membership) {
         membership = next
-        for member in progress.keys where !next.members.contains(member) { progress[member] = nil }
+        for member in progress.keys.sorted() where !next.members.contains(member) {
+            // A last heartbeat tells a removed member that its removal is committed (when it has the entry), so
+            // it can apply it and stop rather than wait for a leader that no longer talks to it.
+            if role == .leader && member != id {
+                var farewell = message(.heartbeat, to: member)
+                farewell.commit = min(progress[member]?.match ?? 0, log.committed)
+                send(farewell)
+            }
+            progress[member] = nil
+        }
         for member in next.members {
             if progress[member] == nil {
                 progress[member] = newProgress()

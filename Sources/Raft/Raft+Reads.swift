@@ -91,9 +91,10 @@ struct ReadIndexQueue {
     /// `isQuorum` accepts, given the members that acknowledged their round or a later one), oldest first.
     mutating func acknowledge(round context: [UInt8], from member: NodeID,
                               isQuorum: (Set<NodeID>) -> Bool) -> [Request] {
-        guard let round = ReadIndexQueue.decode(round: context), round <= lastRound,
-              round > acknowledgedRound[member, default: 0] else { return [] }
-        acknowledgedRound[member] = round
+        guard let round = ReadIndexQueue.decode(round: context), round <= lastRound else { return [] }
+        // Even an acknowledgement of nothing new may release requests: the membership may have changed since
+        // (a voter removed lowers the quorum).
+        acknowledgedRound[member] = max(round, acknowledgedRound[member, default: 0])
         var released = 0
         while released < queue.count {
             let needed = queue[released].round

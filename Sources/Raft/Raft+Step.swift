@@ -188,8 +188,8 @@ extension Raft {
                 let mayRetry = hintedCampaignRetry
                 becomeFollower(term: term, leader: 0)
                 // A voter that had not yet lost its own connection to the dead leader may have refused us:
-                // once it has, it will grant. Try once more on the next tick.
-                if mayRetry { hintedCampaignIn = 1 }
+                // once it has, it will grant. Try once more, after the others had their turn.
+                if let mayRetry { hintedCampaignIn = mayRetry }
             case .pending: break
             }
         default:

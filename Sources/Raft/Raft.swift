@@ -24,8 +24,9 @@ public struct Raft {
     var reads = ReadIndexQueue()
     /// Ticks until this follower campaigns because its connection to the leader was lost (nil: no such hint).
     var hintedCampaignIn: Int?
-    /// Whether a pre-vote lost after such a hint may be tried once more (see `reportPeerDown`).
-    var hintedCampaignRetry = false
+    /// After how many ticks a pre-vote lost after such a hint is tried once more (nil: it is not; see
+    /// `reportPeerDown`).
+    var hintedCampaignRetry: Int?
     /// Read requests that arrived before this leader committed an entry of its own term.
     var deferredReads: [Message] = []
     var outbox: [Message] = []
@@ -85,7 +86,7 @@ public struct Raft {
         transferee = 0
         votes = [:]
         hintedCampaignIn = nil
-        hintedCampaignRetry = false
+        hintedCampaignRetry = nil
         reads = ReadIndexQueue()
         deferredReads = []
         progress = [:]

@@ -97,6 +97,9 @@ public struct MemberStatus: Sendable, Equatable {
     public var ignoredMessages: UInt64 = 0
     /// Snapshots this member sent to members behind its log, since it started.
     public var snapshotsSent: UInt64 = 0
+    /// This member applied its own removal from the cluster (by a log entry or a snapshot): it takes no further
+    /// part and should stop, as etcd's removed members do.
+    public var isRemoved = false
 }
 
 extension Membership {

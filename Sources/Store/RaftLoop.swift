@@ -25,10 +25,11 @@ final class RaftLoop: @unchecked Sendable {
         case read(completion: ReadCompletion, deadline: ContinuousClock.Instant)
         case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
         case proposeConfigurationChange(ConfigurationChange, completion: @Sendable (Result<Void, any Error>) -> Void)
-        /// The store was copied for a snapshot message, at `appliedIndex`: label it and send it.
-        case snapshotMade(Message, data: [UInt8], appliedIndex: UInt64)
-        /// A snapshot for `peer`, holding the state at `index`, reached its Raft loop (or could not be sent).
-        case snapshotSent(to: NodeID, succeeded: Bool, index: UInt64)
+        /// The store was copied for snapshot message number `sequence`, at `appliedIndex`: label it and send it.
+        case snapshotMade(Message, sequence: UInt64, data: [UInt8], appliedIndex: UInt64)
+        /// Snapshot number `sequence` for `peer`, holding the state at `index`, reached its Raft loop (or could not
+        /// be made or sent).
+        case snapshotSent(to: NodeID, sequence: UInt64, succeeded: Bool, index: UInt64)
     }
 
     struct Inbox {
@@ -90,6 +91,10 @@ final class RaftLoop: @unchecked Sendable {
     private var strangers: Set<NodeID> = []
     private var ignoredMessages: UInt64 = 0
     private var snapshotsSent: UInt64 = 0
+    /// This member applied a membership that no longer holds it (one that held it before).
+    private var removed = false
+    /// The membership in force after the last Ready (a snapshot replaces it before its Ready is handled).
+    private var lastMembership: Membership
     /// Memberships taken effect at applied indexes since the log's snapshot point, to label a compaction point
     /// with the membership in force there.
     private var membershipChanges: [(index: UInt64, membership: Membership)] = []
@@ -97,6 +102,10 @@ final class RaftLoop: @unchecked Sendable {
     /// it (else the entries right after could be gone by the time it is installed, and it would need another),
     /// or until `snapshotHoldTicks` pass.
     private var snapshotHolds: [NodeID: (index: UInt64, since: UInt64)] = [:]
+    /// The snapshot being made or sent to each peer, by number: reports of an older one (superseded by a newer
+    /// snapshot to the same peer) are ignored.
+    private var snapshotsInFlight: [NodeID: UInt64] = [:]
+    private var lastSnapshotSequence: UInt64 = 0
     let logger: Logger
 
     init(configuration: MemberConfiguration, log: DurableRaftLog, mvcc: MVCCStore, eventLoop: EventLoop) throws {
@@ -110,11 +119,15 @@ final class RaftLoop: @unchecked Sendable {
         snapshotQueue = DispatchQueue(label: "podium.snapshot.\(configuration.id)", qos: .utility)
         var raftConfiguration = RaftConfiguration(id: configuration.id)
         raftConfiguration.electionTicks = configuration.electionTicks
+        // Appends in flight to one follower stay well inside what its peer connection queues (64 MiB): beyond
+        // that the transport drops them, and a leader of large values would resend forever.
+        raftConfiguration.maxInflightBytes = 32 << 20
         raftConfiguration.randomSeed = UInt64.random(in: 0...UInt64.max)
         raft = Raft(configuration: raftConfiguration, storage: log)
         readsAsked = ReadIndexRequests(member: configuration.id, incarnation: UInt64.random(in: 0...UInt64.max),
                                        retryTicks: configuration.readRetryTicks)
         appliedIndex = raft.appliedIndex
+        lastMembership = raft.membership
         status = Mutex(MemberStatus(id: configuration.id, leader: 0, term: raft.term, role: .follower,
                                     committedIndex: raft.committedIndex, appliedIndex: raft.appliedIndex,
                                     membership: raft.membership))
@@ -260,9 +273,12 @@ final class RaftLoop: @unchecked Sendable {
             completion(Result { try raft.transferLeadership(to: member) })
         case .proposeConfigurationChange(let change, let completion):
             completion(Result { try raft.proposeConfigurationChange(change) })
-        case .snapshotMade(let message, let data, let appliedIndex):
-            sendSnapshot(message, data: data, appliedIndex: appliedIndex)
-        case .snapshotSent(let peer, let succeeded, let index):
+        case .snapshotMade(let message, let sequence, let data, let appliedIndex):
+            guard snapshotsInFlight[message.to] == sequence else { return }
+            sendSnapshot(message, sequence: sequence, data: data, appliedIndex: appliedIndex)
+        case .snapshotSent(let peer, let sequence, let succeeded, let index):
+            guard snapshotsInFlight[peer] == sequence else { return }
+            snapshotsInFlight[peer] = nil
             raft.reportSnapshot(to: peer, succeeded: succeeded, index: index)
             if !succeeded { snapshotHolds[peer] = nil }
         }
@@ -340,10 +356,12 @@ final class RaftLoop: @unchecked Sendable {
             }
         }
         let raft = raft, applied = appliedIndex, ignoredMessages = ignoredMessages, snapshotsSent = snapshotsSent
+        let removed = removed
+        lastMembership = raft.membership
         status.withLock {
             $0 = MemberStatus(id: raft.id, leader: raft.leader, term: raft.term, role: raft.role,
                               committedIndex: raft.committedIndex, appliedIndex: applied, membership: raft.membership,
-                              ignoredMessages: ignoredMessages, snapshotsSent: snapshotsSent)
+                              ignoredMessages: ignoredMessages, snapshotsSent: snapshotsSent, isRemoved: removed)
         }
     }
 
@@ -368,9 +386,14 @@ final class RaftLoop: @unchecked Sendable {
                     let before = raft.membership
                     let after = raft.applyConfigurationChange(change)
                     membershipChanges.append((entry.index, after))
-                    // Stop talking to members that left (once they are out of every configuration).
+                    noteRemoval(before: before, after: after)
+                    // Stop talking to members that left (once they are out of every configuration), after a moment:
+                    // the leader's last heartbeat to them (see `Raft.switchTo`) leaves with the next Ready.
                     for gone in before.allMembers.subtracting(after.allMembers) where gone != configuration.id {
-                        transport?.removePeer(gone)
+                        eventLoop.scheduleTask(in: .seconds(2)) { [weak self] in
+                            guard let self, !self.raft.membership.allMembers.contains(gone) else { return }
+                            self.transport?.removePeer(gone)
+                        }
                     }
                 }
                 appliedIndex = max(appliedIndex, entry.index)
@@ -430,14 +453,17 @@ final class RaftLoop: @unchecked Sendable {
         for message in messages where message.kind == .snapshot {
             // The copy holds at least what is applied now: keep the log from being cut past it meanwhile.
             snapshotHolds[message.to] = (appliedIndex, ticks)
+            lastSnapshotSequence += 1
+            let sequence = lastSnapshotSequence
+            snapshotsInFlight[message.to] = sequence
             let mvcc = mvcc, logger = logger
             snapshotQueue.async { [weak self] in
                 do {
                     let (data, appliedIndex) = try mvcc.snapshotWithAppliedIndex()
-                    self?.submit(.snapshotMade(message, data: data, appliedIndex: appliedIndex))
+                    self?.submit(.snapshotMade(message, sequence: sequence, data: data, appliedIndex: appliedIndex))
                 } catch {
                     logger.error("making a snapshot failed", metadata: ["error": "\(error)"])
-                    self?.submit(.snapshotSent(to: message.to, succeeded: false, index: 0))
+                    self?.submit(.snapshotSent(to: message.to, sequence: sequence, succeeded: false, index: 0))
                 }
             }
         }
@@ -446,15 +472,19 @@ final class RaftLoop: @unchecked Sendable {
     /// Labels a snapshot message with the point its data holds — the store's applied index when it was copied,
     /// with the term and membership there — rather than the log's last compaction point, which can be far older:
     /// the follower then needs only the entries after the copy. Then streams it and reports the outcome.
-    private func sendSnapshot(_ message: Message, data: [UInt8], appliedIndex: UInt64) {
-        guard raft.role == .leader, let transport else {
+    private func sendSnapshot(_ message: Message, sequence: UInt64, data: [UInt8], appliedIndex: UInt64) {
+        // Made in an earlier term (this member lost and won leadership meanwhile): the follower would drop it.
+        guard raft.role == .leader, message.term == raft.term, let transport else {
+            snapshotsInFlight[message.to] = nil
             raft.reportSnapshot(to: message.to, succeeded: false)
             snapshotHolds[message.to] = nil
             return
         }
         var outgoing = message
         outgoing.snapshot?.data = data
-        if let labelled = outgoing.snapshot?.metadata.index, appliedIndex > labelled,
+        // Relabelled only with a point this shell applied itself, so the membership there is known: after a
+        // restart the store can be ahead of what the log replayed so far.
+        if let labelled = outgoing.snapshot?.metadata.index, appliedIndex > labelled, appliedIndex <= self.appliedIndex,
            let term = raft.term(at: appliedIndex) {
             outgoing.snapshot?.metadata.index = appliedIndex
             outgoing.snapshot?.metadata.term = term
@@ -474,7 +504,7 @@ final class RaftLoop: @unchecked Sendable {
                 succeeded = false
                 logger.warning("sending a snapshot failed", metadata: ["to": "\(message.to)", "error": "\(error)"])
             }
-            self?.submit(.snapshotSent(to: message.to, succeeded: succeeded, index: point))
+            self?.submit(.snapshotSent(to: message.to, sequence: sequence, succeeded: succeeded, index: point))
         }
     }
 
@@ -483,6 +513,15 @@ final class RaftLoop: @unchecked Sendable {
         var membership = log.snapshot.metadata.membership
         for change in membershipChanges where change.index <= index { membership = change.membership }
         return membership
+    }
+
+    /// Notes when a membership that held this member is replaced by one that does not.
+    private func noteRemoval(before: Membership, after: Membership) {
+        guard !removed, before.allMembers.contains(configuration.id), !after.allMembers.contains(configuration.id) else {
+            return
+        }
+        removed = true
+        logger.warning("this member has been removed from the cluster")
     }
 
     /// Replaces the store's state with a snapshot from the leader, before Raft's log records the snapshot point.
@@ -498,6 +537,7 @@ final class RaftLoop: @unchecked Sendable {
         }
         appliedIndex = max(appliedIndex, mvcc.appliedIndex)
         membershipChanges = []
+        noteRemoval(before: lastMembership, after: snapshot.metadata.membership)
         leases.reset(leases: (try? mvcc.leases()) ?? [])
         // Members added (or moved) while this one was away are known only from the store's records: the entries
         // that told the others are inside the snapshot.
@@ -514,8 +554,9 @@ final class RaftLoop: @unchecked Sendable {
         let snapshotIndex = log.snapshot.metadata.index
         guard appliedIndex >= snapshotIndex + configuration.snapshotCount + configuration.snapshotCatchUpEntries else { return }
         releaseSnapshotHolds()
-        let point = min(appliedIndex - configuration.snapshotCatchUpEntries,
-                        snapshotHolds.values.map(\.index).min() ?? .max)
+        // A peer catching up keeps every entry after what it has (the snapshot's point, then its progress).
+        let held = snapshotHolds.map { peer, hold in max(hold.index, raft.matchIndex(of: peer) ?? 0) }.min()
+        let point = min(appliedIndex - configuration.snapshotCatchUpEntries, held ?? .max)
         guard point > snapshotIndex else { return }
         let membership = membership(at: point)
         do {
@@ -541,12 +582,15 @@ final class RaftLoop: @unchecked Sendable {
         }
     }
 
-    /// Drops the holds of peers that have the snapshot's point now, or that stopped catching up by it (this
-    /// member no longer leads, or they took longer than `snapshotHoldTicks`).
+    /// Drops the holds of peers that caught up (they have the snapshot's point and are within the entries the
+    /// log keeps anyway: past the snapshot they still need everything written while it was installed), or that
+    /// stopped catching up (this member no longer leads, or they took longer than `snapshotHoldTicks`).
     private func releaseSnapshotHolds() {
         guard !snapshotHolds.isEmpty else { return }
         for (peer, hold) in snapshotHolds {
-            let caughtUp = raft.matchIndex(of: peer).map { $0 >= hold.index } ?? true
+            let caughtUp = raft.matchIndex(of: peer).map {
+                $0 >= hold.index && $0 + configuration.snapshotCatchUpEntries >= appliedIndex
+            } ?? true
             if caughtUp || ticks - hold.since > configuration.snapshotHoldTicks {
                 snapshotHolds[peer] = nil
             }

@@ -185,17 +185,25 @@ struct StoreCommand: AsyncParsableCommand {
             }
         }
 
-        await Self.waitForTermination()
+        let reason = await Self.waitForTermination { member.status.isRemoved }
         publisher.cancel()
+        if reason == .removed {
+            // As etcd: a removed member stops. A moment first, so the answer to the removal (and any request in
+            // flight) reaches its client.
+            logger.warning("the member has been permanently removed from the cluster; stopping")
+            try? await Task.sleep(for: .seconds(1))
+        }
         logger.info("stopping")
         for server in servers { await server.shutdown() }
         await member.stop()
         try? await group.shutdownGracefully()
     }
 
-    /// Returns on SIGINT or SIGTERM.
-    static func waitForTermination() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    enum Termination { case signal, removed }
+
+    /// Returns on SIGINT or SIGTERM, or once `removed` says so (polled a few times a second).
+    static func waitForTermination(removed: @escaping @Sendable () -> Bool = { false }) async -> Termination {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in
             let queue = DispatchQueue(label: "podium.signals")
             let once = OnceFlag()
             var sources: [DispatchSourceSignal] = []
@@ -203,13 +211,19 @@ struct StoreCommand: AsyncParsableCommand {
                 signal(signalNumber, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
                 source.setEventHandler {
-                    if once.claim() { continuation.resume() }
+                    if once.claim() { continuation.resume(returning: .signal) }
                 }
                 source.resume()
                 sources.append(source)
             }
+            let poll = DispatchSource.makeTimerSource(queue: queue)
+            poll.schedule(deadline: .now() + .milliseconds(200), repeating: .milliseconds(200))
+            poll.setEventHandler {
+                if removed(), once.claim() { continuation.resume(returning: .removed) }
+            }
+            poll.resume()
             // The sources must outlive this scope: they are kept until the process exits.
-            SignalSources.keep(sources)
+            SignalSources.keep(sources, poll)
         }
     }
 }
@@ -227,8 +241,12 @@ private final class OnceFlag: @unchecked Sendable {
 
 private enum SignalSources {
     nonisolated(unsafe) static var kept: [DispatchSourceSignal] = []
+    nonisolated(unsafe) static var poll: DispatchSourceTimer?
 
-    static func keep(_ sources: [DispatchSourceSignal]) { kept = sources }
+    static func keep(_ sources: [DispatchSourceSignal], _ timer: DispatchSourceTimer) {
+        kept = sources
+        poll = timer
+    }
 }
 
 /// A failure to report as one line, without the usage text that argument errors get.

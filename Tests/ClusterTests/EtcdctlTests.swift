@@ -295,7 +295,7 @@ extension ProcessClusterTests {
                     .contains("updated in cluster"))
             #expect(try cluster.ctl("member", "remove", String(voterID, radix: 16), endpoints: original).contains("removed from cluster"))
             #expect(!(try cluster.ctl("member", "list", endpoints: original)).contains(", m4,"))
-            cluster.kill9("m4")
+            #expect(cluster.waitForExit("m4"), "a removed member stops itself, as etcd's do")
             #expect(try cluster.ctl("put", "after-remove", "1", endpoints: original) == "OK\n")
 
             let learner = try cluster.addMember("m5")
@@ -314,6 +314,27 @@ extension ProcessClusterTests {
             let duplicate = try cluster.etcdctl(["member", "add", "dup", "--peer-urls=http://127.0.0.1:\(cluster.member("m1").peerPort)"],
                                                 endpoints: original)
             #expect(duplicate.error.contains("etcdserver: Peer URLs already exists"))
+        }
+
+        /// The leader removed through its own endpoint: the removal is answered, the member stops itself, the
+        /// others elect a leader and go on without it.
+        @Test func theLeaderRemovedThroughItsOwnEndpointStopsAndTheOthersGoOn() throws {
+            let cluster = try Self.startedCluster()
+            let leader = try cluster.waitForLeader()
+            let leaderID = try cluster.memberID(leader)
+            let removal = try cluster.etcdctl(["member", "remove", String(leaderID, radix: 16)],
+                                              endpoints: cluster.member(leader).endpoint)
+            #expect(removal.status == 0 && removal.output.contains("removed from cluster"), "\(removal.error)")
+            #expect(cluster.waitForExit(leader), "the removed leader stops itself")
+            let survivors = cluster.members.filter { $0.name != leader }.map(\.endpoint).joined(separator: ",")
+            var put = try cluster.etcdctl(["put", "after", "1"], endpoints: survivors)
+            let deadline = Date().addingTimeInterval(TestTime.seconds(30))
+            while put.status != 0, Date() < deadline {
+                put = try cluster.etcdctl(["put", "after", "1"], endpoints: survivors)
+            }
+            #expect(put.output == "OK\n", "\(put.error)")
+            let listed = try cluster.ctl("member", "list", endpoints: survivors)
+            #expect(listed.split(separator: "\n").count == 2 && !listed.contains(", \(leader),"), "\(listed)")
         }
 
         /// Past --quota-backend-bytes the NOSPACE alarm is raised and writes that add data are refused; deleting,

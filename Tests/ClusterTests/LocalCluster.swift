@@ -127,6 +127,18 @@ final class LocalCluster {
         }
     }
 
+    /// Waits (up to `timeout` seconds, scaled) for a member's process to exit by itself; returns whether it did.
+    func waitForExit(_ name: String, timeout: Double = 30) -> Bool {
+        guard let index = members.firstIndex(where: { $0.name == name }), let process = members[index].process else {
+            return true
+        }
+        let deadline = Date().addingTimeInterval(TestTime.seconds(timeout))
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        guard !process.isRunning else { return false }
+        members[index].process = nil
+        return true
+    }
+
     /// SIGKILL: the member gets no chance to clean up.
     func kill9(_ name: String) {
         guard let index = members.firstIndex(where: { $0.name == name }), let process = members[index].process else { return }

@@ -31,6 +31,17 @@ import Raft
         #expect(changes.count == 3, "add learner, enter joint, leave joint")
     }
 
+    @Test func aRemovedMemberLearnsThatItsRemovalIsCommitted() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        try cluster[1].proposeConfigurationChange(ConfigurationChange([.remove(3)]))
+        cluster.deliverAll()
+        #expect(cluster[1].membership == Membership(voters: [1, 2]))
+        // The leader stops replicating to it once the removal is in force; its last heartbeat carries the
+        // commit point, so the removed member applies its removal too (and can stop).
+        #expect(cluster[3].membership == Membership(voters: [1, 2]), "\(cluster[3].membership)")
+    }
+
     @Test func oneChangeAtATime() throws {
         var cluster = TestCluster(size: 3)
         try cluster.elect(1)
