@@ -54,22 +54,31 @@ extension PeerTransport {
                 buffer.writeInteger(SnapshotFraming.chunkKind)
                 buffer.writeBytes(data[offset..<end])
                 // Waiting for each write keeps at most one chunk in flight beyond the socket buffer. A receiver
-                // that stops reading (stopped, or a dead link) would hold it forever: give up after a while.
+                // that stops reading (stopped, or a dead link) would hold it forever: give up after a while. The
+                // watchdog is disarmed on the event loop when the write completes, however late this task runs.
+                let written = channel.eventLoop.makePromise(of: Void.self)
+                channel.writeAndFlush(buffer, promise: written)
                 let watchdog = channel.eventLoop.scheduleTask(in: limits.snapshotAcknowledgementTimeout) {
+                    acknowledged.fail(PeerTransportError.snapshotNotAcknowledged(message.to))
                     channel.close(promise: nil)
                 }
-                defer { watchdog.cancel() }
-                try await channel.writeAndFlush(buffer).get()
+                written.futureResult.whenComplete { _ in watchdog.cancel() }
+                try await written.futureResult.get()
                 offset = end
             }
             var last = channel.allocator.buffer(capacity: 256)
             last.writeFrame(metadataOnly)
-            try await channel.writeAndFlush(last).get()
-            let timeout = channel.eventLoop.scheduleTask(in: limits.snapshotAcknowledgementTimeout) {
-                acknowledged.fail(PeerTransportError.snapshotNotAcknowledged(message.to))
+            // The acknowledgement's deadline runs from the last byte written, on the event loop.
+            let lastWritten = channel.eventLoop.makePromise(of: Void.self)
+            channel.writeAndFlush(last, promise: lastWritten)
+            let timeout = lastWritten.futureResult.flatMap { () -> EventLoopFuture<Void> in
+                let timer = channel.eventLoop.scheduleTask(in: self.limits.snapshotAcknowledgementTimeout) {
+                    acknowledged.fail(PeerTransportError.snapshotNotAcknowledged(message.to))
+                }
+                acknowledged.futureResult.whenComplete { _ in timer.cancel() }
+                return acknowledged.futureResult
             }
-            defer { timeout.cancel() }
-            try await acknowledged.futureResult.get()
+            try await timeout.get()
         } catch {
             acknowledged.fail(error)
             try? await channel.close()

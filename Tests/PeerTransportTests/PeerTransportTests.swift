@@ -12,8 +12,14 @@ final class Inbox: Sendable {
     let unreachable = Mutex<[NodeID]>([])
     let down = Mutex<[NodeID]>([])
 
+    /// A transport whose snapshot deadlines stretch with `TestTime` (AddressSanitizer and a busy machine make a
+    /// chunk take many seconds); a test that sets its own deadline keeps it.
     func transport(id: NodeID, group: EventLoopGroup, limits: PeerTransport.Limits = PeerTransport.Limits()) -> PeerTransport {
-        PeerTransport(id: id, group: group, limits: limits,
+        var limits = limits
+        if limits.snapshotAcknowledgementTimeout == PeerTransport.Limits().snapshotAcknowledgementTimeout {
+            limits.snapshotAcknowledgementTimeout = .nanoseconds(Int64(TestTime.seconds(120) * 1e9))
+        }
+        return PeerTransport(id: id, group: group, limits: limits,
                       receive: { batch in self.messages.withLock { $0 += batch } },
                       reportUnreachable: { peer in self.unreachable.withLock { $0.append(peer) } },
                       reportDown: { peer in self.down.withLock { $0.append(peer) } })
@@ -238,14 +244,15 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
             .childChannelInitializer { channel in channel.eventLoop.makeSucceededVoidFuture() }
             .bind(host: "127.0.0.1", port: 0).get()
         var limits = PeerTransport.Limits()
-        limits.snapshotAcknowledgementTimeout = .milliseconds(500)
+        limits.snapshotAcknowledgementTimeout = .nanoseconds(Int64(TestTime.seconds(1) * 1e9))
         let inboxA = Inbox()
         let a = inboxA.transport(id: 1, group: group, limits: limits)
         // Safe to force: a bound TCP channel has a port.
         a.setPeer(2, host: "127.0.0.1", port: silent.localAddress!.port!)
         var snapshot = Message(kind: .snapshot, from: 1, to: 2, term: 1)
+        // One chunk, which the socket buffers take whole: only the missing acknowledgement can fail the send.
         snapshot.snapshot = Snapshot(metadata: SnapshotMetadata(index: 5, term: 1, membership: Membership(voters: [1, 2])),
-                                     data: Array(repeating: 7, count: 3 << 20))
+                                     data: Array(repeating: 7, count: 16 << 10))
         await #expect(throws: PeerTransportError.snapshotNotAcknowledged(2)) { try await a.sendSnapshot(snapshot) }
         await #expect(throws: PeerTransportError.unknownPeer(3)) {
             var stranger = snapshot
