@@ -278,9 +278,7 @@ final class RaftLoop: @unchecked Sendable {
             sendSnapshot(message, sequence: sequence, data: data, appliedIndex: appliedIndex)
         case .snapshotSent(let peer, let sequence, let succeeded, let index):
             guard snapshotsInFlight[peer] == sequence else { return }
-            snapshotsInFlight[peer] = nil
-            raft.reportSnapshot(to: peer, succeeded: succeeded, index: index)
-            if !succeeded { snapshotHolds[peer] = nil }
+            finishSnapshot(to: peer, succeeded: succeeded, index: index)
         }
     }
 
@@ -475,9 +473,7 @@ final class RaftLoop: @unchecked Sendable {
     private func sendSnapshot(_ message: Message, sequence: UInt64, data: [UInt8], appliedIndex: UInt64) {
         // Made in an earlier term (this member lost and won leadership meanwhile): the follower would drop it.
         guard raft.role == .leader, message.term == raft.term, let transport else {
-            snapshotsInFlight[message.to] = nil
-            raft.reportSnapshot(to: message.to, succeeded: false)
-            snapshotHolds[message.to] = nil
+            finishSnapshot(to: message.to, succeeded: false, index: 0)
             return
         }
         var outgoing = message
@@ -506,6 +502,13 @@ final class RaftLoop: @unchecked Sendable {
             }
             self?.submit(.snapshotSent(to: message.to, sequence: sequence, succeeded: succeeded, index: point))
         }
+    }
+
+    /// Ends the snapshot in flight to `peer`: Raft hears the outcome, and a failed one no longer holds the log.
+    private func finishSnapshot(to peer: NodeID, succeeded: Bool, index: UInt64) {
+        snapshotsInFlight[peer] = nil
+        raft.reportSnapshot(to: peer, succeeded: succeeded, index: index)
+        if !succeeded { snapshotHolds[peer] = nil }
     }
 
     /// The membership in force once `index` is applied (`index` at or after the log's snapshot point).
@@ -541,9 +544,8 @@ final class RaftLoop: @unchecked Sendable {
         leases.reset(leases: (try? mvcc.leases()) ?? [])
         // Members added (or moved) while this one was away are known only from the store's records: the entries
         // that told the others are inside the snapshot.
-        for record in (try? mvcc.members()) ?? [] where record.id != configuration.id {
-            guard let url = record.peerURLs.first, let address = PeerAddress(url: url) else { continue }
-            transport?.setPeer(record.id, host: address.host, port: address.port)
+        for (peer, address) in mvcc.recordedPeerAddresses() where peer != configuration.id {
+            transport?.setPeer(peer, host: address.host, port: address.port)
         }
         logger.info("installed snapshot", metadata: ["index": "\(index)", "revision": "\(mvcc.revision)"])
     }

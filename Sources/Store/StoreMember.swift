@@ -68,10 +68,7 @@ public final class StoreMember: Sendable {
     /// Tells the member where its peers are. Members recorded in the store (added since the cluster started, or
     /// moved by a member update) are reached at their recorded address instead.
     public func setPeers(_ peers: [NodeID: PeerAddress]) {
-        var all = peers
-        for record in (try? mvcc.members()) ?? [] {
-            if let url = record.peerURLs.first, let address = PeerAddress(url: url) { all[record.id] = address }
-        }
+        let all = peers.merging(mvcc.recordedPeerAddresses()) { _, recorded in recorded }
         for (peer, address) in all where peer != id {
             transport.setPeer(peer, host: address.host, port: address.port)
         }

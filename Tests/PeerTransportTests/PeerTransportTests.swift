@@ -171,18 +171,36 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
     }
 }
 
-@Suite struct PeerLinkProxyTests {
-    @Test func framesPassAreDroppedOrDelayedInOrderByTheLinksFault() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let inboxA = Inbox(), inboxB = Inbox()
-        var limits = PeerTransport.Limits()
-        limits.maxQueuedMessages = 10_000
-        let a = inboxA.transport(id: 1, group: group, limits: limits)
-        let b = inboxB.transport(id: 2, group: group)
+/// Member 1's transport reaching member 2's through a `PeerLinkProxy`, as in chaos runs.
+struct ProxiedLink {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    let inboxA = Inbox(), inboxB = Inbox()
+    let a: PeerTransport, b: PeerTransport
+    let proxy: PeerLinkProxy
+
+    init(limits: PeerTransport.Limits = PeerTransport.Limits()) async throws {
+        a = inboxA.transport(id: 1, group: group, limits: limits)
+        b = inboxB.transport(id: 2, group: group)
         let portB = try await b.listen(host: "127.0.0.1", port: 0)
-        let proxy = PeerLinkProxy(group: group)
+        proxy = PeerLinkProxy(group: group)
         let proxyPort = try await proxy.forward(listenPort: 0, to: portB, memberID: 2)
         a.setPeer(2, host: "127.0.0.1", port: proxyPort)
+    }
+
+    func shutdown() async throws {
+        await a.shutdown()
+        await b.shutdown()
+        await proxy.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
+
+@Suite struct PeerLinkProxyTests {
+    @Test func framesPassAreDroppedOrDelayedInOrderByTheLinksFault() async throws {
+        var limits = PeerTransport.Limits()
+        limits.maxQueuedMessages = 10_000
+        let link = try await ProxiedLink(limits: limits)
+        let (a, inboxB, proxy) = (link.a, link.inboxB, link.proxy)
 
         a.send((1...100).map { appendMessage($0) })
         #expect(try await eventually { inboxB.count == 100 })
@@ -200,22 +218,13 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         #expect(try await eventually { inboxB.messages.withLock { $0.last?.index } == 400 })
         #expect(inboxB.messages.withLock { $0.map(\.index) } == Array(1...100) + Array(201...400),
                 "whole frames dropped, the rest in order")
-        await a.shutdown()
-        await b.shutdown()
-        await proxy.shutdown()
-        try await group.shutdownGracefully()
+        try await link.shutdown()
     }
     /// A snapshot's sender closes its connection as soon as the last chunk is in its socket; the proxy still
     /// delivers every byte it forwarded (or delayed) before closing onward.
     @Test func aLargeSnapshotPassesWholeThoughItsSenderClosesAtOnce() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let inboxA = Inbox(), inboxB = Inbox()
-        let a = inboxA.transport(id: 1, group: group)
-        let b = inboxB.transport(id: 2, group: group)
-        let portB = try await b.listen(host: "127.0.0.1", port: 0)
-        let proxy = PeerLinkProxy(group: group)
-        let proxyPort = try await proxy.forward(listenPort: 0, to: portB, memberID: 2)
-        a.setPeer(2, host: "127.0.0.1", port: proxyPort)
+        let link = try await ProxiedLink()
+        let (a, inboxB, proxy) = (link.a, link.inboxB, link.proxy)
 
         var snapshot = Message(kind: .snapshot, from: 1, to: 2, term: 3)
         let data = (0..<24_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
@@ -229,10 +238,7 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         let received = inboxB.messages.withLock { $0 }
         #expect(received.map { $0.snapshot?.metadata.index } == [42, 43])
         #expect(received.allSatisfy { $0.snapshot?.data == data }, "every byte of both")
-        await a.shutdown()
-        await b.shutdown()
-        await proxy.shutdown()
-        try await group.shutdownGracefully()
+        try await link.shutdown()
     }
 }
 
@@ -294,21 +300,12 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
     }
 
     @Test func aPeerBehindAProxyThatGoesAwayIsReportedDown() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let inboxA = Inbox(), inboxB = Inbox()
-        let a = inboxA.transport(id: 1, group: group)
-        let b = inboxB.transport(id: 2, group: group)
-        let portB = try await b.listen(host: "127.0.0.1", port: 0)
-        let proxy = PeerLinkProxy(group: group)
-        let proxyPort = try await proxy.forward(listenPort: 0, to: portB, memberID: 2)
-        a.setPeer(2, host: "127.0.0.1", port: proxyPort)
-        a.send([appendMessage(1)])
-        #expect(try await eventually { inboxB.count == 1 })
-        await b.shutdown()
+        let link = try await ProxiedLink()
+        link.a.send([appendMessage(1)])
+        #expect(try await eventually { link.inboxB.count == 1 })
+        await link.b.shutdown()
         // The proxy still accepts, then closes at once when it cannot reach the peer.
-        #expect(try await eventually { inboxA.down.withLock { $0 }.contains(2) })
-        await a.shutdown()
-        await proxy.shutdown()
-        try await group.shutdownGracefully()
+        #expect(try await eventually { link.inboxA.down.withLock { $0 }.contains(2) })
+        try await link.shutdown()
     }
 }
