@@ -30,6 +30,8 @@ final class PeerConnection: @unchecked Sendable {
     private var queuedBytes = 0
     private var draining = false
     private var backoff: TimeAmount
+    /// The connection being made while `state` is `.connecting`.
+    private var pendingConnect: EventLoopFuture<Channel>?
 
     init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
          reportUnreachable: @escaping @Sendable (NodeID) -> Void,
@@ -104,7 +106,10 @@ final class PeerConnection: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(ConnectionWatcher(connection: self))
                 }
             }
-        bootstrap.connect(host: host, port: port).whenComplete { [self] result in
+        let attempt = bootstrap.connect(host: host, port: port)
+        pendingConnect = attempt
+        attempt.whenComplete { [self] result in
+            pendingConnect = nil
             switch result {
             case .success(let channel):
                 if case .closed = state {
@@ -166,16 +171,32 @@ final class PeerConnection: @unchecked Sendable {
         }
     }
 
-    func close() {
+    /// Stops for good; the future completes once the connection's channel is fully closed (its handlers
+    /// removed), so an event loop group shut down after it has nothing of ours left to run.
+    @discardableResult
+    func close() -> EventLoopFuture<Void> {
         eventLoop.assertInEventLoop()
-        switch state {
-        case .connected(let channel): channel.close(promise: nil)
-        case .waiting(let task): task.cancel()
-        case .idle, .connecting, .closed: break
-        }
+        let previous = state
+        // Closed before the channel is: closing it calls `connectionClosed` at once, which would otherwise
+        // see a live connection lost and connect again (a stray connection to a peer removed or moved).
         state = .closed
         queue.removeAll()
         queuedBytes = 0
+        switch previous {
+        case .connected(let channel):
+            channel.close(promise: nil)
+            return channel.closeFuture
+        case .connecting:
+            // The attempt's completion sees `.closed` and closes what it connected.
+            return pendingConnect.map { attempt in
+                attempt.flatMap { $0.closeFuture }.recover { _ in }
+            } ?? eventLoop.makeSucceededVoidFuture()
+        case .waiting(let task):
+            task.cancel()
+            return eventLoop.makeSucceededVoidFuture()
+        case .idle, .closed:
+            return eventLoop.makeSucceededVoidFuture()
+        }
     }
 
     /// Watches the client channel: writability returns → write more; the channel closes → reconnect.

@@ -22,6 +22,8 @@ public final class PeerLinkProxy: Sendable {
     private let group: EventLoopGroup
     private let faults = Mutex<[Link: LinkFault]>([:])
     private let listeners = Mutex<[Channel]>([])
+    /// Every proxied connection, both ends: closed on shutdown.
+    let connections = OpenChannels()
     private let dropped = Atomic<Int>(0)
 
     /// Frames dropped so far by `.drop` faults.
@@ -42,7 +44,8 @@ public final class PeerLinkProxy: Sendable {
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] inbound in
-                inbound.eventLoop.makeCompletedFuture {
+                connections.add(inbound)
+                return inbound.eventLoop.makeCompletedFuture {
                     try inbound.pipeline.syncOperations.addHandler(
                         LinkHandler(proxy: self, destination: memberID, targetPort: targetPort, group: group))
                 }
@@ -66,8 +69,14 @@ public final class PeerLinkProxy: Sendable {
         faults.withLock { $0[Link(from: from, to: to)] }
     }
 
+    /// Stops listening and closes every proxied connection; returns once each channel is fully closed (see
+    /// `PeerTransport.shutdown`).
     public func shutdown() async {
-        for listener in listeners.withLock({ $0 }) { try? await listener.close() }
+        for listener in listeners.withLock({ $0 }) {
+            listener.close(promise: nil)
+            try? await listener.closeFuture.get()
+        }
+        await connections.closeAll()
     }
 }
 
@@ -121,6 +130,7 @@ private final class LinkHandler: ChannelInboundHandler {
                         return
                     }
                     outbound = channel
+                    proxy.connections.add(channel)
                     channel.closeFuture.whenComplete { _ in inbound.close(promise: nil) }
                     releaseHeld()
                 case .failure:

@@ -33,7 +33,7 @@ public final class PeerTransport: Sendable {
     private let connections = Mutex<[NodeID: PeerConnection]>([:])
     private let listener = Mutex<Channel?>(nil)
     /// Connections peers opened to us; closed on shutdown (closing the listener does not close them).
-    private let accepted = AcceptedChannels()
+    private let accepted = OpenChannels()
 
     /// - Parameters:
     ///   - receive: gets every batch of messages received, on an event-loop thread.
@@ -121,33 +121,25 @@ public final class PeerTransport: Sendable {
         }
     }
 
-    /// Closes the listener and every connection.
+    /// Closes the listener and every connection, and returns once each channel is fully closed: NIO removes a
+    /// closed channel's handlers in a task of its own, and an event loop group shut down before that task ran
+    /// kept the channel, its handlers and the event loop alive for good (a reference cycle LeakSanitizer found).
     public func shutdown() async {
         let all = connections.withLock { connections in
             defer { connections = [:] }
             return Array(connections.values)
         }
         for connection in all {
-            try? await connection.eventLoop.submit { connection.close() }.get()
+            try? await connection.eventLoop.flatSubmit { connection.close() }.get()
         }
         let channel = listener.withLock { channel in
             defer { channel = nil }
             return channel
         }
-        try? await channel?.close()
-        for connection in accepted.all { try? await connection.close() }
+        if let channel {
+            channel.close(promise: nil)
+            try? await channel.closeFuture.get()
+        }
+        await accepted.closeAll()
     }
-}
-
-/// The connections accepted by a listener, each forgotten when it closes.
-final class AcceptedChannels: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
-
-    func add(_ channel: Channel) {
-        let key = ObjectIdentifier(channel)
-        channels.withLock { $0[key] = channel }
-        channel.closeFuture.whenComplete { [self] _ in _ = channels.withLock { $0.removeValue(forKey: key) } }
-    }
-
-    var all: [Channel] { channels.withLock { Array($0.values) } }
 }

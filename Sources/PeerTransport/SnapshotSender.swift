@@ -81,10 +81,16 @@ extension PeerTransport {
             try await timeout.get()
         } catch {
             acknowledged.fail(error)
-            try? await channel.close()
+            await Self.closeFully(channel)
             throw error
         }
-        try? await channel.close()
+        await Self.closeFully(channel)
+    }
+
+    /// Closes and waits until NIO has removed the channel's handlers (see `PeerTransport.shutdown`).
+    private static func closeFully(_ channel: Channel) async {
+        channel.close(promise: nil)
+        try? await channel.closeFuture.get()
     }
 }
 

@@ -83,6 +83,30 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         try await group.shutdownGracefully()
     }
 
+    /// Closing a connection on purpose (a peer removed, or the transport shut down) is not a lost connection:
+    /// it used to be reported unreachable and connected again at once, a stray connection to a peer we had left.
+    @Test func closingAConnectionNeitherReportsItLostNorConnectsAgain() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let a = inboxA.transport(id: 1, group: group)
+        let b = inboxB.transport(id: 2, group: group)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        a.send([appendMessage(1)])
+        #expect(try await eventually { inboxB.count == 1 })
+        a.removePeer(2)
+        // A barrier on every event loop: the close (and whatever it set off at once) has run.
+        for loop in group.makeIterator() { try await loop.submit {}.get() }
+        #expect(inboxA.unreachable.withLock { $0 }.isEmpty, "a connection closed on purpose is not lost")
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        a.send([appendMessage(2)])
+        #expect(try await eventually { inboxB.count == 2 })
+        await a.shutdown()
+        #expect(inboxA.unreachable.withLock { $0 }.isEmpty, "nor is one closed by shutting down")
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aFullQueueDropsAndReportsInsteadOfGrowing() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let inboxA = Inbox(), inboxB = Inbox()
