@@ -1,5 +1,6 @@
 import GRPC
 import MVCC
+import Raft
 import Store
 
 /// etcd's gRPC status for each error the store reports, with etcd's exact messages, so clients (which match on
@@ -25,6 +26,13 @@ enum EtcdStatus {
             }
         case let error as StoreError:
             return GRPCStatus(.unavailable, error.description)
+        case RaftError.configurationChangeRefused:
+            return GRPCStatus(.failedPrecondition,
+                              "etcdserver: membership change refused: another change is not applied yet, or it does not apply to the current membership")
+        case RaftError.proposalDropped:
+            return GRPCStatus(.unavailable, StoreError.noLeader.description)
+        case RaftError.notAVoter:
+            return GRPCStatus(.failedPrecondition, "etcdserver: not a voting member")
         default:
             return GRPCStatus(.unknown, "\(error)")
         }

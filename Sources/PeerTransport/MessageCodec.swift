@@ -9,7 +9,7 @@ public enum MessageCodec {
 
     static let kinds: [Message.Kind] = [.append, .appendResponse, .vote, .voteResponse, .preVote, .preVoteResponse,
                                         .heartbeat, .heartbeatResponse, .snapshot, .timeoutNow, .propose, .readIndex,
-                                        .readIndexResponse, .transferLeadership]
+                                        .readIndexResponse, .transferLeadership, .proposalRefused]
 
     public static func encode(_ message: Message, into writer: inout ByteWriter) {
         // Kinds are listed above exhaustively, so every message kind has a code.

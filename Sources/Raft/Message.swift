@@ -26,6 +26,9 @@ public struct Message: Sendable, Hashable {
         case readIndexResponse
         /// A leadership-transfer request forwarded to the leader, naming the node in `transferee`.
         case transferLeadership
+        /// A forwarded proposal's receiver could not take `entries` (it is handing over leadership, is no
+        /// leader, or refused a membership change): they were not appended, so the proposer may retry them.
+        case proposalRefused
     }
 
     public var kind: Kind

@@ -3,9 +3,14 @@ extension Raft {
         switch message.kind {
         case .propose:
             // Refused while handing over leadership: the new leader should get them instead.
-            guard transferee == 0 else { return }
-            appendEntries(admit(message.entries).entries)
+            guard transferee == 0 else {
+                refuseProposal(message.entries, from: message.from)
+                return
+            }
+            let admission = admit(message.entries)
+            appendEntries(admission.entries)
             broadcastAppend()
+            refuseProposal(admission.refused, from: message.from)
         case .readIndex:
             handleReadIndex(context: message.context, from: message.from)
         case .transferLeadership:
@@ -210,9 +215,9 @@ extension Raft {
         switch role {
         case .leader:
             guard transferee == 0 else { throw RaftError.proposalDropped }
-            let (admitted, refusal) = admit(entries)
-            if let refusal { throw refusal }
-            appendEntries(admitted)
+            let admission = admit(entries)
+            if !admission.refused.isEmpty { throw RaftError.configurationChangeRefused }
+            appendEntries(admission.entries)
             broadcastAppend()
         default:
             guard leader != 0 else { throw RaftError.proposalDropped }

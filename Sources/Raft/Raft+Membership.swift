@@ -57,21 +57,21 @@ extension Raft {
 
     /// Lets proposals into the leader's log: a membership change is admitted only when no other is pending and
     /// it applies to the current membership; a refused one becomes an empty entry (keeping the batch's shape)
-    /// and its refusal is returned.
-    mutating func admit(_ entries: [Entry]) -> (entries: [Entry], refusal: RaftError?) {
-        var refusal: RaftError?
+    /// and is returned among the refused.
+    mutating func admit(_ entries: [Entry]) -> (entries: [Entry], refused: [Entry]) {
+        var refused: [Entry] = []
         var index = log.lastIndex
         let admitted = entries.map { entry -> Entry in
             index += 1
             guard entry.kind == .configurationChange else { return entry }
             let applies = (try? ConfigurationChange(decoding: entry.data)).flatMap { try? membership.applying($0) } != nil
             guard pendingConfigurationIndex <= log.applied, applies else {
-                refusal = .configurationChangeRefused
+                refused.append(entry)
                 return Entry(term: 0, index: 0)
             }
             pendingConfigurationIndex = index
             return entry
         }
-        return (admitted, refusal)
+        return (admitted, refused)
     }
 }

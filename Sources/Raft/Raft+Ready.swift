@@ -3,7 +3,7 @@ extension Raft {
     public var hasReady: Bool {
         softState != lastSoftState || hardState != lastHardState || log.persistedIndex < log.lastIndex
             || log.pendingSnapshot != nil || log.committed > log.applied && !log.committedEntries(maxBytes: 1).isEmpty
-            || !outbox.isEmpty || !outboxAfterPersist.isEmpty || !readStates.isEmpty
+            || !outbox.isEmpty || !outboxAfterPersist.isEmpty || !readStates.isEmpty || !refusedProposals.isEmpty
     }
 
     /// Collects what the caller must persist, send and apply. Hand it back with `advance(_:)` once done.
@@ -19,10 +19,12 @@ extension Raft {
                           committedEntries: log.committedEntries(maxBytes: configuration.maxApplyBytes),
                           messages: outbox,
                           messagesAfterPersist: outboxAfterPersist,
-                          readStates: readStates)
+                          readStates: readStates,
+                          refusedProposals: refusedProposals)
         outbox = []
         outboxAfterPersist = []
         readStates = []
+        refusedProposals = []
         return ready
     }
 

@@ -101,6 +101,9 @@ extension Raft {
         case .vote, .preVote:
             handleVoteRequest(message)
             return
+        case .proposalRefused:
+            refusedProposals += message.entries
+            return
         default:
             break
         }
@@ -175,7 +178,7 @@ extension Raft {
         let expected: Message.Kind = role == .preCandidate ? .preVoteResponse : .voteResponse
         switch message.kind {
         case .propose:
-            break // No leader to take it; the proposer hears nothing and retries.
+            refuseProposal(message.entries, from: message.from) // No leader to take it.
         case .append, .heartbeat, .snapshot:
             // A leader of our term exists: the election is over.
             becomeFollower(term: message.term, leader: message.from)
@@ -200,7 +203,10 @@ extension Raft {
     private mutating func stepFollower(_ message: Message) {
         switch message.kind {
         case .propose, .readIndex, .transferLeadership:
-            guard leader != 0 else { return }
+            guard leader != 0 else {
+                if message.kind == .propose { refuseProposal(message.entries, from: message.from) }
+                return
+            }
             var forwarded = message
             forwarded.to = leader
             send(forwarded)
@@ -216,6 +222,14 @@ extension Raft {
         default:
             break
         }
+    }
+
+    /// Tells a member whose forwarded proposal was not appended here, so it need not wait for it to commit.
+    mutating func refuseProposal(_ entries: [Entry], from proposer: NodeID) {
+        guard !entries.isEmpty, proposer != id else { return }
+        var refusal = Message(kind: .proposalRefused, from: id, to: proposer, term: 0)
+        refusal.entries = entries
+        send(refusal)
     }
 
     // MARK: follower handlers

@@ -32,6 +32,7 @@ public struct Raft {
     var outbox: [Message] = []
     var outboxAfterPersist: [Message] = []
     var readStates: [ReadState] = []
+    var refusedProposals: [Entry] = []
     var random: SplitMix64
     var lastHardState: HardState
     var lastSoftState: SoftState

@@ -32,7 +32,9 @@ public struct Ready: Sendable {
     public var messages: [Message]
     public var messagesAfterPersist: [Message]
     public var readStates: [ReadState]
-
+    /// Entries this member forwarded that the leader (or whoever it took for the leader) did not append: they
+    /// will not commit from that proposal, so their waiting requests can be proposed again or failed at once.
+    public var refusedProposals: [Entry]
 }
 
 /// Why a request could not be taken.

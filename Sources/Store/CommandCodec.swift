@@ -29,6 +29,14 @@ enum CommandCodec {
         return writer.bytes
     }
 
+    /// The request ID alone, without decoding the command.
+    static func requestID(of bytes: [UInt8]) -> UInt64? {
+        bytes.withUnsafeBytes { raw in
+            var reader = ByteReader(raw)
+            return try? reader.u64()
+        }
+    }
+
     static func decode(_ bytes: [UInt8]) throws -> (requestID: UInt64, command: MVCCCommand) {
         try bytes.withUnsafeBytes { raw in
             var reader = ByteReader(raw)

@@ -43,8 +43,20 @@ final class RaftLoop: @unchecked Sendable {
         var deadline: ContinuousClock.Instant
         /// The leader a follower forwarded the proposal to (0: proposed by this member as leader).
         var forwardedTo: NodeID = 0
+        /// This member's term when it forwarded the proposal: the leader's term.
+        var forwardedTerm: UInt64 = 0
+        /// The proposal, kept while forwarded: a leader that refuses it (while handing over leadership) sends
+        /// it back unappended, and it is proposed again.
+        var data: [UInt8] = []
 
         func fail(_ error: StoreError) { completion(.failure(error)) }
+    }
+
+    /// A membership change proposed here, answered once it is applied here (or refused, or out of time).
+    struct ConfigurationChangeRequest {
+        var data: [UInt8]
+        var completion: @Sendable (Result<Void, any Error>) -> Void
+        var deadline: ContinuousClock.Instant
     }
 
     struct Read {
@@ -73,6 +85,11 @@ final class RaftLoop: @unchecked Sendable {
     private var writes: [UInt64: Write] = [:]
     /// Proposals that arrived while no leader was known (an election is under way); proposed once one is.
     private var awaitingLeader: [(requestID: UInt64, data: [UInt8], write: Write)] = []
+    /// Forwarded proposals the leader sent back unappended; proposed again at the next tick (not at once: a
+    /// leader handing over leadership would refuse them again, for as long as the handover lasts).
+    private var refusedWrites: [(requestID: UInt64, data: [UInt8], write: Write)] = []
+    /// Membership changes proposed here and not yet applied.
+    private var configurationChanges: [ConfigurationChangeRequest] = []
     /// Reads that arrived since the last read index was asked for; they share the next one.
     private var newReads: [Read] = []
     /// Reads whose read index was asked for (or waits for a leader to be asked of).
@@ -86,7 +103,10 @@ final class RaftLoop: @unchecked Sendable {
     private var revoking: [Int64: UInt64] = [:]
     private var ticks: UInt64 = 0
     private var wasLeader = false
-    private var knownLeader: NodeID = 0
+    /// The term of the last entry applied (or of the snapshot installed).
+    private var appliedTerm: UInt64 = 0
+    /// The applied term forwarded writes were last checked against (`failOvertakenForwardedWrites`).
+    private var checkedTerm: UInt64 = 0
     /// Senders from outside the cluster already warned about.
     private var strangers: Set<NodeID> = []
     private var ignoredMessages: UInt64 = 0
@@ -142,6 +162,8 @@ final class RaftLoop: @unchecked Sendable {
                 raft.tick()
                 readsAsked.tick(raft: &raft)
                 ticks += 1
+                awaitingLeader = refusedWrites + awaitingLeader
+                refusedWrites = []
                 expireLeases()
                 expireRequests()
                 proposeAwaiting()
@@ -157,9 +179,12 @@ final class RaftLoop: @unchecked Sendable {
             timer?.cancel()
             timer = nil
             transport = nil
-            for write in Array(writes.values) + awaitingLeader.map(\.write) { write.fail(.stopped) }
+            for write in Array(writes.values) + (awaitingLeader + refusedWrites).map(\.write) { write.fail(.stopped) }
             writes = [:]
             awaitingLeader = []
+            refusedWrites = []
+            for change in configurationChanges { change.completion(.failure(StoreError.stopped)) }
+            configurationChanges = []
             for read in newReads + readsAsked.waiters + readsWaitingForApply.flatMap(\.reads) {
                 read.fail(.stopped)
             }
@@ -232,6 +257,8 @@ final class RaftLoop: @unchecked Sendable {
             for pending in batch {
                 var write = pending.write
                 write.forwardedTo = forwardedTo
+                write.forwardedTerm = raft.term
+                write.data = forwardedTo == 0 ? [] : pending.data
                 writes[pending.requestID] = write
             }
         } catch {
@@ -272,7 +299,14 @@ final class RaftLoop: @unchecked Sendable {
         case .transferLeadership(let member, let completion):
             completion(Result { try raft.transferLeadership(to: member) })
         case .proposeConfigurationChange(let change, let completion):
-            completion(Result { try raft.proposeConfigurationChange(change) })
+            do {
+                try raft.proposeConfigurationChange(change)
+                configurationChanges.append(ConfigurationChangeRequest(
+                    data: change.encoded(), completion: completion,
+                    deadline: .now + configuration.requestTimeout))
+            } catch {
+                completion(.failure(error))
+            }
         case .snapshotMade(let message, let sequence, let data, let appliedIndex):
             guard snapshotsInFlight[message.to] == sequence else { return }
             sendSnapshot(message, sequence: sequence, data: data, appliedIndex: appliedIndex)
@@ -332,6 +366,7 @@ final class RaftLoop: @unchecked Sendable {
             }
             send(ready.messagesAfterPersist)
             if !commitOnly { applyCommitted(ready) }
+            handleRefusals(ready.refusedProposals)
             for state in ready.readStates {
                 guard let reads = readsAsked.answer(state) else { continue }
                 readsWaitingForApply.append((state.index, reads))
@@ -342,7 +377,7 @@ final class RaftLoop: @unchecked Sendable {
             readsAsked.reaskIfDue(raft: &raft)
         }
         compactLogIfDue()
-        failWritesForwardedToAnOldLeader()
+        failOvertakenForwardedWrites()
         let isLeader = raft.role == .leader
         if isLeader != wasLeader {
             wasLeader = isLeader
@@ -383,6 +418,7 @@ final class RaftLoop: @unchecked Sendable {
                 if let change = try? ConfigurationChange(decoding: entry.data) {
                     let before = raft.membership
                     let after = raft.applyConfigurationChange(change)
+                    completeConfigurationChanges(matching: entry.data, with: .success(()))
                     membershipChanges.append((entry.index, after))
                     noteRemoval(before: before, after: after)
                     // Stop talking to members that left (once they are out of every configuration), after a moment:
@@ -406,7 +442,10 @@ final class RaftLoop: @unchecked Sendable {
             run.append((requestID, command, entry.index))
         }
         applyRun(&run)
-        if let last = entries.last { appliedIndex = max(appliedIndex, last.index) }
+        if let last = entries.last {
+            appliedIndex = max(appliedIndex, last.index)
+            appliedTerm = max(appliedTerm, last.term)
+        }
     }
 
     /// Applies a run of commands and completes their writes, in log order.
@@ -539,6 +578,7 @@ final class RaftLoop: @unchecked Sendable {
             fatalError("installing the snapshot at \(index) failed: \(error)")
         }
         appliedIndex = max(appliedIndex, mvcc.appliedIndex)
+        appliedTerm = max(appliedTerm, snapshot.metadata.term)
         membershipChanges = []
         noteRemoval(before: lastMembership, after: snapshot.metadata.membership)
         leases.reset(leases: (try? mvcc.leases()) ?? [])
@@ -571,14 +611,40 @@ final class RaftLoop: @unchecked Sendable {
         membershipChanges.removeAll { $0.index <= point }
     }
 
-    /// A proposal forwarded to a leader that has since been replaced was most likely lost with it: rather than
-    /// leave the client waiting for the request timeout, say so as soon as a new leader is known (the outcome is
-    /// unknown to the client either way, as with etcd's "leader changed").
-    private func failWritesForwardedToAnOldLeader() {
-        let leader = raft.leader
-        guard leader != 0, leader != knownLeader else { return }
-        knownLeader = leader
-        for (id, write) in writes where write.forwardedTo != 0 && write.forwardedTo != leader {
+    /// Proposals the leader did not append: forwarded writes are proposed again at the next tick (the leader
+    /// refused them whole, so they cannot commit twice); a refused membership change is answered with the
+    /// refusal rather than left to time out.
+    private func handleRefusals(_ entries: [Entry]) {
+        for entry in entries {
+            if entry.kind == .configurationChange {
+                completeConfigurationChanges(matching: entry.data, with: .failure(RaftError.configurationChangeRefused))
+                continue
+            }
+            guard let requestID = CommandCodec.requestID(of: entry.data), let write = writes[requestID],
+                  write.forwardedTo != 0 else { continue }
+            writes[requestID] = nil
+            refusedWrites.append((requestID, write.data, write))
+        }
+    }
+
+    private func completeConfigurationChanges(matching data: [UInt8], with result: Result<Void, any Error>) {
+        configurationChanges.removeAll { request in
+            guard request.data == data else { return false }
+            request.completion(result)
+            return true
+        }
+    }
+
+    /// A write forwarded to the leader of term t that is not applied once an entry of a later term is will
+    /// never be applied from that proposal: terms only grow along the log, so every entry of term t that commits
+    /// precedes the later term's entries, and this member has applied them all. Rather than leave the client
+    /// waiting for the request timeout, say so (the outcome is unknown to the client either way, as with etcd's
+    /// "leader changed"). Waiting for the later term's entry, not just for a new leader, lets the writes a
+    /// leadership transfer carried over (the transferee has every entry first) complete instead.
+    private func failOvertakenForwardedWrites() {
+        guard appliedTerm > checkedTerm else { return }
+        checkedTerm = appliedTerm
+        for (id, write) in writes where write.forwardedTo != 0 && write.forwardedTerm < appliedTerm {
             writes[id] = nil
             write.fail(.leaderChanged)
         }
@@ -629,6 +695,16 @@ final class RaftLoop: @unchecked Sendable {
         awaitingLeader.removeAll { pending in
             guard pending.write.deadline <= now else { return false }
             pending.write.fail(.noLeader)
+            return true
+        }
+        refusedWrites.removeAll { pending in
+            guard pending.write.deadline <= now else { return false }
+            pending.write.fail(.timeout)
+            return true
+        }
+        configurationChanges.removeAll { request in
+            guard request.deadline <= now else { return false }
+            request.completion(.failure(StoreError.timeout))
             return true
         }
         newReads.removeAll { read in

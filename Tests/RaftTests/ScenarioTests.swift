@@ -152,6 +152,57 @@ import Raft
         #expect(cluster.applied[3]?.contains { $0.data == [1] } == true, "the transferee caught up first")
     }
 
+    /// A proposal forwarded to a leader that is handing over leadership is sent back unappended (it used to
+    /// vanish: the proposer waited for it until its deadline), so the proposer can give it to the next leader.
+    @Test func aProposalForwardedDuringATransferIsSentBack() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.processReady()
+        cluster.queue.removeAll()
+        try cluster[1].transferLeadership(to: 3)
+        try cluster[2].propose([[9]])
+        cluster.deliverAll(drop: { $0.kind == .timeoutNow })
+        #expect(cluster.refused[2]?.map(\.data) == [[9]], "sent back to its proposer")
+        #expect(cluster.applied.values.allSatisfy { !$0.contains { $0.data == [9] } }, "and not appended")
+        #expect(cluster.refused[1, default: []].isEmpty && cluster.refused[3, default: []].isEmpty)
+    }
+
+    /// A member that cannot take a forwarded proposal (a candidate; a follower that knows no leader to pass it
+    /// on to) sends it back too.
+    @Test func aProposalForwardedToAMemberWithoutALeaderIsSentBack() throws {
+        var cluster = TestCluster(size: 3)
+        var forwarded = Message(kind: .propose, from: 2, to: 3, term: 0)
+        forwarded.entries = [Entry(term: 0, index: 0, data: [5])]
+        // No election yet: 3 is a follower that knows no leader.
+        cluster[3].step(forwarded)
+        cluster.processReady()
+        // Cut off, 3 campaigns: a candidate has no leader to pass it to either.
+        cluster.isolated = [3]
+        cluster.tick(3, times: 30)
+        #expect(cluster[3].role == .preCandidate || cluster[3].role == .candidate)
+        forwarded.entries = [Entry(term: 0, index: 0, data: [6])]
+        cluster[3].step(forwarded)
+        cluster.isolated = []
+        cluster.processReady()
+        cluster.deliverAll(drop: { $0.from == 3 && $0.kind != .proposalRefused })
+        #expect(cluster.refused[2]?.map(\.data) == [[5], [6]])
+    }
+
+    /// A membership change forwarded while another is pending is refused by the leader, and the proposer hears
+    /// so (it used to be told nothing, and its caller waited out the request timeout).
+    @Test func aForwardedMembershipChangeTheLeaderRefusesIsSentBack() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.deliverAll()
+        try cluster[2].proposeConfigurationChange(ConfigurationChange([.addLearner(7)]))
+        try cluster[2].proposeConfigurationChange(ConfigurationChange([.addLearner(8)]))
+        cluster.deliverAll()
+        #expect(cluster[1].membership.learners == [7], "the first is applied")
+        let refused = try #require(cluster.refused[2]?.first)
+        #expect(refused.kind == .configurationChange)
+        #expect(try ConfigurationChange(decoding: refused.data) == ConfigurationChange([.addLearner(8)]))
+    }
+
     @Test func readIndexConfirmsLeadershipBeforeAnswering() throws {
         var cluster = TestCluster(size: 3)
         try cluster.elect(1)

@@ -7,6 +7,7 @@ struct TestCluster {
     var disks: [NodeID: MemoryRaftLog] = [:]
     var applied: [NodeID: [Entry]] = [:]
     var readStates: [NodeID: [ReadState]] = [:]
+    var refused: [NodeID: [Entry]] = [:]
     var queue: [Message] = []
     /// Nodes cut off from everyone: their messages in both directions are dropped.
     var isolated: Set<NodeID> = []
@@ -61,6 +62,7 @@ struct TestCluster {
                 }
                 applied[id, default: []] += ready.committedEntries
                 readStates[id, default: []] += ready.readStates
+                refused[id, default: []] += ready.refusedProposals
                 raft.advance(ready)
             }
             nodes[id] = raft

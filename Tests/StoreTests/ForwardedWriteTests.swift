@@ -1,0 +1,87 @@
+import Testing
+import MVCC
+import Raft
+import TestSupport
+@testable import Store
+
+extension InProcessClusterTests {
+    /// Writes through a follower, which forwards them to the leader.
+    @Suite struct ForwardedWriteTests {
+        /// While leadership moves, a follower's writes are neither lost nor failed: those the old leader had
+        /// appended reach the transferee before it takes over (and are answered when they apply), and those that
+        /// arrive during the handover are sent back unappended and proposed to the next leader. They used to be
+        /// dropped without a word, and every write in flight was failed with "leader changed" at each move.
+        @Test func writesThroughAFollowerSurviveLeadershipTransfers() async throws {
+            let cluster = LocalCluster()
+            try await cluster.start()
+            let first = try #require(try await cluster.leader())
+            let writer = cluster.ids.first { $0 != first }!   // three members, one leader
+            let member = cluster.members[writer]!
+            let writers = (0..<8).map { client in
+                Task { () -> [String] in
+                    var failures: [String] = []
+                    for n in 0..<60 {
+                        do {
+                            _ = try await member.apply(.put(PutRequest(key: bytes("c\(client)"), value: bytes("\(n)"))))
+                        } catch {
+                            failures.append("\(error)")
+                        }
+                    }
+                    return failures
+                }
+            }
+            // Move leadership among the other two, back and forth, while the writes go on.
+            let others = cluster.ids.filter { $0 != writer }.sorted()
+            for move in 0..<4 {
+                let target = others[move % 2]
+                guard let current = try await cluster.leader(), current != target else { continue }
+                try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                    cluster.members[current]!.transferLeadership(to: target) { done.resume(with: $0) }
+                }
+                _ = try await TestSupport.eventually { cluster.members[target]!.status.role == .leader ? true : nil }
+            }
+            var failures: [String] = []
+            for task in writers { failures += await task.value }
+            #expect(failures.isEmpty, "\(failures.count) of 480 writes failed: \(failures.prefix(5))")
+            // Each client's last write is what its key holds, everywhere.
+            for client in 0..<8 {
+                let range = try await member.range(RangeRequest(range: KeyRange(key: bytes("c\(client)"))))
+                #expect(range.kvs.map(\.value) == [bytes("59")])
+            }
+            try await cluster.shutdown()
+        }
+
+        /// A membership change the leader refuses (another is not applied yet) is answered with the refusal
+        /// through a follower too; it used to be reported a success, and the caller waited out its timeout.
+        @Test func aRefusedMembershipChangeThroughAFollowerIsReportedRefused() async throws {
+            let cluster = LocalCluster()
+            try await cluster.start()
+            let leader = try #require(try await cluster.leader())
+            let follower = cluster.members[cluster.ids.first { $0 != leader }!]!
+            // Both go out in the same moment: the leader takes the first and refuses the second, pending.
+            let results = await withTaskGroup(of: (UInt64, Result<Void, any Error>).self) { group in
+                for learner: UInt64 in [0xA1, 0xA2] {
+                    group.addTask {
+                        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Void, any Error>, Never>) in
+                            follower.proposeConfigurationChange(ConfigurationChange([.addLearner(learner)])) { done.resume(returning: $0) }
+                        }
+                        return (learner, result)
+                    }
+                }
+                return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            let refused = results.values.filter {
+                if case .failure(let error) = $0 { return error as? RaftError == .configurationChangeRefused }
+                return false
+            }
+            let succeeded = results.filter { if case .success = $0.value { return true } else { return false } }
+            #expect(refused.count + succeeded.count == 2, "each answered, neither timed out: \(results)")
+            for (learner, _) in succeeded {
+                // Answered as it applied here; the member's status follows at the end of that step.
+                let applied = try await TestSupport.eventually(within: 20) { follower.status.membership.learners.contains(learner) ? true : nil }
+                #expect(applied == true, "a success means the change is in force")
+            }
+            try await cluster.shutdown()
+        }
+    }
+}
