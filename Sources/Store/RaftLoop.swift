@@ -97,6 +97,8 @@ final class RaftLoop: @unchecked Sendable {
     /// Reads whose read point is known, waiting for this member to apply up to it.
     private var readsWaitingForApply: [(index: UInt64, reads: [Read])] = []
     private var appliedIndex: UInt64
+    /// What recently applied commands produced: sent with snapshots, to answer writes a snapshot covers.
+    private var recentOutcomes = RecentOutcomes()
     let leases: LeaseTimers
     /// Revokes this leader proposed for expired leases, by lease, with the tick they were proposed at (a
     /// revoke lost on the way is proposed again after an election timeout).
@@ -468,12 +470,19 @@ final class RaftLoop: @unchecked Sendable {
             if case .applied(let result) = outcome {
                 leases.applied(command, result: result)
                 if case .leaseRevoke(let id) = command { revoking[id] = nil }
+                recentOutcomes.record(requestID: requestID, index: index, result: result)
             }
             guard let write = writes.removeValue(forKey: requestID) else { continue }
             switch outcome {
             case .applied(let result): write.completion(result.mapError { $0 })
-            // Only entries from before a restart are already applied, and nobody waits for those.
-            case .alreadyApplied: write.fail(.timeout)
+            // In the store already (from a snapshot, or before a restart, when nobody waits): its outcome is
+            // among the recent ones unless it is long past.
+            case .alreadyApplied:
+                if let result = recentOutcomes.outcome(of: requestID) {
+                    write.completion(result.mapError { $0 })
+                } else {
+                    write.fail(.timeout)
+                }
             }
         }
         run.removeAll(keepingCapacity: true)
@@ -516,6 +525,8 @@ final class RaftLoop: @unchecked Sendable {
             return
         }
         var outgoing = message
+        var data = data
+        recentOutcomes.attach(to: &data)
         outgoing.snapshot?.data = data
         // Relabelled only with a point this shell applied itself, so the membership there is known: after a
         // restart the store can be ahead of what the log replayed so far.
@@ -571,7 +582,9 @@ final class RaftLoop: @unchecked Sendable {
         let index = snapshot.metadata.index
         guard index > mvcc.appliedIndex else { return }
         do {
-            try mvcc.restore(snapshot: snapshot.data)
+            let (store, outcomes) = try RecentOutcomes.detach(from: snapshot.data)
+            try mvcc.restore(snapshot: store)
+            recentOutcomes.merge(outcomes)
         } catch {
             // Raft has taken the snapshot point already; going on without its state would diverge. Stopping lets
             // the member restart and receive the snapshot again.
@@ -579,6 +592,7 @@ final class RaftLoop: @unchecked Sendable {
         }
         appliedIndex = max(appliedIndex, mvcc.appliedIndex)
         appliedTerm = max(appliedTerm, snapshot.metadata.term)
+        answerWritesInSnapshot()
         membershipChanges = []
         noteRemoval(before: lastMembership, after: snapshot.metadata.membership)
         leases.reset(leases: (try? mvcc.leases()) ?? [])
@@ -588,6 +602,18 @@ final class RaftLoop: @unchecked Sendable {
             transport?.setPeer(peer, host: address.host, port: address.port)
         }
         logger.info("installed snapshot", metadata: ["index": "\(index)", "revision": "\(mvcc.revision)"])
+    }
+
+    /// Writes waiting here whose entries the installed snapshot holds are answered with their outcome (the
+    /// snapshot carries the leader's recent ones); they will not be applied here.
+    private func answerWritesInSnapshot() {
+        guard !writes.isEmpty else { return }
+        let outcomes = Dictionary(recentOutcomes.all.map { ($0.requestID, $0.result) }, uniquingKeysWith: { $1 })
+        for (id, write) in writes {
+            guard let result = outcomes[id] else { continue }
+            writes[id] = nil
+            write.completion(result.mapError { $0 })
+        }
     }
 
     /// Every `snapshotCount` applied entries, cuts the log: the store is made durable up to what it applied, and

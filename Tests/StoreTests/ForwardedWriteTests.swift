@@ -1,5 +1,6 @@
 import Testing
 import MVCC
+import PeerTransport
 import Raft
 import TestSupport
 @testable import Store
@@ -81,6 +82,51 @@ extension InProcessClusterTests {
                 let applied = try await TestSupport.eventually(within: 20) { follower.status.membership.learners.contains(learner) ? true : nil }
                 #expect(applied == true, "a success means the change is in force")
             }
+            try await cluster.shutdown()
+        }
+
+        /// A follower whose link from the leader is cut forwards writes (its link to the leader still works);
+        /// they commit without it, the log is cut past them, and it catches up by a snapshot. Their entries are
+        /// inside the snapshot, never applied here: they used to wait out the request timeout, reported failed
+        /// although they took effect. The snapshot carries the leader's recent outcomes, which answer them.
+        @Test func writesCoveredByAnInstalledSnapshotAreAnsweredWithTheirOutcome() async throws {
+            let cluster = LocalCluster()
+            cluster.snapshotCount = 50
+            cluster.snapshotCatchUpEntries = 10
+            cluster.proxy = PeerLinkProxy(group: cluster.group)
+            try await cluster.start()
+            let leaderID = try #require(try await cluster.leader())
+            let followerID = cluster.ids.first { $0 != leaderID }!   // three members, one leader
+            let (leader, follower) = (cluster.members[leaderID]!, cluster.members[followerID]!)
+            // A first write through the follower, so its forwarding path is up.
+            _ = try await cluster.applyRetrying(.put(PutRequest(key: bytes("warm"), value: bytes("up"))), through: follower)
+            cluster.proxy?.setFault(.drop, from: leaderID, to: followerID)
+            // Forwarded at once, well inside the follower's election timeout (it still knows the leader).
+            let writes = (0..<20).map { n in
+                Task { try await follower.apply(.put(PutRequest(key: bytes("f\(n)"), value: bytes("v\(n)")))) }
+            }
+            // Everything the follower forwarded commits without it...
+            let committed = try await cluster.eventually {
+                let range = try await leader.range(RangeRequest(range: KeyRange(key: bytes("f"), end: bytes("g"))))
+                return range.kvs.count == 20 ? true : nil
+            }
+            #expect(committed == true)
+            // ...and the log is cut well past it.
+            for n in 0..<200 {
+                _ = try await cluster.applyRetrying(.put(PutRequest(key: bytes("l\(n % 10)"), value: bytes("\(n)"))), through: leader)
+            }
+            cluster.proxy?.healAll()
+            for (n, write) in writes.enumerated() {
+                let response = try await write.value
+                guard case .put(let put) = response else {
+                    Issue.record("write \(n): \(response)")
+                    continue
+                }
+                #expect(put.revision > 1)
+            }
+            #expect(leader.status.snapshotsSent >= 1, "the follower caught up by a snapshot")
+            let range = try await follower.range(RangeRequest(range: KeyRange(key: bytes("f"), end: bytes("g"))))
+            #expect(range.kvs.count == 20)
             try await cluster.shutdown()
         }
     }

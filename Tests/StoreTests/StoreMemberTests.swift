@@ -11,7 +11,12 @@ final class LocalCluster {
     let directory = TemporaryDirectory()
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     var members: [NodeID: StoreMember] = [:]
+    /// Where members reach each other: their peer ports, or the proxy's ports in front of them.
     var addresses: [NodeID: PeerAddress] = [:]
+    /// Each member's own peer port.
+    var listenPorts: [NodeID: Int] = [:]
+    /// Set before `start` to put a `PeerLinkProxy` on every peer link (to cut or slow links one way).
+    var proxy: PeerLinkProxy?
     let ids: Set<NodeID> = [1, 2, 3]
     /// Log compaction settings (etcd's defaults unless a test wants snapshots early).
     var snapshotCount: UInt64 = 100_000
@@ -33,7 +38,10 @@ final class LocalCluster {
     func start() async throws {
         for id in ids.sorted() {
             let member = try StoreMember(configuration: configuration(id), voters: ids, group: group)
-            addresses[id] = PeerAddress(host: "127.0.0.1", port: try await member.listen())
+            let port = try await member.listen()
+            listenPorts[id] = port
+            let advertised = try await proxy?.forward(listenPort: 0, to: port, memberID: id) ?? port
+            addresses[id] = PeerAddress(host: "127.0.0.1", port: advertised)
             members[id] = member
         }
         for member in members.values {
@@ -57,8 +65,8 @@ final class LocalCluster {
 
     /// Restarts a stopped member from its data directory, on its old port.
     func restart(_ id: NodeID) async throws {
-        // The configuration's port was recorded when the member first listened.
-        let member = try StoreMember(configuration: configuration(id, port: addresses[id]!.port), voters: ids, group: group)
+        // The member's port was recorded when it first listened.
+        let member = try StoreMember(configuration: configuration(id, port: listenPorts[id]!), voters: ids, group: group)
         _ = try await member.listen()
         member.setPeers(addresses)
         member.start()
@@ -77,6 +85,7 @@ final class LocalCluster {
     func shutdown() async throws {
         for member in members.values { await member.stop() }
         members = [:]
+        await proxy?.shutdown()
         try await group.shutdownGracefully()
     }
 
