@@ -20,7 +20,7 @@ public final class GRPCChannel: Sendable {
                                timeout: TimeAmount = .seconds(5)) async throws -> GRPCChannel {
         let authority = "\(host):\(port)"
         let (channel, handler) = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(timeout)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -43,7 +43,7 @@ public final class GRPCServer: Sendable {
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             // Streaming senders pause while the channel is not writable. NIO's default high-water mark (64 KiB)
             // is a single watch batch: a fan-out to many watchers would stall and resume on every flush.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))

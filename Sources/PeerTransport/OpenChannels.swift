@@ -21,6 +21,8 @@ final class OpenChannels: Sendable {
         channel.closeFuture.whenComplete { [self] _ in _ = channels.withLock { $0.open.removeValue(forKey: key) } }
     }
 
+    var all: [Channel] { channels.withLock { Array($0.open.values) } }
+
     /// Closes every channel and waits until each is fully closed.
     func closeAll() async {
         let all = channels.withLock { state in

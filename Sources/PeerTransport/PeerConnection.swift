@@ -98,8 +98,7 @@ final class PeerConnection: @unchecked Sendable {
     private func connect() {
         eventLoop.assertInEventLoop()
         state = .connecting
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        let bootstrap = PeerSocketOptions.apply(to: ClientBootstrap(group: eventLoop), limits)
             .connectTimeout(limits.connectTimeout)
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -110,7 +110,7 @@ private final class LinkHandler: ChannelInboundHandler {
         // The reply forwarder runs on this handler's event loop (the onward channel shares it).
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The only bytes going back are a snapshot's acknowledgement: cut with the reverse link.

@@ -16,6 +16,13 @@ public final class PeerTransport: Sendable {
         public var connectTimeout = TimeAmount.seconds(1)
         public var initialBackoff = TimeAmount.milliseconds(50)
         public var maxBackoff = TimeAmount.seconds(2)
+        /// Silence on a connection after which TCP keepalive starts probing, the time between probes, and the
+        /// unanswered probes after which it closes (see `PeerSocketOptions`).
+        public var keepaliveIdle = TimeAmount.seconds(10)
+        public var keepaliveInterval = TimeAmount.seconds(3)
+        public var keepaliveProbes = 3
+        /// How long sent data may stay unacknowledged before the connection is closed (and made again).
+        public var unacknowledgedDataTimeout = TimeAmount.seconds(10)
         /// Snapshot data travels in chunks of this size (see `sendSnapshot`).
         public var snapshotChunkBytes = 1 << 20
         /// How long a snapshot's receiver may take to take one chunk, and to say it has the snapshot after the last.
@@ -33,7 +40,7 @@ public final class PeerTransport: Sendable {
     private let connections = Mutex<[NodeID: PeerConnection]>([:])
     private let listener = Mutex<Channel?>(nil)
     /// Connections peers opened to us; closed on shutdown (closing the listener does not close them).
-    private let accepted = OpenChannels()
+    let accepted = OpenChannels()
 
     /// - Parameters:
     ///   - receive: gets every batch of messages received, on an event-loop thread.
@@ -58,10 +65,10 @@ public final class PeerTransport: Sendable {
     public func listen(host: String, port: Int) async throws -> Int {
         let receive = self.receive
         let accepted = self.accepted
-        let channel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        let channel = try await PeerSocketOptions.applyToAccepted(bootstrap, limits)
             .childChannelInitializer { channel in
                 accepted.add(channel)
                 return channel.eventLoop.makeCompletedFuture {

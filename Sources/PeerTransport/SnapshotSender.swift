@@ -31,8 +31,7 @@ extension PeerTransport {
         let acknowledged = group.next().makePromise(of: Void.self)
         let channel: Channel
         do {
-            channel = try await ClientBootstrap(group: group)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            channel = try await PeerSocketOptions.apply(to: ClientBootstrap(group: group), limits)
                 .connectTimeout(limits.connectTimeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import Raft
 import Synchronization
-import PeerTransport
+@testable import PeerTransport
 import TestSupport
 
 /// Collects what a transport receives and reports, for tests to wait on.
@@ -331,5 +331,39 @@ struct ProxiedLink {
         // The proxy still accepts, then closes at once when it cannot reach the peer.
         #expect(try await eventually { link.inboxA.down.withLock { $0 }.contains(2) })
         try await link.shutdown()
+    }
+}
+
+/// Every peer socket, ours and those we accept, has keepalive and a bound on unacknowledged data, so a link to
+/// a peer that vanished without a word is closed within seconds rather than trusted for minutes.
+@Suite struct PeerSocketOptionTests {
+    @Test func bothEndsOfAPeerConnectionDetectADeadLink() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var limits = PeerTransport.Limits()
+        limits.keepaliveIdle = .seconds(7)
+        limits.keepaliveInterval = .seconds(2)
+        limits.keepaliveProbes = 4
+        limits.unacknowledgedDataTimeout = .milliseconds(8500)
+        let inbox = Inbox()
+        let listener = inbox.transport(id: 2, group: group, limits: limits)
+        let port = try await listener.listen(host: "127.0.0.1", port: 0)
+        let client = try await PeerSocketOptions.apply(to: ClientBootstrap(group: group), limits)
+            .connect(host: "127.0.0.1", port: port).get()
+        let accepted = try #require(try await eventually { !listener.accepted.all.isEmpty } ? listener.accepted.all.first : nil)
+        for channel in [client, accepted] {
+            func option(_ level: NIOBSDSocket.OptionLevel, _ name: CInt) async throws -> Int {
+                try await channel.getOption(ChannelOptions.Types.SocketOption(level: level, name: NIOBSDSocket.Option(rawValue: name))).get()
+            }
+            #expect(try await option(.tcp, TCP_NODELAY) == 1)
+            #expect(try await option(.socket, SO_KEEPALIVE) == 1)
+            #expect(try await option(.tcp, TCP_KEEPIDLE) == 7)
+            #expect(try await option(.tcp, TCP_KEEPINTVL) == 2)
+            #expect(try await option(.tcp, TCP_KEEPCNT) == 4)
+            #expect(try await option(.tcp, CInt(TCP_USER_TIMEOUT)) == 8500)
+        }
+        client.close(promise: nil)
+        try await client.closeFuture.get()
+        await listener.shutdown()
+        try await group.shutdownGracefully()
     }
 }
