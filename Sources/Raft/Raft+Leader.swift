@@ -177,9 +177,12 @@ extension Raft {
         let rank = survivors.firstIndex(of: id) ?? 0
         // Retried after every survivor had its turn, so a retry never coincides with another's first campaign
         // (two pre-candidates grant each other, and then split the vote for a whole election timeout).
-        hintedCampaignRetry = survivors.count
+        // Late enough, too, for voters that did not see the connection close to have missed the leader's
+        // heartbeats for `hintGraceTicks`.
+        hintedCampaignRetry = max(survivors.count, hintGraceTicks + 1)
         if rank == 0 {
-            startElection(transfer: false)
+            startElection(transfer: false, hinted: true)
+            hintedCampaignIn = hintedCampaignRetry
         } else {
             hintedCampaignIn = rank
         }

@@ -1,6 +1,13 @@
 extension Raft {
     /// Marks a campaign started by a leadership transfer: voters grant it even while they hear from a leader.
     static let transferCampaign: [UInt8] = Array("transfer".utf8)
+    /// Marks a campaign started because the leader's connection was lost (`reportPeerDown`): voters that have
+    /// not heard from the leader for `hintGraceTicks` grant it, though their election timeout has not run out.
+    static let hintedCampaign: [UInt8] = Array("hinted".utf8)
+
+    /// Ticks without a message from the leader after which a voter grants a hinted campaign: a few missed
+    /// heartbeats, where leader stickiness waits a whole election timeout.
+    var hintGraceTicks: Int { max(3 * configuration.heartbeatTicks, configuration.electionTicks / 3) }
 
     /// Advances the caller's clock by one tick.
     public mutating func tick() {
@@ -12,7 +19,13 @@ extension Raft {
             startElection(transfer: false)
         } else if let countdown = hintedCampaignIn {
             hintedCampaignIn = countdown > 1 ? countdown - 1 : nil
-            if countdown <= 1, role == .follower, leader == 0, isVoter { startElection(transfer: false) }
+            // A hinted pre-vote is asked again while unanswered: a voter that still trusts the leader drops it
+            // without a word, and grants it once the leader has been silent for `hintGraceTicks`.
+            let mayCampaign = (role == .follower && leader == 0) || role == .preCandidate
+            if countdown <= 1, mayCampaign, isVoter {
+                startElection(transfer: false, hinted: true)
+                hintedCampaignIn = hintedCampaignRetry
+            }
         }
         // A member that cannot campaign keeps counting: once an election timeout passes without a leader it
         // must stop shielding the old leader from vote requests (or the voters could never elect a new one).
@@ -47,9 +60,10 @@ extension Raft {
         startElection(transfer: false)
     }
 
-    mutating func startElection(transfer: Bool) {
+    mutating func startElection(transfer: Bool, hinted: Bool = false) {
         // A committed membership change not yet applied may change who votes: wait until it is in force.
         guard !hasUnappliedConfigurationChange else { return }
+        campaignHinted = hinted
         if configuration.preVote && !transfer {
             becomePreCandidate()
             requestVotes(kind: .preVote, term: term + 1, transfer: false)
@@ -69,7 +83,11 @@ extension Raft {
             var request = Message(kind: kind, from: id, to: voter, term: campaignTerm)
             request.index = log.lastIndex
             request.logTerm = log.lastTerm
-            if transfer { request.context = Raft.transferCampaign }
+            if transfer {
+                request.context = Raft.transferCampaign
+            } else if campaignHinted {
+                request.context = Raft.hintedCampaign
+            }
             send(request)
         }
     }
@@ -120,9 +138,13 @@ extension Raft {
         if message.term > term {
             if message.kind == .vote || message.kind == .preVote {
                 let forced = message.context == Raft.transferCampaign
+                    || (message.context == Raft.hintedCampaign && role != .leader && electionElapsed >= hintGraceTicks)
                 let hearingFromLeader = configuration.checkQuorum && leader != 0
                     && electionElapsed < configuration.electionTicks
-                // Leader stickiness: while a leader is heard from, vote requests cannot depose it.
+                // Leader stickiness: while a leader is heard from, vote requests cannot depose it. A campaign
+                // whose candidate lost the leader's connection is granted once the leader has been silent here
+                // for a few heartbeats too: a leader killed -9 is replaced without waiting for every voter to
+                // see its own connection close.
                 if hearingFromLeader && !forced { return false }
             }
             switch message.kind {

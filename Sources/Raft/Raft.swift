@@ -27,6 +27,8 @@ public struct Raft {
     /// After how many ticks a pre-vote lost after such a hint is tried once more (nil: it is not; see
     /// `reportPeerDown`).
     var hintedCampaignRetry: Int?
+    /// The campaign under way was started by such a hint (its vote requests say so).
+    var campaignHinted = false
     /// Read requests that arrived before this leader committed an entry of its own term.
     var deferredReads: [Message] = []
     var outbox: [Message] = []
