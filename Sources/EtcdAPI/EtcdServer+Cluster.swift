@@ -28,13 +28,13 @@ extension EtcdServer {
             let known = Set(try wireMembers().flatMap(\.peerUrls))
             guard known.isDisjoint(with: urls) else { throw Self.peerURLExists }
             let newID = ClusterIdentity.memberID(peerURLs: urls, token: configuration.clusterToken)
-            guard !member.status.membership.allMembers.contains(newID) else {
+            guard !member.status.membership.members.contains(newID) else {
                 throw GRPCStatus(.failedPrecondition, "etcdserver: member ID already exist")
             }
             respondAfter(call) {
                 _ = try await self.member.apply(.memberUpdate(MemberRecord.Update(id: newID, peerURLs: urls)))
                 try await self.changeMembership(request.isLearner ? .addLearner(newID) : .addVoter(newID)) {
-                    $0.allMembers.contains(newID)
+                    $0.members.contains(newID)
                 }
                 var response = Etcdserverpb_MemberAddResponse()
                 response.header = self.header()
@@ -44,13 +44,13 @@ extension EtcdServer {
             }
         })
         router.register(Self.clusterService, "MemberRemove", unary(Etcdserverpb_MemberRemoveRequest.self) { [self] request, call in
-            guard member.status.membership.allMembers.contains(request.id) else { throw Self.memberNotFound }
+            guard member.status.membership.members.contains(request.id) else { throw Self.memberNotFound }
             respondAfter(call) {
                 // The record first: once the member is out of the membership, a leader removing itself has
                 // stepped down and could not write it any more (the list comes from the membership, so a
                 // removal that fails half-way still lists the member, and may be asked again).
                 _ = try await self.member.apply(.memberRemove(id: request.id))
-                try await self.changeMembership(.remove(request.id)) { !$0.allMembers.contains(request.id) }
+                try await self.changeMembership(.remove(request.id)) { !$0.members.contains(request.id) }
                 var response = Etcdserverpb_MemberRemoveResponse()
                 response.header = self.header()
                 response.members = try self.wireMembers()
@@ -58,7 +58,7 @@ extension EtcdServer {
             }
         })
         router.register(Self.clusterService, "MemberUpdate", unary(Etcdserverpb_MemberUpdateRequest.self) { [self] request, call in
-            guard member.status.membership.allMembers.contains(request.id) else { throw Self.memberNotFound }
+            guard member.status.membership.members.contains(request.id) else { throw Self.memberNotFound }
             guard !request.peerUrls.isEmpty, request.peerUrls.allSatisfy({ PeerAddress(url: $0) != nil }) else {
                 throw Self.badURLs
             }
@@ -72,7 +72,7 @@ extension EtcdServer {
         })
         router.register(Self.clusterService, "MemberPromote", unary(Etcdserverpb_MemberPromoteRequest.self) { [self] request, call in
             let membership = member.status.membership
-            guard membership.allMembers.contains(request.id) else { throw Self.memberNotFound }
+            guard membership.members.contains(request.id) else { throw Self.memberNotFound }
             guard membership.learners.contains(request.id) else { throw Self.notLearner }
             respondAfter(call) {
                 try await self.changeMembership(.addVoter(request.id)) { $0.voters.contains(request.id) }
@@ -116,7 +116,7 @@ extension EtcdServer {
     func wireMembers() throws -> [Etcdserverpb_Member] {
         let membership = member.status.membership
         let records = Dictionary(try member.mvcc.members().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        return membership.allMembers.sorted().map { id in
+        return membership.members.sorted().map { id in
             var wire = Etcdserverpb_Member()
             wire.id = id
             if let entry = directory.entries[id] {

@@ -16,6 +16,12 @@ struct FrameDecoder: ByteToMessageDecoder {
     }
 
     private var snapshotData: [UInt8] = []
+    /// Told who opened the connection and where it listens (`PeerHello`).
+    let onHello: @Sendable (PeerHello) -> Void
+
+    init(onHello: @escaping @Sendable (PeerHello) -> Void = { _ in }) {
+        self.onHello = onHello
+    }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
@@ -27,6 +33,14 @@ struct FrameDecoder: ByteToMessageDecoder {
             guard snapshotData.count + Int(length) - 1 <= SnapshotFraming.maxSnapshotBytes else { throw FrameError.snapshotTooLarge }
             // Checked above: the whole frame is readable.
             snapshotData.append(contentsOf: buffer.readBytes(length: Int(length) - 1)!)
+            return .continue
+        }
+        if length > 0, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == PeerHello.kind {
+            // Checked above: the whole frame is readable.
+            let hello = try buffer.readWithUnsafeReadableBytes { raw in
+                (Int(length), try PeerHello(decoding: UnsafeRawBufferPointer(rebasing: raw[..<Int(length)])))
+            }
+            onHello(hello)
             return .continue
         }
         // Checked just above: the whole frame is readable.

@@ -21,6 +21,8 @@ final class PeerConnection: @unchecked Sendable {
     let limits: PeerTransport.Limits
     let reportUnreachable: @Sendable (NodeID) -> Void
     let reportDown: @Sendable (NodeID) -> Void
+    /// Written first on every connection made (see `PeerHello`).
+    let advertisement: PeerAdvertisement
     private var state = State.idle
     /// The connection closed under us, and no connection since has stayed up for a connect timeout.
     private var lost = false
@@ -34,8 +36,10 @@ final class PeerConnection: @unchecked Sendable {
     private var pendingConnect: EventLoopFuture<Channel>?
 
     init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
+         advertisement: PeerAdvertisement = PeerAdvertisement(),
          reportUnreachable: @escaping @Sendable (NodeID) -> Void,
          reportDown: @escaping @Sendable (NodeID) -> Void = { _ in }) {
+        self.advertisement = advertisement
         self.peer = peer
         self.host = host
         self.port = port
@@ -117,6 +121,11 @@ final class PeerConnection: @unchecked Sendable {
                 }
                 state = .connected(channel)
                 connectedAt = .now()
+                if let hello = advertisement.current {
+                    var buffer = channel.allocator.buffer(capacity: 32 + hello.host.utf8.count)
+                    hello.write(to: &buffer)
+                    channel.write(buffer, promise: nil)
+                }
                 drain()
             case .failure:
                 reportUnreachable(peer)

@@ -41,6 +41,10 @@ public final class PeerTransport: Sendable {
     private let listener = Mutex<Channel?>(nil)
     /// Connections peers opened to us; closed on shutdown (closing the listener does not close them).
     let accepted = OpenChannels()
+    /// Where this member says it listens, first thing on each connection it makes.
+    let advertisement = PeerAdvertisement()
+    /// Peers removed (they left the cluster): their hellos no longer teach us their address.
+    private let forgotten = Mutex<Set<NodeID>>([])
 
     /// - Parameters:
     ///   - receive: gets every batch of messages received, on an event-loop thread.
@@ -65,6 +69,7 @@ public final class PeerTransport: Sendable {
     public func listen(host: String, port: Int) async throws -> Int {
         let receive = self.receive
         let accepted = self.accepted
+        let learn: @Sendable (PeerHello) -> Void = { [weak self] hello in self?.learn(hello) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -72,7 +77,7 @@ public final class PeerTransport: Sendable {
             .childChannelInitializer { channel in
                 accepted.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(onHello: learn)))
                     try channel.pipeline.syncOperations.addHandler(InboundBatcher(deliver: receive))
                 }
             }
@@ -83,12 +88,33 @@ public final class PeerTransport: Sendable {
         return channel.localAddress!.port!
     }
 
+    /// Says where this member listens for peers (its advertised peer URL), in a hello on every connection it
+    /// makes from now on: a peer that has no address for it learns one.
+    public func advertise(host: String, port: Int) {
+        advertisement.set(PeerHello(id: id, host: host, port: port))
+    }
+
+    /// A peer that connected to us says where it listens: used if we know no address for it (it was added
+    /// while we were away, and its record is in entries we have not applied yet). A known address stays: the
+    /// replicated member records decide where a member is.
+    func learn(_ hello: PeerHello) {
+        guard hello.id != id, !forgotten.withLock({ $0.contains(hello.id) }),
+              connections.withLock({ $0[hello.id] == nil }) else { return }
+        setPeer(hello.id, host: hello.host, port: hello.port, onlyIfUnknown: true)
+    }
+
     /// Sets (or moves) where `peer` is reached; setting the address it already has changes nothing.
     public func setPeer(_ peer: NodeID, host: String, port: Int) {
+        forgotten.withLock { _ = $0.remove(peer) }
+        setPeer(peer, host: host, port: port, onlyIfUnknown: false)
+    }
+
+    private func setPeer(_ peer: NodeID, host: String, port: Int, onlyIfUnknown: Bool) {
         let connection = PeerConnection(peer: peer, host: host, port: port, eventLoop: group.next(), limits: limits,
+                                        advertisement: advertisement,
                                         reportUnreachable: reportUnreachable, reportDown: reportDown)
         let previous = connections.withLock { connections -> PeerConnection? in
-            if let current = connections[peer], current.host == host, current.port == port { return nil }
+            if let current = connections[peer], onlyIfUnknown || (current.host == host && current.port == port) { return nil }
             defer { connections[peer] = connection }
             return connections[peer]
         }
@@ -102,6 +128,7 @@ public final class PeerTransport: Sendable {
 
     /// Stops talking to `peer` (it left the cluster).
     public func removePeer(_ peer: NodeID) {
+        forgotten.withLock { _ = $0.insert(peer) }
         let removed = connections.withLock { $0.removeValue(forKey: peer) }
         removed.map { old in old.eventLoop.execute { old.close() } }
     }

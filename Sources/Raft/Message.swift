@@ -18,7 +18,7 @@ public struct Message: Sendable, Hashable {
         case snapshot
         /// Leadership transfer: start an election now, skipping the pre-vote and the leader lease.
         case timeoutNow
-        /// A proposal forwarded from a follower to the leader.
+        /// A proposal forwarded from a follower to the leader; `logTerm` is the follower's term.
         case propose
         /// A read-index request forwarded from a follower to the leader; `context` identifies it.
         case readIndex

@@ -2,8 +2,10 @@ extension Raft {
     mutating func stepLeader(_ message: Message) {
         switch message.kind {
         case .propose:
-            // Refused while handing over leadership: the new leader should get them instead.
-            guard transferee == 0 else {
+            // Refused while handing over leadership (the new leader should get them instead), and when forwarded
+            // in another term: so a proposal forwarded in term t is appended in term t or not at all, and its
+            // proposer knows it lost once an entry of a later term commits.
+            guard transferee == 0, message.logTerm == 0 || message.logTerm == term else {
                 refuseProposal(message.entries, from: message.from)
                 return
             }
@@ -236,6 +238,8 @@ extension Raft {
                 }
                 var forwarded = Message(kind: .propose, from: id, to: leader, term: 0)
                 forwarded.entries = Array(entries[start..<end])
+                // The term the proposer believes its leader leads (see `stepLeader`).
+                forwarded.logTerm = term
                 send(forwarded)
                 start = end
             }

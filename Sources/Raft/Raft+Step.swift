@@ -224,11 +224,12 @@ extension Raft {
 
     private mutating func stepFollower(_ message: Message) {
         switch message.kind {
-        case .propose, .readIndex, .transferLeadership:
-            guard leader != 0 else {
-                if message.kind == .propose { refuseProposal(message.entries, from: message.from) }
-                return
-            }
+        case .propose:
+            // Not passed on to our leader: appended there, it would be in a term its proposer does not know of.
+            // Sent back, it is proposed again once the proposer knows the leader.
+            refuseProposal(message.entries, from: message.from)
+        case .readIndex, .transferLeadership:
+            guard leader != 0 else { return }
             var forwarded = message
             forwarded.to = leader
             send(forwarded)

@@ -21,6 +21,10 @@ public final class Simulation {
         /// Reads asked for, as the store's shell keeps them (one context counter per member and start, asked
         /// again on a leader change or after a while); each is the highest index committed when it was invoked.
         var readsAsked: ReadIndexRequests<UInt64>
+        /// The peers whose address this node knows, as the store's transport does: the initial members (given
+        /// on its command line), then every member of a membership it applied or installed with a snapshot.
+        /// Kept across restarts (the store keeps the member records). Messages to others are dropped.
+        var knownPeers: Set<NodeID>
 
         /// Contexts repeat across members here on purpose (the shell's also carry the member's ID): the leader
         /// must answer every requester however their contexts collide. They never repeat within a member.
@@ -28,10 +32,11 @@ public final class Simulation {
             ReadIndexRequests(member: 0, incarnation: UInt64(restarts), retryTicks: retryTicks)
         }
 
-        init(id: NodeID, disk: MemoryRaftLog, tickEvery: Int, retryTicks: Int) {
+        init(id: NodeID, disk: MemoryRaftLog, tickEvery: Int, retryTicks: Int, knownPeers: Set<NodeID>) {
             self.id = id
             self.disk = disk
             self.tickEvery = tickEvery
+            self.knownPeers = knownPeers
             readsAsked = Node.readRequests(restarts: 0, retryTicks: retryTicks)
         }
     }
@@ -59,6 +64,10 @@ public final class Simulation {
     /// Lost connections the transport reports (`Raft.reportPeerDown`): most survivors of a crash hear of it
     /// within a few steps, and live members are sometimes told of a leader that is in fact alive.
     var peerDownReports: [(deliverAt: Int, to: NodeID, about: NodeID)] = []
+    /// Peers a sender's transport could not send to (unknown address, full link), reported once its Ready is done.
+    var unreachableReports: [(from: NodeID, to: NodeID)] = []
+    /// Messages in flight per link, for `linkCapacity`.
+    var inFlightPerLink: [[NodeID]: Int] = [:]
 
     // What the checks know.
     /// The term and digest of every index applied anywhere (so: committed), with the payload's term.
@@ -73,10 +82,14 @@ public final class Simulation {
         self.options = options
         random = SimulationRandom(seed: seed)
         let ids = (1...UInt64(options.nodes)).map { $0 }
+        let spares = (0..<UInt64(options.spareNodes)).map { UInt64(options.nodes) + 1 + $0 }
         let membership = Membership(voters: Set(ids))
-        for id in ids {
-            let node = Node(id: id, disk: MemoryRaftLog(membership: membership), tickEvery: random.chance(0.3) ? 2 : 1,
-                            retryTicks: options.readRetryTicks)
+        for id in ids + spares {
+            // A spare starts as a member started to join does: with the members it was told of, not itself (the
+            // log holds changes, not the founding membership); the leader's log or a snapshot adds it.
+            let disk = MemoryRaftLog(membership: membership)
+            let node = Node(id: id, disk: disk, tickEvery: random.chance(0.3) ? 2 : 1,
+                            retryTicks: options.readRetryTicks, knownPeers: Set(ids + [id]))
             nodes[id] = node
             start(node)
         }
@@ -110,6 +123,8 @@ public final class Simulation {
             try process(nodes[id]!)
             for (from, to, succeeded) in snapshotReports { nodes[from]?.raft?.reportSnapshot(to: to, succeeded: succeeded) }
             snapshotReports = []
+            for (from, to) in unreachableReports { nodes[from]?.raft?.reportUnreachable(to) }
+            unreachableReports = []
         }
         try checkLeaders()
         if now % 50 == 0 { try checkLogMatching() }
@@ -206,7 +221,10 @@ public final class Simulation {
         random.shuffle(&due)
         for flight in due {
             let message = flight.message
+            inFlightPerLink[[message.from, message.to], default: 1] -= 1
             let delivered = nodes[message.to]?.raft != nil
+            // The connection it came on began with the sender's hello (`PeerHello`): its address is known now.
+            if delivered { nodes[message.to]?.knownPeers.insert(message.from) }
             nodes[message.to]?.raft?.step(message)
             if message.kind == .snapshot { snapshotReports.append((message.from, message.to, delivered)) }
         }
@@ -215,6 +233,19 @@ public final class Simulation {
     func enqueue(_ messages: [Message]) {
         for message in messages {
             if message.kind == .snapshot { stats.snapshotsSent += 1 }
+            // The transport knows no address for the peer, or its queue for it is full: dropped, and said so.
+            let link = [message.from, message.to]
+            let known = nodes[message.from]?.knownPeers.contains(message.to) ?? false
+            if !known || (message.kind != .snapshot && inFlightPerLink[link, default: 0] >= options.linkCapacity) {
+                if message.kind == .snapshot {
+                    snapshotReports.append((message.from, message.to, false))
+                } else {
+                    unreachableReports.append((message.from, message.to))
+                }
+                stats.transportDrops += 1
+                log("transport drops \(message.kind) \(message.from) -> \(message.to): \(known ? "link full" : "no address")")
+                continue
+            }
             let reachable = !cut.contains([message.from, message.to]) && nodes[message.to]?.raft != nil
             if !reachable || (faulty && random.chance(options.dropRate)) {
                 // A snapshot travels on a stream of its own, whose failure the transport reports.
@@ -223,8 +254,10 @@ public final class Simulation {
             }
             let delay = faulty ? random.int(0...options.maxDelay) : random.int(0...1)
             network.append(InFlight(deliverAt: now + 1 + delay, message: message))
+            inFlightPerLink[link, default: 0] += 1
             if faulty && random.chance(options.duplicateRate) {
                 network.append(InFlight(deliverAt: now + 1 + random.int(0...options.maxDelay), message: message))
+                inFlightPerLink[link, default: 0] += 1
             }
         }
     }
@@ -272,6 +305,8 @@ public final class Simulation {
             if let hardState = ready.hardState { node.disk.setHardState(hardState) }
             enqueue(ready.messagesAfterPersist)
             if let snapshot = ready.snapshot {
+                // The store's member records come with the snapshot: members added meanwhile become reachable.
+                node.knownPeers.formUnion(snapshot.metadata.membership.members)
                 (node.digest, node.applied) = Simulation.decode(snapshot.data)
                 try checkApplied(node, index: node.applied, term: snapshot.metadata.term)
             }
@@ -281,6 +316,7 @@ public final class Simulation {
                 }
                 if entry.kind == .configurationChange, let change = try? ConfigurationChange(decoding: entry.data) {
                     let membership = raft.applyConfigurationChange(change)
+                    node.knownPeers.formUnion(membership.members)
                     log("\(node.id) applies \(change.operations.isEmpty ? "leave joint" : "\(change.operations)") -> voters \(membership.voters.sorted()) outgoing \(membership.outgoing.sorted()) learners \(membership.learners.sorted())")
                 }
                 node.digest = Simulation.mix(node.digest, entry)

@@ -1,6 +1,12 @@
 /// The fault schedule's knobs. Probabilities are per simulation step.
 public struct SimulationOptions: Sendable {
     public var nodes = 3
+    /// Nodes outside the initial membership, which membership changes may add (a member joining an existing
+    /// cluster: it knows the initial members, and they learn its address only from the change that adds it).
+    public var spareNodes = 1
+    /// Messages in flight on one link beyond which new ones are dropped and the sender told the peer is
+    /// unreachable, as the transport's bounded per-peer queue does.
+    public var linkCapacity = 24
     /// Steps of the faulty phase; then the network heals and liveness is checked.
     public var steps = 600
     public var electionTicks = 10
@@ -53,4 +59,6 @@ public struct SimulationStats: Sendable {
     public var reads = 0
     public var snapshotsSent = 0
     public var membershipChanges = 0
+    /// Messages the modelled transport dropped: no address for the peer, or its link full.
+    public var transportDrops = 0
 }

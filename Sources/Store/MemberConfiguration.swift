@@ -34,6 +34,9 @@ public struct MemberConfiguration: Sendable {
     /// The peer listener; port 0 picks a free port (see `StoreMember.listen`).
     public var peerHost = "127.0.0.1"
     public var peerPort = 0
+    /// Where peers reach this member (its advertised peer URL), if not the peer listener itself (a proxy in
+    /// between, another interface). Told to every peer it connects to (see `PeerTransport.advertise`).
+    public var advertisedPeer: PeerAddress?
     /// One Raft tick (etcd's --heartbeat-interval).
     public var tickInterval = Duration.milliseconds(100)
     /// Ticks without a leader before an election (etcd's --election-timeout / --heartbeat-interval).
@@ -100,9 +103,4 @@ public struct MemberStatus: Sendable, Equatable {
     /// This member applied its own removal from the cluster (by a log entry or a snapshot): it takes no further
     /// part and should stop, as etcd's removed members do.
     public var isRemoved = false
-}
-
-extension Membership {
-    /// Everyone in the membership: voters of either configuration, and learners.
-    public var allMembers: Set<NodeID> { voters.union(outgoing).union(learners) }
 }

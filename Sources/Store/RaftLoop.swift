@@ -277,7 +277,7 @@ final class RaftLoop: @unchecked Sendable {
             // term, or overwrite our log with its entries. IDs derive from peer URLs and the cluster token, so
             // another cluster's differ. A member joining an existing cluster knows nobody until the leader's log
             // or snapshot tells it the membership, so it listens to anyone until then.
-            let members = raft.membership.allMembers
+            let members = raft.membership.members
             for message in messages {
                 guard message.to == configuration.id, members.isEmpty || members.contains(message.from) else {
                     ignoredMessages += 1
@@ -425,9 +425,9 @@ final class RaftLoop: @unchecked Sendable {
                     noteRemoval(before: before, after: after)
                     // Stop talking to members that left (once they are out of every configuration), after a moment:
                     // the leader's last heartbeat to them (see `Raft.switchTo`) leaves with the next Ready.
-                    for gone in before.allMembers.subtracting(after.allMembers) where gone != configuration.id {
+                    for gone in before.members.subtracting(after.members) where gone != configuration.id {
                         eventLoop.scheduleTask(in: .seconds(2)) { [weak self] in
-                            guard let self, !self.raft.membership.allMembers.contains(gone) else { return }
+                            guard let self, !self.raft.membership.members.contains(gone) else { return }
                             self.transport?.removePeer(gone)
                         }
                     }
@@ -570,7 +570,7 @@ final class RaftLoop: @unchecked Sendable {
 
     /// Notes when a membership that held this member is replaced by one that does not.
     private func noteRemoval(before: Membership, after: Membership) {
-        guard !removed, before.allMembers.contains(configuration.id), !after.allMembers.contains(configuration.id) else {
+        guard !removed, before.members.contains(configuration.id), !after.members.contains(configuration.id) else {
             return
         }
         removed = true

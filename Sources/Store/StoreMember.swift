@@ -62,7 +62,15 @@ public final class StoreMember: Sendable {
 
     /// Starts accepting peer connections; returns the port (useful with port 0).
     public func listen() async throws -> Int {
-        try await transport.listen(host: configuration.peerHost, port: configuration.peerPort)
+        let port = try await transport.listen(host: configuration.peerHost, port: configuration.peerPort)
+        let advertised = configuration.advertisedPeer ?? PeerAddress(host: configuration.peerHost, port: port)
+        transport.advertise(host: advertised.host, port: advertised.port)
+        return port
+    }
+
+    /// Says where peers reach this member, when only known after `listen` (a proxy's port picked then).
+    public func advertise(_ address: PeerAddress) {
+        transport.advertise(host: address.host, port: address.port)
     }
 
     /// Tells the member where its peers are. Members recorded in the store (added since the cluster started, or

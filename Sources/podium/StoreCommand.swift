@@ -108,6 +108,7 @@ struct StoreCommand: AsyncParsableCommand {
         let peerListen = try HostPort(url: try HostPort.list(listenPeerURLs).first ?? listenPeerURLs)
         configuration.peerHost = peerListen.host
         configuration.peerPort = peerListen.port
+        configuration.advertisedPeer = advertisedPeers.first.flatMap { PeerAddress(url: $0) }
         configuration.tickInterval = .milliseconds(heartbeatInterval)
         configuration.electionTicks = electionTimeout / heartbeatInterval
         configuration.snapshotCount = snapshotCount

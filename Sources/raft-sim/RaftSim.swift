@@ -39,6 +39,7 @@ struct RaftSim: ParsableCommand {
         let crashes = Atomic<Int>(0)
         let snapshots = Atomic<Int>(0)
         let reads = Atomic<Int>(0)
+        let transportDrops = Atomic<Int>(0)
         let done = Atomic<Int>(0)
         let seeds = self.seeds, first = self.first, nodes = self.nodes, steps = self.steps, trace = self.trace
         // Workers take the next seed from a shared counter, so 3- and 5-member schedules spread evenly.
@@ -60,6 +61,7 @@ struct RaftSim: ParsableCommand {
                     crashes.add(stats.crashes, ordering: .relaxed)
                     snapshots.add(stats.snapshotsSent, ordering: .relaxed)
                     reads.add(stats.reads, ordering: .relaxed)
+                    transportDrops.add(stats.transportDrops, ordering: .relaxed)
                 } catch {
                     failures.withLock { $0.append("\(error)\n  replay: raft-sim --first \(seed) --seeds 1 --nodes \(options.nodes) --steps \(steps) --trace") }
                 }
@@ -74,7 +76,8 @@ struct RaftSim: ParsableCommand {
               + "\(elapsed)")
         print("across them: \(committed.load(ordering: .relaxed)) entries committed, \(elections.load(ordering: .relaxed)) leaders elected, "
               + "\(crashes.load(ordering: .relaxed)) crashes, \(snapshots.load(ordering: .relaxed)) snapshots sent, "
-              + "\(changes.load(ordering: .relaxed)) membership changes, \(reads.load(ordering: .relaxed)) linearizable reads")
+              + "\(changes.load(ordering: .relaxed)) membership changes, \(reads.load(ordering: .relaxed)) linearizable reads, "
+              + "\(transportDrops.load(ordering: .relaxed)) messages dropped by the modelled transport")
         if !failed.isEmpty { throw ExitCode.failure }
     }
 }

@@ -83,6 +83,52 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         try await group.shutdownGracefully()
     }
 
+    /// A member that knows no address for a peer (added while it was away) learns it from the hello the peer
+    /// sends first on its connection, so it can answer; it used to drop every answer, reporting the peer
+    /// unreachable. A peer removed on purpose is not learned back.
+    @Test func aPeerWithoutAnAddressIsLearnedFromItsHello() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxA = Inbox(), inboxB = Inbox()
+        let a = inboxA.transport(id: 1, group: group)
+        let b = inboxB.transport(id: 2, group: group)
+        let portA = try await a.listen(host: "127.0.0.1", port: 0)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        a.advertise(host: "127.0.0.1", port: portA)
+        b.advertise(host: "127.0.0.1", port: portB)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        a.send([appendMessage(1)])
+        #expect(try await eventually { inboxB.count == 1 })
+        b.send([appendMessage(2, to: 1)])
+        #expect(try await eventually { inboxA.count == 1 }, "answered through the address A's hello gave")
+        #expect(inboxB.unreachable.withLock { $0 }.isEmpty)
+
+        b.removePeer(1)
+        a.removePeer(2)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        a.send([appendMessage(3)])
+        #expect(try await eventually { inboxB.count == 2 })
+        b.send([appendMessage(4, to: 1)])
+        #expect(inboxB.unreachable.withLock { $0 } == [1], "a removed peer stays forgotten")
+        await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func helloFramesRoundTripAndRefuseGarbage() throws {
+        var buffer = ByteBuffer()
+        PeerHello(id: 0xABCD, host: "10.0.0.7", port: 2380).write(to: &buffer)
+        let length = Int(buffer.readInteger(as: UInt32.self)!)
+        let bytes = buffer.readBytes(length: length)!
+        let hello = try bytes.withUnsafeBytes { try PeerHello(decoding: $0) }
+        #expect(hello == PeerHello(id: 0xABCD, host: "10.0.0.7", port: 2380))
+        for cut in 0..<(1 + 8 + 8) {
+            #expect(throws: (any Error).self) { try Array(bytes[..<cut]).withUnsafeBytes { try PeerHello(decoding: $0) } }
+        }
+        var badPort = bytes
+        for i in 9..<17 { badPort[i] = 0xFF }
+        #expect(throws: (any Error).self) { try badPort.withUnsafeBytes { try PeerHello(decoding: $0) } }
+    }
+
     /// Closing a connection on purpose (a peer removed, or the transport shut down) is not a lost connection:
     /// it used to be reported unreachable and connected again at once, a stray connection to a peer we had left.
     @Test func closingAConnectionNeitherReportsItLostNorConnectsAgain() async throws {

@@ -188,6 +188,30 @@ import Raft
         #expect(cluster.refused[2]?.map(\.data) == [[5], [6]])
     }
 
+    /// A proposal is appended only in the term its proposer forwarded it in: a leader of another term sends it
+    /// back, and a follower does not pass it on (its leader could be of a term the proposer does not know).
+    /// That is what lets a proposer fail a write at once when an entry of a later term commits without it.
+    @Test func aProposalForwardedInAnotherTermIsSentBackNotRelayed() throws {
+        var cluster = TestCluster(size: 3)
+        try cluster.elect(1)
+        cluster.deliverAll()
+        var stale = Message(kind: .propose, from: 2, to: 1, term: 0)
+        stale.logTerm = cluster[1].term + 1
+        stale.entries = [Entry(term: 0, index: 0, data: [3])]
+        cluster[1].step(stale)
+        var relayed = Message(kind: .propose, from: 3, to: 2, term: 0)
+        relayed.logTerm = cluster[2].term
+        relayed.entries = [Entry(term: 0, index: 0, data: [4])]
+        cluster[2].step(relayed)
+        cluster.deliverAll()
+        #expect(cluster.refused[2]?.map(\.data) == [[3]])
+        #expect(cluster.refused[3]?.map(\.data) == [[4]])
+        #expect(cluster.applied.values.allSatisfy { !$0.contains { $0.data == [3] || $0.data == [4] } })
+        try cluster[2].propose([[5]])
+        cluster.deliverAll()
+        #expect(cluster.applied[1]?.contains { $0.data == [5] } == true, "a proposal of the leader's term goes in")
+    }
+
     /// A membership change forwarded while another is pending is refused by the leader, and the proposer hears
     /// so (it used to be told nothing, and its caller waited out the request timeout).
     @Test func aForwardedMembershipChangeTheLeaderRefusesIsSentBack() throws {

@@ -42,6 +42,7 @@ final class LocalCluster {
             listenPorts[id] = port
             let advertised = try await proxy?.forward(listenPort: 0, to: port, memberID: id) ?? port
             addresses[id] = PeerAddress(host: "127.0.0.1", port: advertised)
+            member.advertise(addresses[id]!)
             members[id] = member
         }
         for member in members.values {
@@ -68,6 +69,7 @@ final class LocalCluster {
         // The member's port was recorded when it first listened.
         let member = try StoreMember(configuration: configuration(id, port: listenPorts[id]!), voters: ids, group: group)
         _ = try await member.listen()
+        member.advertise(addresses[id]!)
         member.setPeers(addresses)
         member.start()
         members[id] = member

@@ -1,0 +1,58 @@
+import BinaryCoding
+import NIOCore
+import Raft
+import Synchronization
+
+/// The first frame on every peer connection: who opened it and where that member listens for peers. A member
+/// that knows no address for a peer (one added while it was away, whose record is in entries it has not
+/// applied yet) could otherwise hear from it without ever being able to answer: its answers would be dropped,
+/// and a leader that never hears back never sends the entries or snapshot that would tell it. etcd's peers
+/// say the same in a header of their stream requests.
+struct PeerHello: Sendable, Equatable {
+    /// The frame kind byte (message kinds use 0 ... 14, snapshot chunks 0xFE). A proxy that learns a frame's
+    /// sender from the 8 bytes after the kind byte reads this frame's sender the same way.
+    static let kind: UInt8 = 0xFD
+
+    var id: NodeID
+    var host: String
+    var port: Int
+
+    /// Appends the hello as one frame.
+    func write(to buffer: inout ByteBuffer) {
+        var writer = ByteWriter()
+        writer.byte(Self.kind)
+        writer.u64(id)
+        writer.u64(UInt64(port))
+        writer.raw(Array(host.utf8))
+        buffer.writeInteger(UInt32(writer.bytes.count))
+        buffer.writeBytes(writer.bytes)
+    }
+
+    /// Decodes a hello frame's bytes (kind byte included).
+    init(decoding bytes: UnsafeRawBufferPointer) throws {
+        var reader = ByteReader(bytes)
+        guard try reader.byte() == Self.kind else { throw ByteReader.Failure.invalid("not a hello") }
+        id = try reader.u64()
+        let port = try reader.u64()
+        guard port > 0, port <= 65_535 else { throw ByteReader.Failure.invalid("port \(port)") }
+        self.port = Int(port)
+        let host = reader.rest()
+        guard !host.isEmpty, host.count <= 255 else { throw ByteReader.Failure.invalid("host of \(host.count) bytes") }
+        self.host = String(decoding: host, as: UTF8.self)
+    }
+
+    init(id: NodeID, host: String, port: Int) {
+        self.id = id
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Where this member says it listens, shared by its transport's connections (set once it is known).
+final class PeerAdvertisement: Sendable {
+    private let hello = Mutex<PeerHello?>(nil)
+
+    var current: PeerHello? { hello.withLock { $0 } }
+
+    func set(_ value: PeerHello) { hello.withLock { $0 = value } }
+}
