@@ -13,13 +13,15 @@ struct FrameDecoder: ByteToMessageDecoder {
         case tooLarge(Int)
         case snapshotTooLarge
         case strayChunks
+        /// The peer's hello names another cluster.
+        case otherCluster(UInt64)
     }
 
     private var snapshotData: [UInt8] = []
-    /// Told who opened the connection and where it listens (`PeerHello`).
-    let onHello: @Sendable (PeerHello) -> Void
+    /// Told who opened the connection and where it listens (`PeerHello`); false closes the connection.
+    let onHello: @Sendable (PeerHello) -> Bool
 
-    init(onHello: @escaping @Sendable (PeerHello) -> Void = { _ in }) {
+    init(onHello: @escaping @Sendable (PeerHello) -> Bool = { _ in true }) {
         self.onHello = onHello
     }
 
@@ -40,7 +42,7 @@ struct FrameDecoder: ByteToMessageDecoder {
             let hello = try buffer.readWithUnsafeReadableBytes { raw in
                 (Int(length), try PeerHello(decoding: UnsafeRawBufferPointer(rebasing: raw[..<Int(length)])))
             }
-            onHello(hello)
+            guard onHello(hello) else { throw FrameError.otherCluster(hello.clusterID) }
             return .continue
         }
         // Checked just above: the whole frame is readable.

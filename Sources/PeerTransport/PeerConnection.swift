@@ -36,7 +36,7 @@ final class PeerConnection: @unchecked Sendable {
     private var pendingConnect: EventLoopFuture<Channel>?
 
     init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
-         advertisement: PeerAdvertisement = PeerAdvertisement(),
+         advertisement: PeerAdvertisement,
          reportUnreachable: @escaping @Sendable (NodeID) -> Void,
          reportDown: @escaping @Sendable (NodeID) -> Void = { _ in }) {
         self.advertisement = advertisement

@@ -41,10 +41,12 @@ public final class PeerTransport: Sendable {
     private let listener = Mutex<Channel?>(nil)
     /// Connections peers opened to us; closed on shutdown (closing the listener does not close them).
     let accepted = OpenChannels()
-    /// Where this member says it listens, first thing on each connection it makes.
-    let advertisement = PeerAdvertisement()
+    /// Who this member says it is, first thing on each connection it makes.
+    let advertisement: PeerAdvertisement
     /// Peers removed (they left the cluster): their hellos no longer teach us their address.
     private let forgotten = Mutex<Set<NodeID>>([])
+    /// Peers whose hello named this member's cluster.
+    private let vouched = Mutex<Set<NodeID>>([])
 
     /// - Parameters:
     ///   - receive: gets every batch of messages received, on an event-loop thread.
@@ -55,8 +57,10 @@ public final class PeerTransport: Sendable {
     public init(id: NodeID, group: EventLoopGroup, limits: Limits = Limits(),
                 receive: @escaping @Sendable ([Message]) -> Void,
                 reportUnreachable: @escaping @Sendable (NodeID) -> Void,
-                reportDown: @escaping @Sendable (NodeID) -> Void = { _ in }) {
+                reportDown: @escaping @Sendable (NodeID) -> Void = { _ in },
+                clusterID: @escaping @Sendable () -> UInt64 = { 0 }) {
         self.id = id
+        advertisement = PeerAdvertisement(id: id, clusterID: clusterID)
         self.group = group
         self.limits = limits
         self.receive = receive
@@ -69,7 +73,7 @@ public final class PeerTransport: Sendable {
     public func listen(host: String, port: Int) async throws -> Int {
         let receive = self.receive
         let accepted = self.accepted
-        let learn: @Sendable (PeerHello) -> Void = { [weak self] hello in self?.learn(hello) }
+        let learn: @Sendable (PeerHello) -> Bool = { [weak self] hello in self?.admit(hello) ?? false }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -91,16 +95,28 @@ public final class PeerTransport: Sendable {
     /// Says where this member listens for peers (its advertised peer URL), in a hello on every connection it
     /// makes from now on: a peer that has no address for it learns one.
     public func advertise(host: String, port: Int) {
-        advertisement.set(PeerHello(id: id, host: host, port: port))
+        advertisement.set(host: host, port: port)
     }
 
-    /// A peer that connected to us says where it listens: used if we know no address for it (it was added
-    /// while we were away, and its record is in entries we have not applied yet). A known address stays: the
-    /// replicated member records decide where a member is.
-    func learn(_ hello: PeerHello) {
+    /// Whether `peer` said it is of this member's cluster (both knowing the cluster's ID): its messages count
+    /// though it is not in the membership this member knows (it was added while this member was away).
+    public func isOfThisCluster(_ peer: NodeID) -> Bool {
+        vouched.withLock { $0.contains(peer) }
+    }
+
+    /// A peer that connected to us says who it is: refused if it names another cluster; otherwise its
+    /// address is used if we know none (it was added while we were away, and its record is in entries we have
+    /// not applied yet). A known address stays: the replicated member records decide where a member is.
+    func admit(_ hello: PeerHello) -> Bool {
+        let ours = advertisement.clusterID()
+        if hello.clusterID != 0, ours != 0 {
+            guard hello.clusterID == ours else { return false }
+            vouched.withLock { _ = $0.insert(hello.id) }
+        }
         guard hello.id != id, !forgotten.withLock({ $0.contains(hello.id) }),
-              connections.withLock({ $0[hello.id] == nil }) else { return }
+              connections.withLock({ $0[hello.id] == nil }) else { return true }
         setPeer(hello.id, host: hello.host, port: hello.port, onlyIfUnknown: true)
+        return true
     }
 
     /// Sets (or moves) where `peer` is reached; setting the address it already has changes nothing.

@@ -37,6 +37,8 @@ public struct MemberConfiguration: Sendable {
     /// Where peers reach this member (its advertised peer URL), if not the peer listener itself (a proxy in
     /// between, another interface). Told to every peer it connects to (see `PeerTransport.advertise`).
     public var advertisedPeer: PeerAddress?
+    /// The cluster's ID, when known at start (0 for a member joining, which learns it from the member records).
+    public var clusterID: UInt64 = 0
     /// One Raft tick (etcd's --heartbeat-interval).
     public var tickInterval = Duration.milliseconds(100)
     /// Ticks without a leader before an election (etcd's --election-timeout / --heartbeat-interval).

@@ -276,10 +276,12 @@ final class RaftLoop: @unchecked Sendable {
             // (a reused address, a misconfigured --initial-cluster) could otherwise depose our leader with its
             // term, or overwrite our log with its entries. IDs derive from peer URLs and the cluster token, so
             // another cluster's differ. A member joining an existing cluster knows nobody until the leader's log
-            // or snapshot tells it the membership, so it listens to anyone until then.
+            // or snapshot tells it the membership, so it listens to anyone until then; and a member added while this
+            // one was away is listened to once its hello named this cluster (`PeerHello`).
             let members = raft.membership.members
             for message in messages {
-                guard message.to == configuration.id, members.isEmpty || members.contains(message.from) else {
+                guard message.to == configuration.id,
+                      members.isEmpty || members.contains(message.from) || transport?.isOfThisCluster(message.from) == true else {
                     ignoredMessages += 1
                     if strangers.insert(message.from).inserted {
                         logger.warning("ignoring Raft messages from outside the cluster",

@@ -56,7 +56,10 @@ public final class StoreMember: Sendable {
         transport = PeerTransport(id: configuration.id, group: raftThread,
                                   receive: { [weak loop] messages in loop?.submit(.messages(messages)) },
                                   reportUnreachable: { [weak loop] peer in loop?.submit(.unreachable(peer)) },
-                                  reportDown: { [weak loop] peer in loop?.submit(.peerDown(peer)) })
+                                  reportDown: { [weak loop] peer in loop?.submit(.peerDown(peer)) },
+                                  clusterID: { [configuration, mvcc] in
+                                      configuration.clusterID != 0 ? configuration.clusterID : mvcc.clusterID ?? 0
+                                  })
         loop.transport = transport
     }
 

@@ -109,6 +109,7 @@ struct StoreCommand: AsyncParsableCommand {
         configuration.peerHost = peerListen.host
         configuration.peerPort = peerListen.port
         configuration.advertisedPeer = advertisedPeers.first.flatMap { PeerAddress(url: $0) }
+        configuration.clusterID = identity.clusterID
         configuration.tickInterval = .milliseconds(heartbeatInterval)
         configuration.electionTicks = electionTimeout / heartbeatInterval
         configuration.snapshotCount = snapshotCount

@@ -114,18 +114,49 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         try await group.shutdownGracefully()
     }
 
+    /// A peer whose hello names another cluster is cut off before any of its messages arrive; one of this
+    /// cluster is vouched for, so its messages count though it is not (yet) in the membership we know.
+    @Test func aHelloFromAnotherClusterIsRefusedAndOneFromOursVouches() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxB = Inbox()
+        let b = PeerTransport(id: 2, group: group, receive: { batch in inboxB.messages.withLock { $0 += batch } },
+                              reportUnreachable: { _ in }, clusterID: { 5 })
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        for (sender, cluster) in [(NodeID(7), UInt64(6)), (NodeID(1), UInt64(5))] {
+            let inbox = Inbox()
+            let a = PeerTransport(id: sender, group: group, receive: { _ in },
+                                  reportUnreachable: { peer in inbox.unreachable.withLock { $0.append(peer) } },
+                                  clusterID: { cluster })
+            a.advertise(host: "127.0.0.1", port: 1)
+            a.setPeer(2, host: "127.0.0.1", port: portB)
+            var message = appendMessage(1)
+            message.from = sender
+            a.send([message])
+            if cluster == 5 {
+                #expect(try await eventually { inboxB.count == 1 })
+                #expect(b.isOfThisCluster(1))
+            } else {
+                #expect(try await eventually { !inbox.unreachable.withLock { $0 }.isEmpty }, "cut off")
+                #expect(inboxB.count == 0 && !b.isOfThisCluster(7))
+            }
+            await a.shutdown()
+        }
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func helloFramesRoundTripAndRefuseGarbage() throws {
         var buffer = ByteBuffer()
-        PeerHello(id: 0xABCD, host: "10.0.0.7", port: 2380).write(to: &buffer)
+        PeerHello(id: 0xABCD, clusterID: 0x77, host: "10.0.0.7", port: 2380).write(to: &buffer)
         let length = Int(buffer.readInteger(as: UInt32.self)!)
         let bytes = buffer.readBytes(length: length)!
         let hello = try bytes.withUnsafeBytes { try PeerHello(decoding: $0) }
-        #expect(hello == PeerHello(id: 0xABCD, host: "10.0.0.7", port: 2380))
-        for cut in 0..<(1 + 8 + 8) {
+        #expect(hello == PeerHello(id: 0xABCD, clusterID: 0x77, host: "10.0.0.7", port: 2380))
+        for cut in 0..<(1 + 8 + 8 + 8) {
             #expect(throws: (any Error).self) { try Array(bytes[..<cut]).withUnsafeBytes { try PeerHello(decoding: $0) } }
         }
         var badPort = bytes
-        for i in 9..<17 { badPort[i] = 0xFF }
+        for i in 17..<25 { badPort[i] = 0xFF }
         #expect(throws: (any Error).self) { try badPort.withUnsafeBytes { try PeerHello(decoding: $0) } }
     }
 
