@@ -22,12 +22,15 @@ enum PeerSocketOptions {
     }
 
     static func options(_ limits: PeerTransport.Limits) -> [(level: NIOBSDSocket.OptionLevel, name: NIOBSDSocket.Option, value: CInt)] {
-        [(.tcp, .tcp_nodelay, 1),
-         (.socket, .so_keepalive, 1),
-         (.tcp, NIOBSDSocket.Option(rawValue: TCP_KEEPIDLE), seconds(limits.keepaliveIdle)),
-         (.tcp, NIOBSDSocket.Option(rawValue: TCP_KEEPINTVL), seconds(limits.keepaliveInterval)),
-         (.tcp, NIOBSDSocket.Option(rawValue: TCP_KEEPCNT), CInt(limits.keepaliveProbes)),
-         (.tcp, NIOBSDSocket.Option(rawValue: CInt(TCP_USER_TIMEOUT)), milliseconds(limits.unacknowledgedDataTimeout))]
+        var options: [(level: NIOBSDSocket.OptionLevel, name: NIOBSDSocket.Option, value: CInt)] =
+            [(.tcp, .tcp_nodelay, 1), (.socket, .so_keepalive, 1)]
+        #if os(Linux)
+        options += [(.tcp, NIOBSDSocket.Option(rawValue: TCP_KEEPIDLE), seconds(limits.keepaliveIdle)),
+                    (.tcp, NIOBSDSocket.Option(rawValue: TCP_KEEPINTVL), seconds(limits.keepaliveInterval)),
+                    (.tcp, NIOBSDSocket.Option(rawValue: TCP_KEEPCNT), CInt(limits.keepaliveProbes)),
+                    (.tcp, NIOBSDSocket.Option(rawValue: CInt(TCP_USER_TIMEOUT)), milliseconds(limits.unacknowledgedDataTimeout))]
+        #endif
+        return options
     }
 
     private static func seconds(_ amount: TimeAmount) -> CInt { CInt(max(1, amount.nanoseconds / 1_000_000_000)) }

@@ -109,12 +109,11 @@ public final class PeerTransport: Sendable {
     /// not applied yet). A known address stays: the replicated member records decide where a member is.
     func admit(_ hello: PeerHello) -> Bool {
         let ours = advertisement.clusterID()
-        if hello.clusterID != 0, ours != 0 {
-            guard hello.clusterID == ours else { return false }
-            vouched.withLock { _ = $0.insert(hello.id) }
-        }
-        guard hello.id != id, !forgotten.withLock({ $0.contains(hello.id) }),
-              connections.withLock({ $0[hello.id] == nil }) else { return true }
+        if hello.clusterID != 0, ours != 0, hello.clusterID != ours { return false }
+        // A removed member is neither listened to nor reached again (it may not know it was removed).
+        guard hello.id != id, !forgotten.withLock({ $0.contains(hello.id) }) else { return true }
+        if hello.clusterID != 0, hello.clusterID == ours { vouched.withLock { _ = $0.insert(hello.id) } }
+        guard connections.withLock({ $0[hello.id] == nil }) else { return true }
         setPeer(hello.id, host: hello.host, port: hello.port, onlyIfUnknown: true)
         return true
     }
@@ -145,6 +144,7 @@ public final class PeerTransport: Sendable {
     /// Stops talking to `peer` (it left the cluster).
     public func removePeer(_ peer: NodeID) {
         forgotten.withLock { _ = $0.insert(peer) }
+        vouched.withLock { _ = $0.remove(peer) }
         let removed = connections.withLock { $0.removeValue(forKey: peer) }
         removed.map { old in old.eventLoop.execute { old.close() } }
     }

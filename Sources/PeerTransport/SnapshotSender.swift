@@ -11,7 +11,7 @@ import Raft
 /// buffers; a leader that went on as if delivered would send entries the follower, not yet holding the
 /// snapshot, must refuse, and fall back to sending the snapshot again.
 enum SnapshotFraming {
-    /// The frame kind byte of a chunk (message kinds use 0 ... 13).
+    /// The frame kind byte of a chunk (message kinds use 0 ... 14, the hello 0xFD).
     static let chunkKind: UInt8 = 0xFE
     /// The most a receiver gathers for one snapshot.
     static let maxSnapshotBytes = 16 << 30

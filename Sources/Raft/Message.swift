@@ -26,8 +26,9 @@ public struct Message: Sendable, Hashable {
         case readIndexResponse
         /// A leadership-transfer request forwarded to the leader, naming the node in `transferee`.
         case transferLeadership
-        /// A forwarded proposal's receiver could not take `entries` (it is handing over leadership, is no
-        /// leader, or refused a membership change): they were not appended, so the proposer may retry them.
+        /// A forwarded proposal's receiver did not append `entries`: it is handing over leadership, leads
+        /// another term than the proposer's, is no leader (followers do not relay proposals), or refused a
+        /// membership change in them (`reject` set: proposing it again would be refused again).
         case proposalRefused
     }
 

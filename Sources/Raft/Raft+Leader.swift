@@ -12,7 +12,7 @@ extension Raft {
             let admission = admit(message.entries)
             appendEntries(admission.entries)
             broadcastAppend()
-            refuseProposal(admission.refused, from: message.from)
+            refuseProposal(admission.refused, from: message.from, forGood: true)
         case .readIndex:
             handleReadIndex(context: message.context, from: message.from)
         case .transferLeadership:

@@ -3,7 +3,7 @@ extension Raft {
     public var hasReady: Bool {
         softState != lastSoftState || hardState != lastHardState || log.persistedIndex < log.lastIndex
             || log.pendingSnapshot != nil || log.committed > log.applied && !log.committedEntries(maxBytes: 1).isEmpty
-            || !outbox.isEmpty || !outboxAfterPersist.isEmpty || !readStates.isEmpty || !refusedProposals.isEmpty
+            || !outbox.isEmpty || !outboxAfterPersist.isEmpty || !readStates.isEmpty || !refusedProposals.isEmpty || !refusedChanges.isEmpty
     }
 
     /// Collects what the caller must persist, send and apply. Hand it back with `advance(_:)` once done.
@@ -20,11 +20,13 @@ extension Raft {
                           messages: outbox,
                           messagesAfterPersist: outboxAfterPersist,
                           readStates: readStates,
-                          refusedProposals: refusedProposals)
+                          refusedProposals: refusedProposals,
+                          refusedChanges: refusedChanges)
         outbox = []
         outboxAfterPersist = []
         readStates = []
         refusedProposals = []
+        refusedChanges = []
         return ready
     }
 

@@ -120,7 +120,11 @@ extension Raft {
             handleVoteRequest(message)
             return
         case .proposalRefused:
-            refusedProposals += message.entries
+            if message.reject {
+                refusedChanges += message.entries
+            } else {
+                refusedProposals += message.entries
+            }
             return
         default:
             break
@@ -138,7 +142,8 @@ extension Raft {
         if message.term > term {
             if message.kind == .vote || message.kind == .preVote {
                 let forced = message.context == Raft.transferCampaign
-                    || (message.context == Raft.hintedCampaign && role != .leader && electionElapsed >= hintGraceTicks)
+                    || (message.context == Raft.hintedCampaign && role != .leader && !configuration.leaseReads
+                        && electionElapsed >= hintGraceTicks)
                 let hearingFromLeader = configuration.checkQuorum && leader != 0
                     && electionElapsed < configuration.electionTicks
                 // Leader stickiness: while a leader is heard from, vote requests cannot depose it. A campaign
@@ -247,11 +252,13 @@ extension Raft {
         }
     }
 
-    /// Tells a member whose forwarded proposal was not appended here, so it need not wait for it to commit.
-    mutating func refuseProposal(_ entries: [Entry], from proposer: NodeID) {
+    /// Tells a member whose forwarded proposal was not appended here, so it need not wait for it to commit;
+    /// `forGood` when proposing it again would be refused again (a membership change not admitted).
+    mutating func refuseProposal(_ entries: [Entry], from proposer: NodeID, forGood: Bool = false) {
         guard !entries.isEmpty, proposer != id else { return }
         var refusal = Message(kind: .proposalRefused, from: id, to: proposer, term: 0)
         refusal.entries = entries
+        refusal.reject = forGood
         send(refusal)
     }
 

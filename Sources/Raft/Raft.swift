@@ -35,6 +35,7 @@ public struct Raft {
     var outboxAfterPersist: [Message] = []
     var readStates: [ReadState] = []
     var refusedProposals: [Entry] = []
+    var refusedChanges: [Entry] = []
     var random: SplitMix64
     var lastHardState: HardState
     var lastSoftState: SoftState

@@ -33,8 +33,12 @@ public struct Ready: Sendable {
     public var messagesAfterPersist: [Message]
     public var readStates: [ReadState]
     /// Entries this member forwarded that the leader (or whoever it took for the leader) did not append: they
-    /// will not commit from that proposal, so their waiting requests can be proposed again or failed at once.
+    /// will not commit from that proposal, and may be proposed again (once the leader is known, or has
+    /// finished handing over).
     public var refusedProposals: [Entry]
+    /// Membership changes this member forwarded that the leader refused for good (another is pending, or the
+    /// change does not apply): proposing them again would be refused again.
+    public var refusedChanges: [Entry]
 }
 
 /// Why a request could not be taken.

@@ -156,7 +156,7 @@ extension ByteReader {
 
     mutating func txn(depth: Int) throws -> TxnRequest {
         // Nesting is bounded so hostile input cannot exhaust the stack.
-        guard depth < 64 else { throw ByteReader.Failure.invalid("transactions nested too deeply") }
+        guard depth < Self.maxTxnDepth else { throw ByteReader.Failure.invalid("transactions nested too deeply") }
         var txn = TxnRequest()
         for _ in 0..<(try count()) {
             let range = try range()

@@ -119,8 +119,9 @@ extension ByteWriter {
 }
 
 extension ByteReader {
-    /// How deep transactions may nest in an outcome (as in a command: `CommandCodec`).
-    static let maxTxnDepth = 16
+    /// How deep transactions may nest, in a command and so in its outcome: one bound for both, or an outcome
+    /// of a command that was taken could not be read back.
+    static let maxTxnDepth = 64
 
     mutating func outcome() throws -> Result<MVCCResponse, MVCCError> {
         switch try byte() {

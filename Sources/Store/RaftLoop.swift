@@ -25,7 +25,8 @@ final class RaftLoop: @unchecked Sendable {
         case read(completion: ReadCompletion, deadline: ContinuousClock.Instant)
         case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
         case proposeConfigurationChange(ConfigurationChange, completion: @Sendable (Result<Void, any Error>) -> Void)
-        /// The store was copied for snapshot message number `sequence`, at `appliedIndex`: label it and send it.
+        /// The store was copied for snapshot message number `sequence`, at `appliedIndex` (the data carries recent
+    /// outcomes after the store's bytes, see `RecentOutcomes`): label it and send it.
         case snapshotMade(Message, sequence: UInt64, data: [UInt8], appliedIndex: UInt64)
         /// Snapshot number `sequence` for `peer`, holding the state at `index`, reached its Raft loop (or could not
         /// be made or sent).
@@ -41,13 +42,12 @@ final class RaftLoop: @unchecked Sendable {
     struct Write {
         var completion: WriteCompletion
         var deadline: ContinuousClock.Instant
-        /// The leader a follower forwarded the proposal to (0: proposed by this member as leader).
-        var forwardedTo: NodeID = 0
-        /// This member's term when it forwarded the proposal: the leader's term.
-        var forwardedTerm: UInt64 = 0
-        /// The proposal, kept while forwarded: a leader that refuses it (while handing over leadership) sends
-        /// it back unappended, and it is proposed again.
-        var data: [UInt8] = []
+        /// This member's term when it proposed (as leader) or forwarded (to the leader of that term) the write:
+        /// the only term its entry can have (see `failOvertakenWrites`).
+        var proposedTerm: UInt64 = 0
+        /// The proposal, kept while forwarded (nil when proposed as leader): a leader that does not append it
+        /// sends it back (`Ready.refusedProposals`), and it is proposed again.
+        var forwardedData: [UInt8]?
 
         func fail(_ error: StoreError) { completion(.failure(error)) }
     }
@@ -83,13 +83,17 @@ final class RaftLoop: @unchecked Sendable {
     private var raft: Raft
     private var timer: RepeatedTask?
     private var writes: [UInt64: Write] = [:]
-    /// Proposals that arrived while no leader was known (an election is under way); proposed once one is.
+    /// Proposals that arrived while no leader was known (an election is under way), and refused ones due again;
+    /// proposed once a leader is known.
     private var awaitingLeader: [(requestID: UInt64, data: [UInt8], write: Write)] = []
-    /// Forwarded proposals the leader sent back unappended; proposed again at the next tick (not at once: a
-    /// leader handing over leadership would refuse them again, for as long as the handover lasts).
+    /// Forwarded proposals sent back unappended (a handover, another term, no leader there); proposed again at
+    /// the next tick (not at once: a leader handing over leadership would refuse them again, for as long as the
+    /// handover lasts).
     private var refusedWrites: [(requestID: UInt64, data: [UInt8], write: Write)] = []
     /// Membership changes proposed here and not yet applied.
     private var configurationChanges: [ConfigurationChangeRequest] = []
+    /// Membership changes sent back unappended, but not refused for good: proposed again at the next tick.
+    private var changesToRepropose: [[UInt8]] = []
     /// Reads that arrived since the last read index was asked for; they share the next one.
     private var newReads: [Read] = []
     /// Reads whose read index was asked for (or waits for a leader to be asked of).
@@ -107,7 +111,7 @@ final class RaftLoop: @unchecked Sendable {
     private var wasLeader = false
     /// The term of the last entry applied (or of the snapshot installed).
     private var appliedTerm: UInt64 = 0
-    /// The applied term forwarded writes were last checked against (`failOvertakenForwardedWrites`).
+    /// The applied term waiting writes were last checked against (`failOvertakenWrites`).
     private var checkedTerm: UInt64 = 0
     /// Senders from outside the cluster already warned about.
     private var strangers: Set<NodeID> = []
@@ -166,6 +170,7 @@ final class RaftLoop: @unchecked Sendable {
                 ticks += 1
                 awaitingLeader = refusedWrites + awaitingLeader
                 refusedWrites = []
+                reproposeChanges()
                 expireLeases()
                 expireRequests()
                 proposeAwaiting()
@@ -255,12 +260,11 @@ final class RaftLoop: @unchecked Sendable {
         awaitingLeader = []
         do {
             try raft.propose(batch.map(\.data))
-            let forwardedTo = raft.role == .leader ? 0 : raft.leader
+            let forwarded = raft.role != .leader
             for pending in batch {
                 var write = pending.write
-                write.forwardedTo = forwardedTo
-                write.forwardedTerm = raft.term
-                write.data = forwardedTo == 0 ? [] : pending.data
+                write.proposedTerm = raft.term
+                write.forwardedData = forwarded ? pending.data : nil
                 writes[pending.requestID] = write
             }
         } catch {
@@ -370,7 +374,7 @@ final class RaftLoop: @unchecked Sendable {
             }
             send(ready.messagesAfterPersist)
             if !commitOnly { applyCommitted(ready) }
-            handleRefusals(ready.refusedProposals)
+            handleRefusals(ready.refusedProposals, refusedForGood: ready.refusedChanges)
             for state in ready.readStates {
                 guard let reads = readsAsked.answer(state) else { continue }
                 readsWaitingForApply.append((state.index, reads))
@@ -381,7 +385,7 @@ final class RaftLoop: @unchecked Sendable {
             readsAsked.reaskIfDue(raft: &raft)
         }
         compactLogIfDue()
-        failOvertakenForwardedWrites()
+        failOvertakenWrites()
         let isLeader = raft.role == .leader
         if isLeader != wasLeader {
             wasLeader = isLeader
@@ -422,7 +426,7 @@ final class RaftLoop: @unchecked Sendable {
                 if let change = try? ConfigurationChange(decoding: entry.data) {
                     let before = raft.membership
                     let after = raft.applyConfigurationChange(change)
-                    completeConfigurationChanges(matching: entry.data, with: .success(()))
+                    completeConfigurationChange(matching: entry.data, with: .success(()))
                     membershipChanges.append((entry.index, after))
                     noteRemoval(before: before, after: after)
                     // Stop talking to members that left (once they are out of every configuration), after a moment:
@@ -504,10 +508,12 @@ final class RaftLoop: @unchecked Sendable {
             lastSnapshotSequence += 1
             let sequence = lastSnapshotSequence
             snapshotsInFlight[message.to] = sequence
-            let mvcc = mvcc, logger = logger
+            // The outcomes applied so far: all at or before the point the copy will hold.
+            let mvcc = mvcc, logger = logger, outcomes = recentOutcomes
             snapshotQueue.async { [weak self] in
                 do {
-                    let (data, appliedIndex) = try mvcc.snapshotWithAppliedIndex()
+                    var (data, appliedIndex) = try mvcc.snapshotWithAppliedIndex()
+                    outcomes.attach(to: &data)
                     self?.submit(.snapshotMade(message, sequence: sequence, data: data, appliedIndex: appliedIndex))
                 } catch {
                     logger.error("making a snapshot failed", metadata: ["error": "\(error)"])
@@ -527,8 +533,6 @@ final class RaftLoop: @unchecked Sendable {
             return
         }
         var outgoing = message
-        var data = data
-        recentOutcomes.attach(to: &data)
         outgoing.snapshot?.data = data
         // Relabelled only with a point this shell applied itself, so the membership there is known: after a
         // restart the store can be ahead of what the log replayed so far.
@@ -584,7 +588,9 @@ final class RaftLoop: @unchecked Sendable {
         let index = snapshot.metadata.index
         guard index > mvcc.appliedIndex else { return }
         do {
-            let (store, outcomes) = try RecentOutcomes.detach(from: snapshot.data)
+            // Outcomes that cannot be read only cost the answers they would give (those writes time out); the
+            // store's bytes are checked on their own.
+            let (store, outcomes) = (try? RecentOutcomes.detach(from: snapshot.data)) ?? (RecentOutcomes.storeBytes(of: snapshot.data), [])
             try mvcc.restore(snapshot: store)
             recentOutcomes.merge(outcomes)
         } catch {
@@ -639,40 +645,54 @@ final class RaftLoop: @unchecked Sendable {
         membershipChanges.removeAll { $0.index <= point }
     }
 
-    /// Proposals the leader did not append: forwarded writes are proposed again at the next tick (the leader
-    /// refused them whole, so they cannot commit twice); a refused membership change is answered with the
-    /// refusal rather than left to time out.
-    private func handleRefusals(_ entries: [Entry]) {
+    /// Proposals the leader did not append: forwarded writes and membership changes are proposed again at the
+    /// next tick (each refusal answers one forwarding, so nothing can commit twice); a membership change
+    /// refused for good is answered with the refusal rather than left to time out.
+    private func handleRefusals(_ entries: [Entry], refusedForGood changes: [Entry]) {
+        for change in changes {
+            completeConfigurationChange(matching: change.data, with: .failure(RaftError.configurationChangeRefused))
+        }
         for entry in entries {
             if entry.kind == .configurationChange {
-                completeConfigurationChanges(matching: entry.data, with: .failure(RaftError.configurationChangeRefused))
+                changesToRepropose.append(entry.data)
                 continue
             }
             guard let requestID = CommandCodec.requestID(of: entry.data), let write = writes[requestID],
-                  write.forwardedTo != 0 else { continue }
+                  let data = write.forwardedData else { continue }
             writes[requestID] = nil
-            refusedWrites.append((requestID, write.data, write))
+            refusedWrites.append((requestID, data, write))
         }
     }
 
-    private func completeConfigurationChanges(matching data: [UInt8], with result: Result<Void, any Error>) {
-        configurationChanges.removeAll { request in
-            guard request.data == data else { return false }
-            request.completion(result)
-            return true
+    private func reproposeChanges() {
+        let changes = changesToRepropose
+        changesToRepropose = []
+        for data in changes {
+            do {
+                try raft.proposeConfigurationChange(try ConfigurationChange(decoding: data))
+            } catch {
+                completeConfigurationChange(matching: data, with: .failure(error))
+            }
         }
     }
 
-    /// A write forwarded to the leader of term t that is not applied once an entry of a later term is will
-    /// never be applied from that proposal: terms only grow along the log, so every entry of term t that commits
-    /// precedes the later term's entries, and this member has applied them all. Rather than leave the client
-    /// waiting for the request timeout, say so (the outcome is unknown to the client either way, as with etcd's
+    /// Answers the oldest request for this change (identical requests are answered one per entry or refusal).
+    private func completeConfigurationChange(matching data: [UInt8], with result: Result<Void, any Error>) {
+        guard let first = configurationChanges.firstIndex(where: { $0.data == data }) else { return }
+        configurationChanges.remove(at: first).completion(result)
+    }
+
+    /// A write proposed in term t (by this member as leader, or forwarded to the leader of term t, which
+    /// appends forwarded proposals of its own term only) that is not applied once an entry of a later term is
+    /// will never be applied: terms only grow along the log, so every entry of term t that commits precedes
+    /// the later term's entries, and this member has applied them all. Rather than leave the client waiting
+    /// for the request timeout, say so (the outcome is unknown to the client either way, as with etcd's
     /// "leader changed"). Waiting for the later term's entry, not just for a new leader, lets the writes a
     /// leadership transfer carried over (the transferee has every entry first) complete instead.
-    private func failOvertakenForwardedWrites() {
+    private func failOvertakenWrites() {
         guard appliedTerm > checkedTerm else { return }
         checkedTerm = appliedTerm
-        for (id, write) in writes where write.forwardedTo != 0 && write.forwardedTerm < appliedTerm {
+        for (id, write) in writes where write.proposedTerm < appliedTerm {
             writes[id] = nil
             write.fail(.leaderChanged)
         }

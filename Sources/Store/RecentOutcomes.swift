@@ -9,8 +9,8 @@ import MVCC
 /// told "timed out" for a write that took effect. The leader sends these outcomes with each snapshot
 /// (`attach(to:)`), so the member answers such writes with their real result (`detach(from:)`). The same table
 /// answers entries that come back already applied (the store can be ahead of the log's replay).
-struct RecentOutcomes {
-    struct Outcome {
+struct RecentOutcomes: Sendable {
+    struct Outcome: Sendable {
         var requestID: UInt64
         var index: UInt64
         var result: Result<MVCCResponse, MVCCError>
@@ -101,6 +101,14 @@ extension RecentOutcomes {
         writer.u64(UInt64(length))
         writer.raw(Self.marker)
         snapshot.append(contentsOf: writer.bytes)
+    }
+
+    /// The store's bytes of snapshot data, without the outcomes, whether or not those can be read.
+    static func storeBytes(of data: [UInt8]) -> [UInt8] {
+        guard data.count >= 16, Array(data[(data.count - 8)...]) == marker else { return data }
+        let length = data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: data.count - 16, as: UInt64.self).bigEndian }
+        guard length <= UInt64(data.count - 16) else { return data }
+        return Array(data[..<(data.count - 16 - Int(length))])
     }
 
     /// Splits snapshot data into the store's snapshot and the outcomes it carries (none if it has no marker).

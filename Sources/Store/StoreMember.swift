@@ -85,8 +85,8 @@ public final class StoreMember: Sendable {
         }
     }
 
-    /// Proposes a membership change; `completion` says whether Raft took it (it is in force once applied: watch
-    /// `status.membership`). One change at a time.
+    /// Proposes a membership change; `completion` runs once it is applied here (`status.membership` follows at
+    /// the end of that step), refused, or out of time (the request timeout). One change at a time.
     public func proposeConfigurationChange(_ change: ConfigurationChange,
                                            completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         loop.submit(.proposeConfigurationChange(change, completion: completion))

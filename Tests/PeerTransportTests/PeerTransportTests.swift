@@ -135,6 +135,8 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
             if cluster == 5 {
                 #expect(try await eventually { inboxB.count == 1 })
                 #expect(b.isOfThisCluster(1))
+                b.removePeer(1)
+                #expect(!b.isOfThisCluster(1), "a removed member is no longer listened to")
             } else {
                 #expect(try await eventually { !inbox.unreachable.withLock { $0 }.isEmpty }, "cut off")
                 #expect(inboxB.count == 0 && !b.isOfThisCluster(7))

@@ -222,7 +222,8 @@ import Raft
         try cluster[2].proposeConfigurationChange(ConfigurationChange([.addLearner(8)]))
         cluster.deliverAll()
         #expect(cluster[1].membership.learners == [7], "the first is applied")
-        let refused = try #require(cluster.refused[2]?.first)
+        #expect(cluster.refused[2, default: []].isEmpty, "not a refusal to retry")
+        let refused = try #require(cluster.refusedForGood[2]?.first)
         #expect(refused.kind == .configurationChange)
         #expect(try ConfigurationChange(decoding: refused.data) == ConfigurationChange([.addLearner(8)]))
     }

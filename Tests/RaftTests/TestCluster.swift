@@ -8,6 +8,7 @@ struct TestCluster {
     var applied: [NodeID: [Entry]] = [:]
     var readStates: [NodeID: [ReadState]] = [:]
     var refused: [NodeID: [Entry]] = [:]
+    var refusedForGood: [NodeID: [Entry]] = [:]
     var queue: [Message] = []
     /// Nodes cut off from everyone: their messages in both directions are dropped.
     var isolated: Set<NodeID> = []
@@ -63,6 +64,7 @@ struct TestCluster {
                 applied[id, default: []] += ready.committedEntries
                 readStates[id, default: []] += ready.readStates
                 refused[id, default: []] += ready.refusedProposals
+                refusedForGood[id, default: []] += ready.refusedChanges
                 raft.advance(ready)
             }
             nodes[id] = raft

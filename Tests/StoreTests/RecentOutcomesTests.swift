@@ -31,6 +31,25 @@ import MVCCModel
         }
     }
 
+    /// Outcomes of transactions nested as deep as a command may be come back too (a lower bound on the outcome's
+    /// side made every snapshot carrying one unreadable, and its receiver stop); unreadable outcomes leave the
+    /// store's bytes intact.
+    @Test func deeplyNestedOutcomesRoundTripAndUnreadableOnesLeaveTheStoreBytes() throws {
+        var response = TxnResponse(revision: 1, succeeded: true, responses: [])
+        for _ in 0..<(ByteReader.maxTxnDepth - 1) {
+            response = TxnResponse(revision: 1, succeeded: true, responses: [.txn(response)])
+        }
+        var outcomes = RecentOutcomes()
+        outcomes.record(requestID: 9, index: 1, result: .success(.txn(response)))
+        var data: [UInt8] = [1, 2, 3]
+        outcomes.attach(to: &data)
+        let (store, detached) = try RecentOutcomes.detach(from: data)
+        #expect(store == [1, 2, 3] && detached.first?.result == .success(.txn(response)))
+        var damaged = data
+        damaged[3 + 8] ^= 0xFF
+        #expect(RecentOutcomes.storeBytes(of: damaged) == [1, 2, 3])
+    }
+
     @Test func dataWithoutOutcomesIsAStoreSnapshotAlone() throws {
         let store: [UInt8] = Array(repeating: 3, count: 100)
         let (detachedStore, detached) = try RecentOutcomes.detach(from: store)
