@@ -165,14 +165,8 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
     /// Closing a connection on purpose (a peer removed, or the transport shut down) is not a lost connection:
     /// it used to be reported unreachable and connected again at once, a stray connection to a peer we had left.
     @Test func closingAConnectionNeitherReportsItLostNorConnectsAgain() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let inboxA = Inbox(), inboxB = Inbox()
-        let a = inboxA.transport(id: 1, group: group)
-        let b = inboxB.transport(id: 2, group: group)
-        let portB = try await b.listen(host: "127.0.0.1", port: 0)
-        a.setPeer(2, host: "127.0.0.1", port: portB)
-        a.send([appendMessage(1)])
-        #expect(try await eventually { inboxB.count == 1 })
+        let link = try await DirectLink()
+        let (group, inboxA, inboxB, a, portB) = (link.group, link.inboxA, link.inboxB, link.a, link.portB)
         a.removePeer(2)
         // A barrier on every event loop: the close (and whatever it set off at once) has run.
         for loop in group.makeIterator() { try await loop.submit {}.get() }
@@ -182,8 +176,7 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         #expect(try await eventually { inboxB.count == 2 })
         await a.shutdown()
         #expect(inboxA.unreachable.withLock { $0 }.isEmpty, "nor is one closed by shutting down")
-        await b.shutdown()
-        try await group.shutdownGracefully()
+        try await link.shutdown()
     }
 
     @Test func aFullQueueDropsAndReportsInsteadOfGrowing() async throws {
@@ -268,6 +261,30 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         // An unknown peer is an error, not a hang.
         snapshot.to = 9
         await #expect(throws: PeerTransportError.unknownPeer(9)) { try await a.sendSnapshot(snapshot) }
+        await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Member 1's transport reaching member 2's directly, with one message delivered (the connection is up).
+struct DirectLink {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    let inboxA = Inbox(), inboxB = Inbox()
+    let a: PeerTransport, b: PeerTransport
+    let portB: Int
+
+    init() async throws {
+        a = inboxA.transport(id: 1, group: group)
+        b = inboxB.transport(id: 2, group: group)
+        portB = try await b.listen(host: "127.0.0.1", port: 0)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        a.send([appendMessage(1)])
+        let inboxB = inboxB
+        guard try await eventually({ inboxB.count == 1 }) else { throw PeerTransportError.unknownPeer(2) }
+    }
+
+    func shutdown() async throws {
         await a.shutdown()
         await b.shutdown()
         try await group.shutdownGracefully()
@@ -387,19 +404,13 @@ struct ProxiedLink {
 /// The hint that a peer's process is gone: its connection closes and it cannot be reached again at once.
 @Suite struct PeerDownReportTests {
     @Test func aPeerThatGoesAwayIsReportedDownAndOneThatStaysIsNot() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let inboxA = Inbox(), inboxB = Inbox()
-        let a = inboxA.transport(id: 1, group: group)
-        let b = inboxB.transport(id: 2, group: group)
-        let portB = try await b.listen(host: "127.0.0.1", port: 0)
-        a.setPeer(2, host: "127.0.0.1", port: portB)
-        a.send([appendMessage(1)])
-        #expect(try await eventually { inboxB.count == 1 })
+        let link = try await DirectLink()
+        let (inboxA, a, b) = (link.inboxA, link.a, link.b)
         #expect(inboxA.down.withLock { $0 }.isEmpty, "a peer that answers is not down")
         await b.shutdown()
         #expect(try await eventually { inboxA.down.withLock { $0 } == [2] }, "closed, then refused: down")
         await a.shutdown()
-        try await group.shutdownGracefully()
+        try await link.group.shutdownGracefully()
     }
 
     @Test func aPeerBehindAProxyThatGoesAwayIsReportedDown() async throws {

@@ -58,16 +58,8 @@ extension InProcessClusterTests {
                     return failures
                 }
             }
-            // Move leadership among the other two, back and forth, while the reads go on.
-            let others = cluster.ids.filter { $0 != reader }.sorted()
-            for move in 0..<4 {
-                let target = others[move % 2]
-                guard let current = try await cluster.leader(), current != target else { continue }
-                try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                    cluster.members[current]!.transferLeadership(to: target) { done.resume(with: $0) }
-                }
-                _ = try await TestSupport.eventually { cluster.members[target]!.status.role == .leader ? true : nil }
-            }
+            // Move leadership among the other two, back and forth, while the requests go on.
+            try await cluster.moveLeadership(among: cluster.ids.filter { $0 != reader }.sorted(), moves: 4)
             var failures: [String] = []
             for task in readers { failures += await task.value }
             #expect(failures.isEmpty, "\(failures.count) of 480 reads failed: \(failures.prefix(5))")

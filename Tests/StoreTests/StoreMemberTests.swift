@@ -91,6 +91,18 @@ final class LocalCluster {
         try await group.shutdownGracefully()
     }
 
+    /// Moves leadership round `others`, `moves` times, each once the previous move took effect.
+    func moveLeadership(among others: [NodeID], moves: Int) async throws {
+        for move in 0..<moves {
+            let target = others[move % others.count]
+            guard let current = try await leader(), current != target else { continue }
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                members[current]!.transferLeadership(to: target) { done.resume(with: $0) }
+            }
+            _ = try await TestSupport.eventually { self.members[target]!.status.role == .leader ? true : nil }
+        }
+    }
+
     /// Polls until `value` returns non-nil or 30 s pass (generous: CI machines are slow and noisy).
     func eventually<T>(_ value: () async throws -> T?) async throws -> T? {
         try await TestSupport.eventually(within: 60, value)
