@@ -121,11 +121,7 @@ final class PeerConnection: @unchecked Sendable {
                 }
                 state = .connected(channel)
                 connectedAt = .now()
-                if let hello = advertisement.current {
-                    var buffer = channel.allocator.buffer(capacity: 32 + hello.host.utf8.count)
-                    hello.write(to: &buffer)
-                    channel.write(buffer, promise: nil)
-                }
+                advertisement.writeHello(on: channel)
                 drain()
             case .failure:
                 reportUnreachable(peer)

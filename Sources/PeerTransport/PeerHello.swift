@@ -71,4 +71,12 @@ final class PeerAdvertisement: Sendable {
     }
 
     func set(host: String, port: Int) { address.withLock { $0 = (host, port) } }
+
+    /// Writes the hello (if the address is known yet) as the first frame of a connection just made.
+    func writeHello(on channel: Channel) {
+        guard let hello = current else { return }
+        var buffer = channel.allocator.buffer(capacity: 32 + hello.host.utf8.count)
+        hello.write(to: &buffer)
+        channel.write(buffer, promise: nil)
+    }
 }

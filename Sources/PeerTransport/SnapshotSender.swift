@@ -45,11 +45,7 @@ extension PeerTransport {
             throw error
         }
         do {
-            if let hello = advertisement.current {
-                var buffer = channel.allocator.buffer(capacity: 32 + hello.host.utf8.count)
-                hello.write(to: &buffer)
-                channel.write(buffer, promise: nil)
-            }
+            advertisement.writeHello(on: channel)
             var offset = 0
             while offset < data.count {
                 let end = min(offset + limits.snapshotChunkBytes, data.count)

@@ -184,7 +184,6 @@ extension Raft {
         hintedCampaignRetry = max(survivors.count, hintGraceTicks + 1)
         if rank == 0 {
             startElection(transfer: false, hinted: true)
-            hintedCampaignIn = hintedCampaignRetry
         } else {
             hintedCampaignIn = rank
         }

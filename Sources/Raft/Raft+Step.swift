@@ -22,10 +22,7 @@ extension Raft {
             // A hinted pre-vote is asked again while unanswered: a voter that still trusts the leader drops it
             // without a word, and grants it once the leader has been silent for `hintGraceTicks`.
             let mayCampaign = (role == .follower && leader == 0) || role == .preCandidate
-            if countdown <= 1, mayCampaign, isVoter {
-                startElection(transfer: false, hinted: true)
-                hintedCampaignIn = hintedCampaignRetry
-            }
+            if countdown <= 1, mayCampaign, isVoter { startElection(transfer: false, hinted: true) }
         }
         // A member that cannot campaign keeps counting: once an election timeout passes without a leader it
         // must stop shielding the old leader from vote requests (or the voters could never elect a new one).
@@ -64,6 +61,8 @@ extension Raft {
         // A committed membership change not yet applied may change who votes: wait until it is in force.
         guard !hasUnappliedConfigurationChange else { return }
         campaignHinted = hinted
+        // Asked again after `hintedCampaignRetry` ticks while it goes unanswered (see `tick`).
+        if hinted { hintedCampaignIn = hintedCampaignRetry }
         if configuration.preVote && !transfer {
             becomePreCandidate()
             requestVotes(kind: .preVote, term: term + 1, transfer: false)

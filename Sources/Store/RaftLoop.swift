@@ -26,7 +26,7 @@ final class RaftLoop: @unchecked Sendable {
         case transferLeadership(to: NodeID, completion: @Sendable (Result<Void, any Error>) -> Void)
         case proposeConfigurationChange(ConfigurationChange, completion: @Sendable (Result<Void, any Error>) -> Void)
         /// The store was copied for snapshot message number `sequence`, at `appliedIndex` (the data carries recent
-    /// outcomes after the store's bytes, see `RecentOutcomes`): label it and send it.
+        /// outcomes after the store's bytes, see `RecentOutcomes`): label it and send it.
         case snapshotMade(Message, sequence: UInt64, data: [UInt8], appliedIndex: UInt64)
         /// Snapshot number `sequence` for `peer`, holding the state at `index`, reached its Raft loop (or could not
         /// be made or sent).

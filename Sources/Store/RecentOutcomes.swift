@@ -103,22 +103,23 @@ extension RecentOutcomes {
         snapshot.append(contentsOf: writer.bytes)
     }
 
+    /// Where the outcomes start in snapshot data (nil: no marker, the data is a store snapshot alone).
+    private static func outcomesStart(in data: [UInt8]) throws -> Int? {
+        guard data.count >= 16, Array(data[(data.count - 8)...]) == marker else { return nil }
+        let length = data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: data.count - 16, as: UInt64.self).bigEndian }
+        guard length <= UInt64(data.count - 16) else { throw ByteReader.Failure.truncated }
+        return data.count - 16 - Int(length)
+    }
+
     /// The store's bytes of snapshot data, without the outcomes, whether or not those can be read.
     static func storeBytes(of data: [UInt8]) -> [UInt8] {
-        guard data.count >= 16, Array(data[(data.count - 8)...]) == marker else { return data }
-        let length = data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: data.count - 16, as: UInt64.self).bigEndian }
-        guard length <= UInt64(data.count - 16) else { return data }
-        return Array(data[..<(data.count - 16 - Int(length))])
+        guard let start = (try? outcomesStart(in: data)) ?? nil else { return data }
+        return Array(data[..<start])
     }
 
     /// Splits snapshot data into the store's snapshot and the outcomes it carries (none if it has no marker).
     static func detach(from data: [UInt8]) throws -> (store: [UInt8], outcomes: [Outcome]) {
-        guard data.count >= 16, Array(data[(data.count - 8)...]) == marker else { return (data, []) }
-        let length = data.withUnsafeBytes { raw in
-            raw.loadUnaligned(fromByteOffset: data.count - 16, as: UInt64.self).bigEndian
-        }
-        guard length <= UInt64(data.count - 16) else { throw ByteReader.Failure.truncated }
-        let outcomesStart = data.count - 16 - Int(length)
+        guard let outcomesStart = try outcomesStart(in: data) else { return (data, []) }
         let outcomes = try data.withUnsafeBytes { raw in
             var reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[outcomesStart..<(data.count - 16)]))
             let count = try reader.count(minimumBytesEach: 17)
