@@ -43,10 +43,10 @@ public final class DurableRaftLog: RaftLogStorage {
         var opened: [LogSegment] = []
         for (position, sequence) in sequences.enumerated() {
             let path = directory + "/" + LogSegment.fileName(sequence)
-            let bytes = try LogSegment.contents(of: path)
             let isLast = position == sequences.count - 1
-            let (end, highest) = try bytes.withUnsafeBytes { raw in
-                try recovery.read(segment: sequence, raw, isLast: isLast, name: path)
+            let (end, highest, size) = try LogSegment.withContents(of: path) { bytes in
+                let (end, highest) = try recovery.read(segment: sequence, bytes, isLast: isLast, name: path)
+                return (end, highest, bytes.count)
             }
             if isLast && end == 0 {
                 // Created but never begun (a crash came before its header was written): begun again below.
@@ -57,7 +57,10 @@ public final class DurableRaftLog: RaftLogStorage {
             }
             let segment = try LogSegment.open(path: path, sequence: sequence, end: end)
             segment.highestIndex = highest
-            if isLast && !bytes[end...].allSatisfy({ $0 == 0 }) { try segment.cut(at: end, size: segmentSize) }
+            // Whatever follows the last whole record (zeros, or the rest of a record a crash cut short) is
+            // zeroed: reading it to find out would touch the whole allocated segment, and bytes left there must
+            // not be read as records once new ones are written over its start.
+            if isLast { try segment.cut(at: end, size: max(size, segmentSize)) }
             opened.append(segment)
         }
         segments = opened

@@ -78,6 +78,7 @@ struct StoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        LoggingSystem.bootstrap { LogLineHandler(label: $0) }
         var logger = Logger(label: "podium.store")
         logger.logLevel = .info
         let dataDirectory = self.dataDirectory ?? "\(name).podium"

@@ -137,6 +137,24 @@ import TestSupport
         #expect(log.entries(1..<4, maxBytes: .max) == entries([1, 1, 2], from: 1))
     }
 
+    @Test func whatFollowsTheLastRecordIsZeroedWhenOpened() throws {
+        do {
+            let log = try open()
+            try log.save(hardState: HardState(term: 1, vote: 1, commit: 0), entries: entries([1, 1], from: 1), snapshot: nil, sync: true)
+        }
+        let path = directory.child("log") + "/" + (try segmentFiles()).last!
+        let end = try endOfRecords(path)
+        // The later pages of a record reached the disk, its first did not: zeros, then the rest of it.
+        try overwrite(path, at: end + 4096, with: [UInt8](repeating: 0xA5, count: 300))
+        do {
+            let log = try open()
+            #expect(log.lastIndex == 2)
+        }
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.count == 1 << 20, "the segment keeps its allocated size")
+        #expect(bytes[Int(end)...].allSatisfy { $0 == 0 })
+    }
+
     /// 40 entries of 300 bytes in segments of 4 KiB.
     func writeSeveralSegments() throws {
         let log = try open(segmentSize: 4096)
