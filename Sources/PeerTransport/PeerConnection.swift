@@ -34,6 +34,8 @@ final class PeerConnection: @unchecked Sendable {
     private var backoff: TimeAmount
     /// The connection being made while `state` is `.connecting`.
     private var pendingConnect: EventLoopFuture<Channel>?
+    /// The version of the advertisement last said on the current connection.
+    private var helloVersion = 0
 
     init(peer: NodeID, host: String, port: Int, eventLoop: EventLoop, limits: PeerTransport.Limits,
          advertisement: PeerAdvertisement,
@@ -84,6 +86,7 @@ final class PeerConnection: @unchecked Sendable {
         draining = true
         defer { draining = false }
         while case .connected(let channel) = state, !queue.isEmpty, channel.isWritable {
+            if advertisement.version != helloVersion { helloVersion = advertisement.writeHello(on: channel) }
             while case .connected = state, !queue.isEmpty, channel.isWritable {
                 var buffer = channel.allocator.buffer(capacity: 0)
                 var taken = 0
@@ -121,7 +124,7 @@ final class PeerConnection: @unchecked Sendable {
                 }
                 state = .connected(channel)
                 connectedAt = .now()
-                advertisement.writeHello(on: channel)
+                helloVersion = advertisement.writeHello(on: channel)
                 drain()
             case .failure:
                 reportUnreachable(peer)

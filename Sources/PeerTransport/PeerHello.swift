@@ -54,29 +54,60 @@ struct PeerHello: Sendable, Equatable {
     }
 }
 
-/// Who this member says it is, shared by its transport's connections: its address once known, and its
-/// cluster's ID as of each new connection.
+/// Who this member says it is, shared by its transport's connections: its address and its cluster's ID, once
+/// known. Each change has a new `version`: a connection made before a joining member learned its cluster's ID
+/// says so again (a hello may come at any point of a connection), rather than staying unvouched for its life.
 final class PeerAdvertisement: Sendable {
     let id: NodeID
-    let clusterID: @Sendable () -> UInt64
-    private let address = Mutex<(host: String, port: Int)?>(nil)
+    private struct State {
+        var address: (host: String, port: Int)?
+        var clusterID: UInt64
+        var version = 0
+    }
+    private let state: Mutex<State>
 
-    init(id: NodeID, clusterID: @escaping @Sendable () -> UInt64) {
+    init(id: NodeID, clusterID: UInt64) {
         self.id = id
-        self.clusterID = clusterID
+        state = Mutex(State(clusterID: clusterID))
     }
 
-    var current: PeerHello? {
-        address.withLock { $0 }.map { PeerHello(id: id, clusterID: clusterID(), host: $0.host, port: $0.port) }
+    var clusterID: UInt64 { state.withLock { $0.clusterID } }
+
+    /// Counts the changes: a connection whose last hello was of another version writes the current one.
+    var version: Int { state.withLock { $0.version } }
+
+    /// The hello to send (nil until the address is known), and its version.
+    var current: (hello: PeerHello?, version: Int) {
+        state.withLock { state in
+            (state.address.map { PeerHello(id: id, clusterID: state.clusterID, host: $0.host, port: $0.port) }, state.version)
+        }
     }
 
-    func set(host: String, port: Int) { address.withLock { $0 = (host, port) } }
+    func set(host: String, port: Int) {
+        state.withLock { state in
+            guard state.address?.host != host || state.address?.port != port else { return }
+            state.address = (host, port)
+            state.version += 1
+        }
+    }
 
-    /// Writes the hello (if the address is known yet) as the first frame of a connection just made.
-    func writeHello(on channel: Channel) {
-        guard let hello = current else { return }
+    /// Sets the cluster's ID when it was not known; a known ID never changes.
+    func set(clusterID: UInt64) {
+        state.withLock { state in
+            guard state.clusterID == 0, clusterID != 0 else { return }
+            state.clusterID = clusterID
+            state.version += 1
+        }
+    }
+
+    /// Writes the current hello (if the address is known yet) on `channel`; returns the version written.
+    @discardableResult
+    func writeHello(on channel: Channel) -> Int {
+        let (hello, version) = current
+        guard let hello else { return version }
         var buffer = channel.allocator.buffer(capacity: 32 + hello.host.utf8.count)
         hello.write(to: &buffer)
         channel.write(buffer, promise: nil)
+        return version
     }
 }

@@ -58,7 +58,7 @@ public final class PeerTransport: Sendable {
                 receive: @escaping @Sendable ([Message]) -> Void,
                 reportUnreachable: @escaping @Sendable (NodeID) -> Void,
                 reportDown: @escaping @Sendable (NodeID) -> Void = { _ in },
-                clusterID: @escaping @Sendable () -> UInt64 = { 0 }) {
+                clusterID: UInt64 = 0) {
         self.id = id
         advertisement = PeerAdvertisement(id: id, clusterID: clusterID)
         self.group = group
@@ -98,6 +98,15 @@ public final class PeerTransport: Sendable {
         advertisement.set(host: host, port: port)
     }
 
+    /// The cluster's ID, once this member knows it (a joining member learns it from the member records): said
+    /// on every connection from now on, including those already open.
+    public func setClusterID(_ clusterID: UInt64) {
+        advertisement.set(clusterID: clusterID)
+    }
+
+    /// The cluster's ID as this member says it (0: not known yet).
+    public var clusterID: UInt64 { advertisement.clusterID }
+
     /// Whether `peer` said it is of this member's cluster (both knowing the cluster's ID): its messages count
     /// though it is not in the membership this member knows (it was added while this member was away).
     public func isOfThisCluster(_ peer: NodeID) -> Bool {
@@ -108,7 +117,7 @@ public final class PeerTransport: Sendable {
     /// address is used if we know none (it was added while we were away, and its record is in entries we have
     /// not applied yet). A known address stays: the replicated member records decide where a member is.
     func admit(_ hello: PeerHello) -> Bool {
-        let ours = advertisement.clusterID()
+        let ours = advertisement.clusterID
         if hello.clusterID != 0, ours != 0, hello.clusterID != ours { return false }
         // A removed member is neither listened to nor reached again (it may not know it was removed).
         guard hello.id != id, !forgotten.withLock({ $0.contains(hello.id) }) else { return true }

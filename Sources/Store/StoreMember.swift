@@ -57,9 +57,7 @@ public final class StoreMember: Sendable {
                                   receive: { [weak loop] messages in loop?.submit(.messages(messages)) },
                                   reportUnreachable: { [weak loop] peer in loop?.submit(.unreachable(peer)) },
                                   reportDown: { [weak loop] peer in loop?.submit(.peerDown(peer)) },
-                                  clusterID: { [configuration, mvcc] in
-                                      configuration.clusterID != 0 ? configuration.clusterID : mvcc.clusterID ?? 0
-                                  })
+                                  clusterID: configuration.clusterID != 0 ? configuration.clusterID : mvcc.clusterID ?? 0)
         loop.transport = transport
     }
 

@@ -120,13 +120,13 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let inboxB = Inbox()
         let b = PeerTransport(id: 2, group: group, receive: { batch in inboxB.messages.withLock { $0 += batch } },
-                              reportUnreachable: { _ in }, clusterID: { 5 })
+                              reportUnreachable: { _ in }, clusterID: 5)
         let portB = try await b.listen(host: "127.0.0.1", port: 0)
         for (sender, cluster) in [(NodeID(7), UInt64(6)), (NodeID(1), UInt64(5))] {
             let inbox = Inbox()
             let a = PeerTransport(id: sender, group: group, receive: { _ in },
                                   reportUnreachable: { peer in inbox.unreachable.withLock { $0.append(peer) } },
-                                  clusterID: { cluster })
+                                  clusterID: cluster)
             a.advertise(host: "127.0.0.1", port: 1)
             a.setPeer(2, host: "127.0.0.1", port: portB)
             var message = appendMessage(1)
@@ -143,6 +143,29 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
             }
             await a.shutdown()
         }
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    /// A joining member connects before it knows its cluster's ID (it learns it from the member records); once
+    /// it does, its connections already open say so, and the peer vouches for it. They used to say 0 for life.
+    @Test func aConnectionSaysTheClusterIDLearnedAfterItOpened() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let inboxB = Inbox()
+        let b = PeerTransport(id: 2, group: group, receive: { batch in inboxB.messages.withLock { $0 += batch } },
+                              reportUnreachable: { _ in }, clusterID: 5)
+        let portB = try await b.listen(host: "127.0.0.1", port: 0)
+        let a = PeerTransport(id: 1, group: group, receive: { _ in }, reportUnreachable: { _ in })
+        a.advertise(host: "127.0.0.1", port: 1)
+        a.setPeer(2, host: "127.0.0.1", port: portB)
+        a.send([appendMessage(1)])
+        #expect(try await eventually { inboxB.count == 1 })
+        #expect(!b.isOfThisCluster(1), "not yet: its hello said it does not know its cluster")
+        a.setClusterID(5)
+        a.send([appendMessage(2)])
+        #expect(try await eventually { inboxB.count == 2 })
+        #expect(b.isOfThisCluster(1), "the same connection said the cluster's ID before the next message")
+        await a.shutdown()
         await b.shutdown()
         try await group.shutdownGracefully()
     }
