@@ -39,6 +39,7 @@ extension MVCCStore {
                     result = .success(.member(try updateMember(update, batch: context.batch)))
                 case .memberRemove(let id):
                     context.batch.delete(StorageLayout.bigEndian(Int64(bitPattern: id)), in: memberFamily)
+                    context.batch.put(StorageLayout.removedMemberKey(id), [], in: memberFamily)
                     result = .success(.member(nil))
                 case .alarm(let alarm, let raise):
                     var raised = Set(try alarms())

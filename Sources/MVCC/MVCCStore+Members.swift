@@ -24,6 +24,13 @@ extension MVCCStore {
             .map { UInt64(bitPattern: StorageLayout.int64($0)) }
     }
 
+    /// Whether member `id` was ever removed. As in etcd, a removed ID never comes back: members that applied the
+    /// removal forget the peer (and ignore it), and one of them still behind the entry that re-added it would
+    /// never hear the re-added member again.
+    public func wasRemoved(_ id: UInt64) throws -> Bool {
+        try database.get(StorageLayout.removedMemberKey(id), in: memberFamily) != nil
+    }
+
     /// Every raised alarm.
     public func alarms() throws -> [Alarm] {
         let cursor = database.cursor(in: memberFamily, lowerBound: Alarm.keyPrefix, upperBound: Array("alarm0".utf8))

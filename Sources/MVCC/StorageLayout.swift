@@ -7,7 +7,8 @@
 ///   revision order; the data itself is read from `kv`.
 /// - `leases`: `bigEndian(id)` → TTL; `leasekeys`: `bigEndian(id) ++ key` → empty, the keys attached to a lease.
 /// - `meta`: applied Raft index, current revision, compaction points.
-/// - `members`: `bigEndian(id)` → the member's name and URLs (`MemberRecord`); `cluster` → the cluster ID.
+/// - `members`: `bigEndian(id)` → the member's name and URLs (`MemberRecord`); `cluster` → the cluster ID;
+///   `removed ++ bigEndian(id)` → empty, for every member ever removed (its ID is never used again).
 enum StorageLayout {
     static let kvFamily = "kv"
     static let eventFamily = "events"
@@ -18,6 +19,10 @@ enum StorageLayout {
     /// In snapshot order; a new family goes at the end, so older snapshots still read.
     static let families = [kvFamily, eventFamily, leaseFamily, leaseKeyFamily, metaFamily, memberFamily]
     static let clusterIDKey: [UInt8] = Array("cluster".utf8)
+
+    static func removedMemberKey(_ id: UInt64) -> [UInt8] {
+        Array("removed".utf8) + bigEndian(Int64(bitPattern: id))
+    }
 
     enum MetaKey {
         static let appliedIndex: [UInt8] = Array("applied_index".utf8)

@@ -21,10 +21,14 @@ public final class Simulation {
         /// Reads asked for, as the store's shell keeps them (one context counter per member and start, asked
         /// again on a leader change or after a while); each is the highest index committed when it was invoked.
         var readsAsked: ReadIndexRequests<UInt64>
-        /// The peers whose address this node knows, as the store's transport does: the initial members (given
-        /// on its command line), then every member of a membership it applied or installed with a snapshot.
-        /// Kept across restarts (the store keeps the member records). Messages to others are dropped.
+        /// The peers whose address this node knows, as the store's transport does: at each start the initial
+        /// members (given on its command line) and those of the membership it recovered (the store's member
+        /// records), then every peer that connects to it (its hello) and every member of a membership it
+        /// applied or installed with a snapshot. Messages to others are dropped.
         var knownPeers: Set<NodeID>
+        /// Peers removed from the membership and then forgotten (`PeerTransport.removePeer`): their hellos no
+        /// longer teach their address, until a membership adds them again or the node restarts.
+        var forgotten: Set<NodeID> = []
 
         /// Contexts repeat across members here on purpose (the shell's also carry the member's ID): the leader
         /// must answer every requester however their contexts collide. They never repeat within a member.
@@ -68,6 +72,13 @@ public final class Simulation {
     var unreachableReports: [(from: NodeID, to: NodeID)] = []
     /// Messages in flight per link, for `linkCapacity`.
     var inFlightPerLink: [[NodeID]: Int] = [:]
+    /// Removed members each node's transport forgets a while after applying the removal, as the shell does
+    /// (unless a later membership has them again by then).
+    var pendingForgets: [(at: Int, node: NodeID, peer: NodeID, restarts: Int)] = []
+    /// The members given on every node's command line.
+    let initialMembers: Set<NodeID>
+    /// Nodes a removal was proposed for (whether or not it committed): never proposed for adding again.
+    var removedEver: Set<NodeID> = []
 
     // What the checks know.
     /// The term and digest of every index applied anywhere (so: committed), with the payload's term.
@@ -84,6 +95,7 @@ public final class Simulation {
         let ids = (1...UInt64(options.nodes)).map { $0 }
         let spares = (0..<UInt64(options.spareNodes)).map { UInt64(options.nodes) + 1 + $0 }
         let membership = Membership(voters: Set(ids))
+        initialMembers = Set(ids)
         for id in ids + spares {
             // A spare starts as a member started to join does: with the members it was told of, not itself (the
             // log holds changes, not the founding membership); the leader's log or a snapshot adds it.
@@ -116,6 +128,7 @@ public final class Simulation {
             node.readsAsked.tick(raft: &node.raft!)
         }
         deliverPeerDownReports()
+        forgetRemovedPeers()
         deliverMessages()
         if random.chance(options.proposeRate) { propose() }
         if random.chance(options.readRate) { startRead() }
@@ -161,11 +174,12 @@ public final class Simulation {
         }
     }
 
-    /// Has the leader propose a random membership change over the fixed pool of nodes.
+    /// Has the leader propose a random membership change over the fixed pool of nodes. A node once removed is
+    /// never added again: the store refuses a removed ID, as etcd does (see `MVCCStore.wasRemoved`).
     private func changeMembership(_ leader: NodeID) {
         guard let membership = nodes[leader]?.raft?.membership, !membership.isJoint else { return }
         let all = nodes.keys.sorted()
-        let outsiders = all.filter { !membership.members.contains($0) }
+        let outsiders = all.filter { !membership.members.contains($0) && !removedEver.contains($0) }
         let change: ConfigurationChange.Operation?
         switch random.int(0...3) {
         case 0 where membership.voters.count > 2: change = random.pick(membership.voters.sorted()).map { .remove($0) }
@@ -177,6 +191,7 @@ public final class Simulation {
         guard let change else { return }
         let accepted = (try? nodes[leader]?.raft?.proposeConfigurationChange(ConfigurationChange([change]))) != nil
         stats.membershipChanges += accepted ? 1 : 0
+        if accepted, case .remove(let id) = change { removedEver.insert(id) }
         log("leader \(leader) proposes \(change)\(accepted ? "" : " (refused)")")
     }
 
@@ -202,6 +217,24 @@ public final class Simulation {
         log("heal all")
     }
 
+    /// A removal's delayed `removePeer`, on a node still running the process that applied it and still not
+    /// counting the peer a member.
+    private func forgetRemovedPeers() {
+        guard !pendingForgets.isEmpty else { return }
+        var due: [(at: Int, node: NodeID, peer: NodeID, restarts: Int)] = []
+        pendingForgets.removeAll { forget in
+            if forget.at <= now { due.append(forget); return true }
+            return false
+        }
+        for forget in due {
+            guard let node = nodes[forget.node], node.restarts == forget.restarts, let raft = node.raft,
+                  !raft.membership.members.contains(forget.peer) else { continue }
+            node.knownPeers.remove(forget.peer)
+            node.forgotten.insert(forget.peer)
+            log("\(forget.node) forgets removed \(forget.peer)")
+        }
+    }
+
     private func deliverPeerDownReports() {
         guard !peerDownReports.isEmpty else { return }
         var due: [(deliverAt: Int, to: NodeID, about: NodeID)] = []
@@ -223,8 +256,11 @@ public final class Simulation {
             let message = flight.message
             inFlightPerLink[[message.from, message.to], default: 1] -= 1
             let delivered = nodes[message.to]?.raft != nil
-            // The connection it came on began with the sender's hello (`PeerHello`): its address is known now.
-            if delivered { nodes[message.to]?.knownPeers.insert(message.from) }
+            // The connection it came on began with the sender's hello (`PeerHello`): its address is known now,
+            // unless the sender was removed and forgotten.
+            if delivered, let receiver = nodes[message.to], !receiver.forgotten.contains(message.from) {
+                receiver.knownPeers.insert(message.from)
+            }
             nodes[message.to]?.raft?.step(message)
             if message.kind == .snapshot { snapshotReports.append((message.from, message.to, delivered)) }
         }
@@ -271,6 +307,10 @@ public final class Simulation {
         configuration.maxMessageBytes = 64
         configuration.maxInflightMessages = 4
         node.raft = Raft(configuration: configuration, storage: node.disk)
+        // A new process: a new transport, knowing what the command line and the store's records tell it.
+        // Safe to force: set just above.
+        node.knownPeers = initialMembers.union([node.id]).union(node.raft!.membership.members)
+        node.forgotten = []
         let (digest, index) = Simulation.decode(node.disk.snapshot.data)
         node.digest = digest
         node.applied = index
@@ -315,8 +355,13 @@ public final class Simulation {
                     throw violation("node \(node.id) applied \(entry.index) after \(node.applied)")
                 }
                 if entry.kind == .configurationChange, let change = try? ConfigurationChange(decoding: entry.data) {
+                    let before = raft.membership
                     let membership = raft.applyConfigurationChange(change)
                     node.knownPeers.formUnion(membership.members)
+                    node.forgotten.subtract(membership.members)
+                    for gone in before.members.subtracting(membership.members).sorted() where gone != node.id {
+                        pendingForgets.append((now + options.forgetRemovedAfter, node.id, gone, node.restarts))
+                    }
                     log("\(node.id) applies \(change.operations.isEmpty ? "leave joint" : "\(change.operations)") -> voters \(membership.voters.sorted()) outgoing \(membership.outgoing.sorted()) learners \(membership.learners.sorted())")
                 }
                 node.digest = Simulation.mix(node.digest, entry)

@@ -28,6 +28,8 @@ public struct SimulationOptions: Sendable {
     public var compactRate = 0.01
     /// Membership changes proposed by the leader: remove a voter, add a learner, promote one, re-add a voter.
     public var membershipChangeRate = 0.01
+    /// Steps after applying a removal before a node's transport forgets the removed peer (the shell: 2 s).
+    public var forgetRemovedAfter = 20
     /// Steps allowed after healing for a leader to emerge and a proposal to reach every node.
     public var livenessSteps = 400
     /// Keep a trace of events to print with a violation (slower).

@@ -292,14 +292,18 @@ import MVCC
         #expect(f.store.clusterID == 99, "the first recorded cluster ID stays")
         try f.reopen()
         #expect(try f.store.members().map(\.name) == ["seven", "nine"])
+        #expect(try !f.store.wasRemoved(7))
         try f.apply(.memberRemove(id: 7))
         #expect(try f.store.members().map(\.id) == [9])
+        #expect(try f.store.wasRemoved(7) && !f.store.wasRemoved(9), "a removed ID is remembered, never to be reused")
 
         let other = try StoreFixture()
         try other.store.restore(snapshot: try f.store.snapshotBytes())
         #expect(try other.store.members() == f.store.members() && other.store.clusterID == 99)
+        #expect(try other.store.wasRemoved(7), "the snapshot carries the removed IDs")
         try other.store.prepareForNewCluster(revisionBump: 10)
         #expect(try other.store.members().isEmpty && other.store.clusterID == nil, "a new cluster starts without the old members")
+        #expect(try !other.store.wasRemoved(7))
     }
 }
 
