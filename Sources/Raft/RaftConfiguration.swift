@@ -20,8 +20,9 @@ public struct RaftConfiguration: Sendable {
     /// Serve read-index requests from the leader's lease (relies on bounded clock drift) instead of a heartbeat
     /// round. Requires `checkQuorum`.
     public var leaseReads = false
-    /// Largest payload of committed entries handed out in one `Ready`.
-    public var maxApplyBytes = 64 << 20
+    /// Largest payload of committed entries handed out in one `Ready`: a member catching up applies its
+    /// backlog in pieces, and its loop handles what arrived (votes, heartbeats) between them.
+    public var maxApplyBytes = 8 << 20
     /// Seeds the randomized election timeout, so runs replay exactly.
     public var randomSeed: UInt64 = 0
 

@@ -383,6 +383,9 @@ final class RaftLoop: @unchecked Sendable {
             raft.advance(ready)
             // A new leader or term drops read requests on the way: ask again (which may make a new Ready).
             readsAsked.reaskIfDue(raft: &raft)
+            // What arrived meanwhile (a vote request, a heartbeat, a lost connection) would otherwise wait for the
+            // whole backlog of a member catching up; the drain its arrival scheduled goes on from here.
+            if raft.hasReady && inbox.withLock({ !$0.inputs.isEmpty }) { break }
         }
         compactLogIfDue()
         failOvertakenWrites()
@@ -469,9 +472,11 @@ final class RaftLoop: @unchecked Sendable {
             // After a snapshot the store may be ahead of Raft's apply point: never move backwards.
             appliedIndex = max(appliedIndex, index)
             if case .compact = command, case .applied(.success) = outcome { schedulePurge() }
-            if case .memberUpdate(let update) = command, update.id != configuration.id,
-               let url = update.peerURLs?.first, let address = PeerAddress(url: url) {
-                transport?.setPeer(update.id, host: address.host, port: address.port)
+            if case .memberUpdate(let update) = command {
+                if update.id != configuration.id, let url = update.peerURLs?.first, let address = PeerAddress(url: url) {
+                    transport?.setPeer(update.id, host: address.host, port: address.port)
+                }
+                learnClusterID()
             }
             if case .applied(let result) = outcome {
                 leases.applied(command, result: result)
@@ -609,7 +614,15 @@ final class RaftLoop: @unchecked Sendable {
         for (peer, address) in mvcc.recordedPeerAddresses() where peer != configuration.id {
             transport?.setPeer(peer, host: address.host, port: address.port)
         }
+        learnClusterID()
         logger.info("installed snapshot", metadata: ["index": "\(index)", "revision": "\(mvcc.revision)"])
+    }
+
+    /// A joining member learns its cluster's ID from the member records (applied or in a snapshot), and from
+    /// then on says it in its hellos: peers vouch for it (see `PeerTransport.isOfThisCluster`).
+    private func learnClusterID() {
+        guard let transport, transport.clusterID == 0, let clusterID = mvcc.clusterID, clusterID != 0 else { return }
+        transport.setClusterID(clusterID)
     }
 
     /// Writes waiting here whose entries the installed snapshot holds are answered with their outcome (the

@@ -114,7 +114,7 @@ struct StoreCommand: AsyncParsableCommand {
         configuration.tickInterval = .milliseconds(heartbeatInterval)
         configuration.electionTicks = electionTimeout / heartbeatInterval
         configuration.snapshotCount = snapshotCount
-        configuration.snapshotCatchUpEntries = min(5_000, max(snapshotCount / 2, 1))
+        configuration.snapshotCatchUpEntries = min(50_000, max(snapshotCount / 2, 1))
         configuration.mvcc.maxValueBytes = maxRequestBytes
         // etcd's shortest lease: 1.5 election timeouts, in whole seconds, so a lease cannot expire during the
         // election that follows a leader's failure.
