@@ -31,13 +31,9 @@ extension EtcdServer {
             guard !member.status.membership.members.contains(newID) else {
                 throw GRPCStatus(.failedPrecondition, "etcdserver: member ID already exist")
             }
-            // The ID comes from the peer URLs (and the cluster token), so a member removed and added back at
-            // the same URLs would come back under its old ID, which members that saw the removal ignore.
-            guard try !member.mvcc.wasRemoved(newID) else {
-                throw GRPCStatus(.failedPrecondition, "etcdserver: a member with these peer URLs was removed before, "
-                                 + "and a removed member ID is never reused; add it with other peer URLs (another port)")
-            }
             respondAfter(call) {
+                // The ID comes from the peer URLs (and the cluster token): a member removed and added back at the
+                // same URLs would have its old ID, which the store refuses when applying the record.
                 _ = try await self.member.apply(.memberUpdate(MemberRecord.Update(id: newID, peerURLs: urls)))
                 try await self.changeMembership(request.isLearner ? .addLearner(newID) : .addVoter(newID)) {
                     $0.members.contains(newID)

@@ -19,7 +19,7 @@ enum EtcdStatus {
                 return GRPCStatus(.outOfRange, error.description)
             case .leaseNotFound:
                 return GRPCStatus(.notFound, error.description)
-            case .leaseExists:
+            case .leaseExists, .memberRemoved:
                 return GRPCStatus(.failedPrecondition, error.description)
             case .noSpace:
                 return GRPCStatus(.resourceExhausted, error.description)

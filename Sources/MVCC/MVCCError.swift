@@ -15,6 +15,9 @@ public enum MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
     case leaseNotFound
     case leaseExists
     case leaseTTLTooLarge
+    /// A member record for an ID that was removed: as in etcd, a removed ID is never used again (see
+    /// `MVCCStore.wasRemoved`).
+    case memberRemoved
 
     public var description: String {
         switch self {
@@ -31,6 +34,8 @@ public enum MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
         case .leaseNotFound: return "etcdserver: requested lease not found"
         case .leaseExists: return "etcdserver: lease already exists"
         case .leaseTTLTooLarge: return "etcdserver: too large lease TTL"
+        case .memberRemoved:
+            return "etcdserver: ID removed (a removed member's ID is never reused; add the member with other peer URLs)"
         }
     }
 }

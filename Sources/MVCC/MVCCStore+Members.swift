@@ -54,8 +54,10 @@ extension MVCCStore {
 
     func updateMember(_ update: MemberRecord.Update, batch: WriteBatch) throws -> MemberRecord {
         let key = StorageLayout.bigEndian(Int64(bitPattern: update.id))
-        var record = try database.get(key, in: memberFamily).map { try MemberRecord(id: update.id, decoding: $0) }
-            ?? MemberRecord(id: update.id)
+        let existing = try database.get(key, in: memberFamily).map { try MemberRecord(id: update.id, decoding: $0) }
+        // Decided here, as every member applies it, not by whichever member took the request.
+        if existing == nil, try wasRemoved(update.id) { throw MVCCError.memberRemoved }
+        var record = existing ?? MemberRecord(id: update.id)
         if let name = update.name { record.name = name }
         if let peerURLs = update.peerURLs { record.peerURLs = peerURLs }
         if let clientURLs = update.clientURLs { record.clientURLs = clientURLs }

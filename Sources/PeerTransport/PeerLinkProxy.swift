@@ -179,7 +179,14 @@ private final class LinkHandler: ChannelInboundHandler {
             for frame in frames { outbound.write(frame, promise: nil) }
             outbound.flush()
         case .drop:
-            proxy.countDropped(frames.count)
+            // Hellos pass: a real network loses a connection, never one frame of a stream that stays up, and a
+            // hello says who the sender is once per change (see `PeerAdvertisement`).
+            let hellos = frames.filter { $0.readableBytes > 4 && $0.getInteger(at: $0.readerIndex + 4, as: UInt8.self) == PeerHello.kind }
+            proxy.countDropped(frames.count - hellos.count)
+            if !hellos.isEmpty {
+                for frame in hellos { outbound.write(frame, promise: nil) }
+                outbound.flush()
+            }
         case .delay(let amount):
             lastRelease = max(lastRelease, NIODeadline.now() + amount)
             delay(frames, until: lastRelease, on: outbound)

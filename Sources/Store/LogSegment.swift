@@ -121,8 +121,9 @@ final class LogSegment {
     /// last whole record must not be read as records once new ones are written over its start.
     func cut(at offset: Int, size: Int) throws {
         guard ftruncate(descriptor, off_t(offset)) == 0 else { throw RaftLogError.io("truncating", path, errno) }
-        let result = posix_fallocate(descriptor, 0, off_t(max(size, offset)))
-        guard result == 0 else { throw RaftLogError.io("allocating", path, result) }
+        // Allocating again can fail on a full disk (the store may have taken the space just freed): the segment
+        // then grows as records are appended, a slower sync but no reason to refuse to start.
+        _ = posix_fallocate(descriptor, 0, off_t(max(size, offset)))
         guard fsync(descriptor) == 0 else { throw RaftLogError.io("syncing", path, errno) }
         end = offset
     }

@@ -54,6 +54,7 @@ extension ByteWriter {
         case .leaseNotFound: byte(11)
         case .leaseExists: byte(12)
         case .leaseTTLTooLarge: byte(13)
+        case .memberRemoved: byte(14)
         }
     }
 
@@ -172,6 +173,7 @@ extension ByteReader {
         case 11: return .leaseNotFound
         case 12: return .leaseExists
         case 13: return .leaseTTLTooLarge
+        case 14: return .memberRemoved
         case let tag: throw Failure.invalid("error tag \(tag)")
         }
     }

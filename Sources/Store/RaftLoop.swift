@@ -385,7 +385,7 @@ final class RaftLoop: @unchecked Sendable {
             readsAsked.reaskIfDue(raft: &raft)
             // What arrived meanwhile (a vote request, a heartbeat, a lost connection) would otherwise wait for the
             // whole backlog of a member catching up; the drain its arrival scheduled goes on from here.
-            if raft.hasReady && inbox.withLock({ !$0.inputs.isEmpty }) { break }
+            if inbox.withLock({ !$0.inputs.isEmpty }) { break }
         }
         compactLogIfDue()
         failOvertakenWrites()

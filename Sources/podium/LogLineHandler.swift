@@ -30,7 +30,7 @@ struct LogLineHandler: LogHandler {
         if let error = event.error { all["error"] = "\(error)" }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let line = "\(Self.timestamp()) \(event.level) \(label):\(fields.isEmpty ? "" : " " + fields) [\(event.source)] \(event.message)\n"
-        // One write per line, so lines from several threads never interleave.
+        // One write per line, so lines from several threads do not interleave (on a pipe, up to PIPE_BUF bytes).
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { raw in
             var done = 0

@@ -297,6 +297,10 @@ extension ProcessClusterTests {
             #expect(!(try cluster.ctl("member", "list", endpoints: original)).contains(", m4,"))
             #expect(cluster.waitForExit("m4"), "a removed member stops itself, as etcd's do")
             #expect(try cluster.ctl("put", "after-remove", "1", endpoints: original) == "OK\n")
+            let readded = try cluster.etcdctl(["member", "add", "m4", "--peer-urls=http://127.0.0.1:\(voter.peerPort)"],
+                                              endpoints: original)
+            #expect(readded.status != 0 && readded.error.contains("etcdserver: ID removed"),
+                    "a removed member's ID is never reused: \(readded.error)")
 
             let learner = try cluster.addMember("m5")
             #expect(try cluster.ctl("member", "add", "m5", "--learner", "--peer-urls=http://127.0.0.1:\(learner.peerPort)",

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -247,6 +248,8 @@ final class LocalCluster {
                 Int64(number(header["revision"])))
     }
 
+    private static let portsHandedOut = Mutex<Set<Int>>([])
+
     /// Whether 127.0.0.1:`port` can be bound now.
     static func isFree(_ port: Int) -> Bool {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -263,11 +266,14 @@ final class LocalCluster {
 
     /// A free port below the kernel's ephemeral range (32768 and up here): a port picked there and released
     /// can be taken as the local port of any outgoing connection before our member binds it, and the suites
-    /// that kill and restart members make many.
+    /// that kill and restart members make many. Never the same port twice in a test process: a member's ID
+    /// comes from its peer URL, and a new member at a removed one's port would have its (refused) ID.
     static func freePort() throws -> Int {
         for _ in 0..<1000 {
             let port = Int.random(in: 10_000..<32_000)
-            if isFree(port) { return port }
+            guard isFree(port) else { continue }
+            let fresh = portsHandedOut.withLock { $0.insert(port).inserted }
+            if fresh { return port }
         }
         throw ClusterTestError("no free port found below 32000")
     }

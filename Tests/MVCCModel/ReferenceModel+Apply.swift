@@ -60,6 +60,7 @@ extension ReferenceModel {
             leases[id] = nil
             response = .success(.leaseRevoke(LeaseRevokeResponse(revision: change.sub > 0 ? change.main : revision)))
         case .memberUpdate(let update):
+            if members[update.id] == nil && removedMembers.contains(update.id) { return .failure(.memberRemoved) }
             var record = members[update.id] ?? MemberRecord(id: update.id)
             if let name = update.name { record.name = name }
             if let peerURLs = update.peerURLs { record.peerURLs = peerURLs }
@@ -68,6 +69,7 @@ extension ReferenceModel {
             response = .success(.member(record))
         case .memberRemove(let id):
             members[id] = nil
+            removedMembers.insert(id)
             response = .success(.member(nil))
         case .alarm(let alarm, let raise):
             if raise { alarms.insert(alarm) } else { alarms.remove(alarm) }

@@ -18,6 +18,8 @@ public struct ReferenceModel: Sendable {
     public internal(set) var leases: [Int64: Int64] = [:]
     /// Member records (outside the key space; no revision).
     public internal(set) var members: [UInt64: MemberRecord] = [:]
+    /// IDs removed once, never to have a record again.
+    public internal(set) var removedMembers: Set<UInt64> = []
     public internal(set) var alarms: Set<Alarm> = []
     /// Every event ever, in revision order.
     public internal(set) var events: [WatchEvent] = []

@@ -296,6 +296,8 @@ import MVCC
         try f.apply(.memberRemove(id: 7))
         #expect(try f.store.members().map(\.id) == [9])
         #expect(try f.store.wasRemoved(7) && !f.store.wasRemoved(9), "a removed ID is remembered, never to be reused")
+        #expect(throws: MVCCError.memberRemoved) { try f.apply(.memberUpdate(MemberRecord.Update(id: 7, name: "seven"))) }
+        #expect(try f.store.members().map(\.id) == [9])
 
         let other = try StoreFixture()
         try other.store.restore(snapshot: try f.store.snapshotBytes())
