@@ -6,13 +6,13 @@ extension Raft {
             // in another term: so a proposal forwarded in term t is appended in term t or not at all, and its
             // proposer knows it lost once an entry of a later term commits.
             guard transferee == 0, message.logTerm == 0 || message.logTerm == term else {
-                refuseProposal(message.entries, from: message.from)
+                refuseProposal(message)
                 return
             }
             let admission = admit(message.entries)
             appendEntries(admission.entries)
             broadcastAppend()
-            refuseProposal(admission.refused, from: message.from, forGood: true)
+            refuseProposal(message, entries: admission.refused, forGood: true)
         case .readIndex:
             handleReadIndex(context: message.context, from: message.from)
         case .transferLeadership:

@@ -204,7 +204,7 @@ extension Raft {
         let expected: Message.Kind = role == .preCandidate ? .preVoteResponse : .voteResponse
         switch message.kind {
         case .propose:
-            refuseProposal(message.entries, from: message.from) // No leader to take it.
+            refuseProposal(message) // No leader to take it.
         case .append, .heartbeat, .snapshot:
             // A leader of our term exists: the election is over.
             becomeFollower(term: message.term, leader: message.from)
@@ -231,7 +231,7 @@ extension Raft {
         case .propose:
             // Not passed on to our leader: appended there, it would be in a term its proposer does not know of.
             // Sent back, it is proposed again once the proposer knows the leader.
-            refuseProposal(message.entries, from: message.from)
+            refuseProposal(message)
         case .readIndex, .transferLeadership:
             guard leader != 0 else { return }
             var forwarded = message
@@ -251,12 +251,19 @@ extension Raft {
         }
     }
 
-    /// Tells a member whose forwarded proposal was not appended here, so it need not wait for it to commit;
-    /// `forGood` when proposing it again would be refused again (a membership change not admitted).
-    mutating func refuseProposal(_ entries: [Entry], from proposer: NodeID, forGood: Bool = false) {
-        guard !entries.isEmpty, proposer != id else { return }
-        var refusal = Message(kind: .proposalRefused, from: id, to: proposer, term: 0)
-        refusal.entries = entries
+    /// Tells a member whose forwarded proposal (`forwarded`, or those of its `entries` given) was not appended
+    /// here, so it need not wait for it to commit; `forGood` when proposing it again would be refused again (a
+    /// membership change not admitted). Each entry sent back carries, as its term, the term it was forwarded in
+    /// (see `Ready.refusedProposals`).
+    mutating func refuseProposal(_ forwarded: Message, entries: [Entry]? = nil, forGood: Bool = false) {
+        let refused = entries ?? forwarded.entries
+        guard !refused.isEmpty, forwarded.from != id else { return }
+        var refusal = Message(kind: .proposalRefused, from: id, to: forwarded.from, term: 0)
+        refusal.entries = refused.map { entry in
+            var entry = entry
+            entry.term = forwarded.logTerm
+            return entry
+        }
         refusal.reject = forGood
         send(refusal)
     }

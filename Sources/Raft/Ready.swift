@@ -34,7 +34,8 @@ public struct Ready: Sendable {
     public var readStates: [ReadState]
     /// Entries this member forwarded that the leader (or whoever it took for the leader) did not append: they
     /// will not commit from that proposal, and may be proposed again (once the leader is known, or has
-    /// finished handing over).
+    /// finished handing over). Each one's `term` is the term it was forwarded in, so a refusal that arrives
+    /// after the proposal was forwarded again is not taken for a refusal of the later forwarding.
     public var refusedProposals: [Entry]
     /// Membership changes this member forwarded that the leader refused for good (another is pending, or the
     /// change does not apply): proposing them again would be refused again.

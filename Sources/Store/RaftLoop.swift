@@ -113,6 +113,9 @@ final class RaftLoop: @unchecked Sendable {
     private var appliedTerm: UInt64 = 0
     /// The applied term waiting writes were last checked against (`failOvertakenWrites`).
     private var checkedTerm: UInt64 = 0
+    /// The highest term of a snapshot installed by this process: entries of that term or earlier may have been
+    /// applied inside it, unseen one by one.
+    private var installedSnapshotTerm: UInt64 = 0
     /// Senders from outside the cluster already warned about.
     private var strangers: Set<NodeID> = []
     private var ignoredMessages: UInt64 = 0
@@ -605,6 +608,7 @@ final class RaftLoop: @unchecked Sendable {
         }
         appliedIndex = max(appliedIndex, mvcc.appliedIndex)
         appliedTerm = max(appliedTerm, snapshot.metadata.term)
+        installedSnapshotTerm = max(installedSnapshotTerm, snapshot.metadata.term)
         answerWritesInSnapshot()
         membershipChanges = []
         noteRemoval(before: lastMembership, after: snapshot.metadata.membership)
@@ -670,8 +674,9 @@ final class RaftLoop: @unchecked Sendable {
                 changesToRepropose.append(entry.data)
                 continue
             }
+            // A refusal of an earlier forwarding of the same write (since proposed again) is not this one's.
             guard let requestID = CommandCodec.requestID(of: entry.data), let write = writes[requestID],
-                  let data = write.forwardedData else { continue }
+                  let data = write.forwardedData, entry.term == write.proposedTerm else { continue }
             writes[requestID] = nil
             refusedWrites.append((requestID, data, write))
         }
@@ -698,16 +703,26 @@ final class RaftLoop: @unchecked Sendable {
     /// A write proposed in term t (by this member as leader, or forwarded to the leader of term t, which
     /// appends forwarded proposals of its own term only) that is not applied once an entry of a later term is
     /// will never be applied: terms only grow along the log, so every entry of term t that commits precedes
-    /// the later term's entries, and this member has applied them all. Rather than leave the client waiting
-    /// for the request timeout, say so (the outcome is unknown to the client either way, as with etcd's
-    /// "leader changed"). Waiting for the later term's entry, not just for a new leader, lets the writes a
-    /// leadership transfer carried over (the transferee has every entry first) complete instead.
+    /// the later term's entries, and this member has applied them all. Waiting for the later term's entry, not
+    /// just for a new leader, lets the writes a leadership transfer carried over (the transferee has every entry
+    /// first) complete.
+    ///
+    /// Such a write has then certainly not taken effect. A forwarded one (its proposal is kept) is proposed
+    /// again, to the new leader, within its deadline: a leader that lost its leadership before replicating it
+    /// (a transfer that timed out on a loaded machine, then went through) no longer costs the client a "leader
+    /// changed". Unless a snapshot installed meanwhile may hold it unseen (term t at most the snapshot's, and its
+    /// outcome possibly not among those the snapshot carried): then, as with one this member proposed as leader,
+    /// the client is told "leader changed" (as etcd's would be), its outcome unknown.
     private func failOvertakenWrites() {
         guard appliedTerm > checkedTerm else { return }
         checkedTerm = appliedTerm
         for (id, write) in writes where write.proposedTerm < appliedTerm {
             writes[id] = nil
-            write.fail(.leaderChanged)
+            if let data = write.forwardedData, write.proposedTerm > installedSnapshotTerm {
+                refusedWrites.append((id, data, write))
+            } else {
+                write.fail(.leaderChanged)
+            }
         }
     }
 

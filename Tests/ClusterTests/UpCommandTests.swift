@@ -25,6 +25,16 @@ extension ProcessClusterTests {
             #expect(up.output.contains("cluster healthy: 3 masters"))
             #expect(up.output.contains("127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"))
             let endpoints = "127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"
+            // "Healthy" means every member answers a linearizable read now, not after a while: etcdctl's own check
+            // (a linearizable get on each endpoint, all at once), then a get through each member alone, no retries.
+            let health = try tools.etcdctl(["endpoint", "health"], endpoints: endpoints)
+            // (etcdctl prints each endpoint's line on standard error.)
+            #expect(health.status == 0 && (health.output + health.error).components(separatedBy: "is healthy").count == 4,
+                    "\(health.output)\(health.error)")
+            for port in [base, base + 2, base + 4] {
+                let read = try tools.etcdctl(["get", "k", "--consistency=l"], endpoints: "127.0.0.1:\(port)")
+                #expect(read.status == 0, "a linearizable read through 127.0.0.1:\(port) right after up: \(read.error)")
+            }
             #expect(try tools.ctl("put", "k", "v", endpoints: endpoints) == "OK\n")
 
             let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])

@@ -163,6 +163,7 @@ import Raft
         try cluster[2].propose([[9]])
         cluster.deliverAll(drop: { $0.kind == .timeoutNow })
         #expect(cluster.refused[2]?.map(\.data) == [[9]], "sent back to its proposer")
+        #expect(cluster.refused[2]?.map(\.term) == [cluster[2].term], "labelled with the term it was forwarded in")
         #expect(cluster.applied.values.allSatisfy { !$0.contains { $0.data == [9] } }, "and not appended")
         #expect(cluster.refused[1, default: []].isEmpty && cluster.refused[3, default: []].isEmpty)
     }

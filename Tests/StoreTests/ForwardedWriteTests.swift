@@ -77,6 +77,35 @@ extension InProcessClusterTests {
             try await cluster.shutdown()
         }
 
+        /// A write forwarded to a leader that appended it but lost its leadership before replicating it never
+        /// takes effect; once the next leader's first entry applies, the follower knows that for certain and
+        /// proposes it again, to the new leader. It used to be failed with "leader changed" (seen on a loaded
+        /// machine, when a leadership transfer timed out, the old leader took writes again, and the transfer then
+        /// went through).
+        @Test func aForwardedWriteTheOldLeaderNeverReplicatedIsProposedAgain() async throws {
+            let cluster = LocalCluster()
+            cluster.proxy = PeerLinkProxy(group: cluster.group)
+            try await cluster.start()
+            let oldLeader = try #require(try await cluster.leader())
+            let followerID = cluster.ids.first { $0 != oldLeader }!   // three members, one leader
+            let follower = cluster.members[followerID]!
+            _ = try await cluster.applyRetrying(.put(PutRequest(key: bytes("warm"), value: bytes("up"))), through: follower)
+            // The leader hears everyone and nobody hears it: it appends what the follower forwards (at once, well
+            // inside the follower's election timeout) and replicates nothing, until the others elect a leader.
+            for other in cluster.ids where other != oldLeader { cluster.proxy?.setFault(.drop, from: oldLeader, to: other) }
+            let response = try await follower.apply(.put(PutRequest(key: bytes("k"), value: bytes("v"))))
+            guard case .put(let put) = response else {
+                Issue.record("the write: \(response)")
+                return
+            }
+            #expect(put.revision > 1)
+            #expect(follower.status.leader != oldLeader && follower.status.leader != 0, "answered by the next leader")
+            cluster.proxy?.healAll()
+            let range = try await follower.range(RangeRequest(range: KeyRange(key: bytes("k"))))
+            #expect(range.kvs.map(\.value) == [bytes("v")])
+            try await cluster.shutdown()
+        }
+
         /// A follower whose link from the leader is cut forwards writes (its link to the leader still works);
         /// they commit without it, the log is cut past them, and it catches up by a snapshot. Their entries are
         /// inside the snapshot, never applied here: they used to wait out the request timeout, reported failed
