@@ -97,7 +97,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         streams[stream.streamID] = stream
         var block = ByteBufferAllocator().buffer(capacity: 128)
         GRPCHeaderBlock.request(path: stream.path, authority: authority,
-                                timeout: stream.timeout.map { "\(max($0.nanoseconds / 1_000_000, 1))m" }, to: &block)
+                                timeout: stream.timeout.map(GRPCTimeout.encode), to: &block)
         writeHeaders(stream.streamID, block.readableBytesView, endStream: false)
         if let queued = stream.unsent {
             stream.unsent = nil

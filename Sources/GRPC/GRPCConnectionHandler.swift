@@ -88,6 +88,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         output = HTTP2Output(allocator: allocator)
     }
 
+    /// What the connection holds for its client, for the bounds' tests: open streams, streams whose data waits
+    /// for the client's window.
+    var openStreamCount: Int { streams.count }
+    var waitingStreamCount: Int { streamsWaiting.count }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
@@ -163,6 +168,12 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
                 throw HTTP2.ConnectionError(.protocolError, "CONTINUATION without a header block")
             }
             headerBlock = nil
+            // Bounded before it is gathered: a block continued without end would otherwise grow until memory
+            // runs out (the "CONTINUATION flood"). A block is never larger encoded than the header list it
+            // decodes to, so a block over the list limit cannot be a request we would take.
+            guard block.fragment.readableBytes + frame.payload.readableBytes <= limits.maxHeaderListBytes else {
+                throw HTTP2.ConnectionError(.enhanceYourCalm, "a header block exceeds \(limits.maxHeaderListBytes) bytes")
+            }
             var fragment = frame.payload
             block.fragment.writeBuffer(&fragment)
             if frame.has(HTTP2.Flags.endHeaders) {
@@ -174,6 +185,9 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         case .rstStream:
             guard frame.streamID != 0, frame.payload.readableBytes == 4 else {
                 throw HTTP2.ConnectionError(.protocolError, "malformed RST_STREAM")
+            }
+            guard !isIdle(frame.streamID) else {
+                throw HTTP2.ConnectionError(.protocolError, "RST_STREAM on stream \(frame.streamID), which was never opened")
             }
             if let stream = streams.removeValue(forKey: frame.streamID) { cancel(stream) }
         case .settings: try receivedSettings(frame)
@@ -219,6 +233,9 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         if frame.has(HTTP2.Flags.endHeaders) {
             try receivedHeaderBlock(frame.streamID, fragment, endStream: endStream, context: context)
         } else {
+            guard fragment.readableBytes <= limits.maxHeaderListBytes else {
+                throw HTTP2.ConnectionError(.enhanceYourCalm, "a header block exceeds \(limits.maxHeaderListBytes) bytes")
+            }
             var copy = context.channel.allocator.buffer(capacity: fragment.readableBytes * 2)
             copy.writeBuffer(&fragment)
             headerBlock = (frame.streamID, copy, endStream)
@@ -255,12 +272,18 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         if let window = change.initialWindow {
             let delta = window - peerInitialWindow
             peerInitialWindow = window
-            for stream in streams.values { stream.window += delta }
+            for stream in streams.values {
+                stream.window += delta
+                guard stream.window <= HTTP2.maxWindow else {
+                    throw HTTP2.ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE takes stream \(stream.call.streamID)'s window past 2^31-1")
+                }
+            }
         }
         if let size = change.maxFrameSize { peerMaxFrameSize = size }
         HTTP2.writeFrameHeader(.settings, length: 0, flags: HTTP2.Flags.ack, streamID: 0, to: &output.frames)
-        // A larger window may free what waits.
+        // A larger window may free what waits, and lets blocked senders go on.
         sendWaiting()
+        wakeBlockedStreams()
     }
 
     private func receivedWindowUpdate(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
@@ -276,11 +299,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
                 throw HTTP2.ConnectionError(.flowControlError, "the connection window exceeds 2^31-1")
             }
             sendWaiting()
+        } else if isIdle(frame.streamID) {
+            throw HTTP2.ConnectionError(.protocolError, "WINDOW_UPDATE on stream \(frame.streamID), which was never opened")
         } else if let stream = streams[frame.streamID] {
             guard increment > 0, stream.window + increment <= HTTP2.maxWindow else {
-                streams[frame.streamID] = nil
-                cancel(stream)
-                writeResetStream(frame.streamID, increment == 0 ? .protocolError : .flowControlError)
+                reset(stream, increment == 0 ? .protocolError : .flowControlError)
                 return
             }
             stream.window += increment
@@ -321,11 +344,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         do {
             messages = try stream.reader.append(bytes)
         } catch MessageReader.Failure.tooLarge(let length) {
-            finish(stream.call, status: GRPCStatus(.resourceExhausted,
-                                                   "grpc: received message larger than max (\(length) vs. \(limits.maxMessageBytes))"))
+            reject(stream, GRPCStatus(.resourceExhausted,
+                                      "grpc: received message larger than max (\(length) vs. \(limits.maxMessageBytes))"))
             return
         } catch {
-            finish(stream.call, status: GRPCStatus(.internal, "grpc: compressed message received but no compression was negotiated"))
+            reject(stream, GRPCStatus(.internal, "grpc: compressed message received but no compression was negotiated"))
             return
         }
         for message in messages {
@@ -343,7 +366,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         guard !stream.requestsEnded else { return }
         stream.requestsEnded = true
         if stream.reader.hasPartialMessage {
-            finish(stream.call, status: GRPCStatus(.internal, "grpc: the request ended inside a message"))
+            reject(stream, GRPCStatus(.internal, "grpc: the request ended inside a message"))
             return
         }
         switch stream.method {
@@ -360,20 +383,47 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// The call's deadline passed. A response still waiting for the client's window is dropped with the
+    /// stream: the client has given up on it, and keeping it would let a client that never opens its window
+    /// hold every response it asked for.
     private func expire(_ streamID: UInt32) {
         guard let stream = streams[streamID] else { return }
         stream.deadline = nil
+        if stream.unsent != nil {
+            reset(stream, .cancel)
+        } else {
+            reject(stream, GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+        }
+    }
+
+    /// Ends a call that its receiver did not end (a fault in what the client sent, or its deadline): the
+    /// receiver hears `cancelled`, so that what it holds for the call (a watch's store watchers) is released.
+    private func reject(_ stream: Stream, _ status: GRPCStatus) {
         let receiver = stream.receiver
-        finish(stream.call, status: GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+        finish(stream.call, status: status)
         receiver?.cancelled()
     }
 
+    /// Ends the stream with RST_STREAM, dropping whatever it still had to send.
+    private func reset(_ stream: Stream, _ code: HTTP2.ErrorCode) {
+        guard streams[stream.call.streamID] === stream else { return }
+        streams[stream.call.streamID] = nil
+        cancel(stream)
+        writeResetStream(stream.call.streamID, code)
+        if let context { flushSoon(context) }
+    }
+
+    /// Forgets a stream removed from `streams`: its receiver hears `cancelled` unless the call had ended.
     private func cancel(_ stream: Stream) {
         stream.call.ended = true
         stream.pending = nil
-        stream.unsent = nil
+        if stream.unsent != nil {
+            stream.unsent = nil
+            streamsWaiting.removeAll { $0 === stream }
+        }
         stream.trailers = nil
         stream.deadline?.cancel()
+        stream.deadline = nil
         stream.receiver?.cancelled()
         stream.receiver = nil
     }
@@ -423,14 +473,13 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         call.ended = true
         guard let stream = streams[call.streamID] else { return }
         writePending(of: stream)
-        stream.deadline?.cancel()
-        stream.deadline = nil
         stream.receiver = nil
         var trailers = context.channel.allocator.buffer(capacity: 64)
         GRPCHeaderBlock.trailers(status, trailersOnly: !stream.headersSent, to: &trailers)
         if stream.unsent == nil {
             close(stream, trailers: trailers)
         } else {
+            // The deadline stays armed: past it, what still waits for the client's window is dropped.
             stream.trailers = trailers
         }
         flushSoon(context)
@@ -541,6 +590,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     /// Ends the stream with `trailers`; a client still sending is told to stop (as gRPC servers do).
     private func close(_ stream: Stream, trailers: ByteBuffer) {
         streams[stream.call.streamID] = nil
+        stream.deadline?.cancel()
+        stream.deadline = nil
         writeHeaders(stream.call.streamID, trailers.readableBytesView, endStream: true)
         if !stream.requestsEnded { writeResetStream(stream.call.streamID, .noError) }
     }
@@ -575,6 +626,12 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         output.frames.writeBytes(debug)
         flushOutput(context)
         context.close(promise: nil)
+    }
+
+    /// Whether the client never opened `streamID`: frames other than HEADERS on such a stream are a
+    /// PROTOCOL_ERROR (RFC 9113 §5.1). Even IDs belong to the server, which opens none.
+    private func isIdle(_ streamID: UInt32) -> Bool {
+        streamID > highestStreamID || streamID % 2 == 0
     }
 
     // MARK: inbound flow control

@@ -15,4 +15,16 @@ enum GRPCTimeout {
         default: return nil
         }
     }
+
+    /// The header value for `timeout`: in the finest unit from milliseconds up whose count fits the 8 digits
+    /// the header allows (a count of milliseconds alone would be invalid from about 27.8 hours on), rounded
+    /// down so the server never waits longer than the client; at least 1 ms, at most 99999999 hours.
+    static func encode(_ timeout: TimeAmount) -> String {
+        let limit: Int64 = 99_999_999
+        let milliseconds = max(timeout.nanoseconds / 1_000_000, 1)
+        for (unit, perUnit) in [("m", Int64(1)), ("S", 1000), ("M", 60_000)] where milliseconds / perUnit <= limit {
+            return "\(milliseconds / perUnit)\(unit)"
+        }
+        return "\(min(milliseconds / 3_600_000, limit))H"
+    }
 }

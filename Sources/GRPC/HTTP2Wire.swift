@@ -27,7 +27,7 @@ enum HTTP2 {
 
     enum ErrorCode: UInt32 {
         case noError = 0x0, protocolError, internalError, flowControlError, settingsTimeout, streamClosed
-        case frameSizeError, refusedStream, cancel, compressionError
+        case frameSizeError, refusedStream, cancel, compressionError, connectError, enhanceYourCalm
     }
 
     enum Setting: UInt16 {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOPosix
+import Synchronization
 import Testing
 
 @testable import GRPC
@@ -23,31 +24,76 @@ final class WireClient {
 
     static let unaryPath = "/test.Echo/Unary"
     static let streamPath = "/test.Echo/Stream"
+    static let floodPath = "/test.Echo/Flood"
+
+    /// Counts events from the server's side, from any thread.
+    final class Counter: Sendable {
+        private let value = Mutex(0)
+        func increment() { value.withLock { $0 += 1 } }
+        var count: Int { value.withLock { $0 } }
+    }
+
+    /// How many streaming calls' receivers heard `cancelled`.
+    let cancellations = Counter()
 
     /// Echo methods: the unary one answers with its request; the streaming one echoes each message and ends
-    /// with OK when the client half-closes.
-    static var router: GRPCRouter {
+    /// with OK when the client half-closes. `Flood` answers a message of one byte N with N one-byte messages,
+    /// sent only while the call is writable, then OK.
+    static func makeRouter(cancellations: Counter?) -> GRPCRouter {
         var router = GRPCRouter()
         router.register("test.Echo", "Unary", .unary { request, call in call.respond(request) })
-        router.register("test.Echo", "Stream", .streaming { call in Echo(call: call) })
+        router.register("test.Echo", "Stream", .streaming { call in Echo(call: call, cancellations: cancellations) })
+        router.register("test.Echo", "Flood", .streaming { call in Flood(call: call) })
         return router
     }
 
+    static var router: GRPCRouter { makeRouter(cancellations: nil) }
+
     final class Echo: ServerCallReceiver {
         let call: ServerCall
-        init(call: ServerCall) { self.call = call }
+        let cancellations: Counter?
+        init(call: ServerCall, cancellations: Counter?) {
+            self.call = call
+            self.cancellations = cancellations
+        }
         func received(_ message: ByteBuffer) { call.send(message) }
         func requestsEnded() { call.finish(.ok) }
+        func cancelled() { cancellations?.increment() }
+    }
+
+    final class Flood: ServerCallReceiver {
+        let call: ServerCall
+        var wanted = 0
+        var sent = 0
+        init(call: ServerCall) { self.call = call }
+        func received(_ message: ByteBuffer) {
+            wanted = Int(message.getInteger(at: message.readerIndex, as: UInt8.self) ?? 0)
+            pump()
+        }
+        func becameWritable() { pump() }
         func cancelled() {}
+        private func pump() {
+            while sent < wanted, call.isWritable {
+                sent += 1
+                call.send(ByteBuffer(bytes: [UInt8(sent)]))
+            }
+            if sent == wanted { call.finish(.ok) }
+        }
     }
 
     init(maxConcurrentStreams: Int = 100) throws {
         let limits = GRPCConnectionHandler.Limits(maxMessageBytes: 1 << 20, windowBytes: 1 << 20,
                                                   maxConcurrentStreams: maxConcurrentStreams,
                                                   maxFrameBytes: 1 << 20, maxHeaderListBytes: 1 << 16)
+        let router = Self.makeRouter(cancellations: cancellations)
         try channel.pipeline.syncOperations.addHandler(
-            GRPCConnectionHandler(router: Self.router, limits: limits, allocator: channel.allocator))
+            GRPCConnectionHandler(router: router, limits: limits, allocator: channel.allocator))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    /// The server's connection handler, to read what it holds.
+    var handler: GRPCConnectionHandler {
+        get throws { try channel.pipeline.syncOperations.handler(type: GRPCConnectionHandler.self) }
     }
 
     deinit {
@@ -79,12 +125,31 @@ final class WireClient {
         return buffer
     }
 
-    func headerBlock(path: String) throws -> ByteBuffer {
+    func headerBlock(path: String, timeout: String? = nil) throws -> ByteBuffer {
         var block = ByteBuffer()
-        let headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path, ":authority": "localhost",
+        var headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path, ":authority": "localhost",
                                      "content-type": "application/grpc", "te": "trailers"]
+        if let timeout { headers.add(name: "grpc-timeout", value: timeout) }
         try encoder.encode(headers: headers, to: &block)
         return block
+    }
+
+    /// HEADERS opening `streamID` on `path`, in one frame.
+    func open(_ streamID: UInt32, path: String, timeout: String? = nil, endStream: Bool = false) throws -> ByteBuffer {
+        WireClient.frame(.headers, flags: HTTP2.Flags.endHeaders | (endStream ? HTTP2.Flags.endStream : 0),
+                         streamID: streamID, try headerBlock(path: path, timeout: timeout))
+    }
+
+    static func settings(_ values: [(HTTP2.Setting, Int)]) -> ByteBuffer {
+        var payload = ByteBuffer()
+        for (setting, value) in values { payload.writeMultipleIntegers(setting.rawValue, UInt32(value)) }
+        return frame(.settings, streamID: 0, payload)
+    }
+
+    static func resetStream(_ streamID: UInt32, _ code: HTTP2.ErrorCode) -> ByteBuffer {
+        var payload = ByteBuffer()
+        payload.writeInteger(code.rawValue)
+        return frame(.rstStream, streamID: streamID, payload)
     }
 
     static func message(_ bytes: [UInt8]) -> ByteBuffer {
@@ -295,5 +360,138 @@ final class WireClient {
         await channel.close()
         await server.shutdown()
         try await group.shutdownGracefully()
+    }
+}
+
+/// What a client can make the server hold, and for how long: each test fails without the bound it checks.
+@Suite struct HTTP2ServerBoundsTests {
+    static func status(_ frames: [WrittenFrame], _ client: WireClient, stream: UInt32) throws -> HPACKHeaders? {
+        try frames.last { $0.type == .headers && $0.streamID == stream }.map(client.decode)
+    }
+
+    static func goAwayCode(_ frames: [WrittenFrame]) -> HTTP2.ErrorCode? {
+        frames.first { $0.type == .goAway }.flatMap { frame in
+            frame.payload.getInteger(at: frame.payload.readerIndex + 4, as: UInt32.self).flatMap(HTTP2.ErrorCode.init)
+        }
+    }
+
+    @Test(arguments: ["too large", "compressed", "ended inside a message"])
+    func aStreamingCallTheServerEndsIsCancelledForItsReceiver(fault: String) throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface()
+        var open = try client.open(1, path: WireClient.streamPath)
+        bytes.writeBuffer(&open)
+        var message = ByteBuffer()
+        switch fault {
+        case "too large": message.writeMultipleIntegers(UInt8(0), UInt32(2 << 20))
+        case "compressed": message.writeMultipleIntegers(UInt8(1), UInt32(1), UInt8(7))
+        default: message.writeMultipleIntegers(UInt8(0), UInt32(10), UInt8(7))
+        }
+        var data = WireClient.frame(.data, flags: fault == "ended inside a message" ? HTTP2.Flags.endStream : 0,
+                                    streamID: 1, message)
+        bytes.writeBuffer(&data)
+        try client.deliver(bytes)
+        let trailers = try #require(try Self.status(client.written(), client, stream: 1), "\(fault)")
+        #expect(trailers.first(name: "grpc-status") == (fault == "too large" ? "8" : "13"))
+        #expect(client.cancellations.count == 1, "the receiver must let go of what it holds for the call")
+        #expect(try client.handler.openStreamCount == 0)
+    }
+
+    @Test func aHeaderBlockContinuedPastTheHeaderListLimitEndsTheConnection() throws {
+        let client = try WireClient()
+        try client.deliver(WireClient.preface())
+        var first = try client.headerBlock(path: WireClient.unaryPath)
+        try client.deliver(WireClient.frame(.headers, streamID: 1, first.readSlice(length: 3) ?? ByteBuffer()))
+        // 16 KiB of (meaningless) fragment per CONTINUATION: the limit is 64 KiB.
+        let fragment = ByteBuffer(repeating: 0x40, count: 16 << 10)
+        var sent = 0
+        while client.channel.isActive, sent < 100 {
+            try client.deliver(WireClient.frame(.continuation, streamID: 1, fragment))
+            sent += 1
+        }
+        #expect(Self.goAwayCode(try client.written()) == .enhanceYourCalm)
+        #expect(sent <= 4, "the block is refused once it passes the limit, not gathered")
+    }
+
+    @Test func raisingTheInitialWindowWakesABlockedSender() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface(initialWindow: 0)
+        var open = try client.open(1, path: WireClient.floodPath)
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 1, WireClient.message([50]))
+        bytes.writeBuffer(&open)
+        bytes.writeBuffer(&data)
+        try client.deliver(bytes)
+        #expect(try client.written().filter { $0.streamID == 1 && $0.type == .data }.isEmpty)
+        try client.deliver(WireClient.settings([(.initialWindowSize, 1 << 20)]))
+        let frames = try client.written().filter { $0.streamID == 1 }
+        #expect(frames.filter { $0.type == .data }.reduce(0) { $0 + $1.payload.readableBytes } == 50 * 6)
+        #expect(try Self.status(frames, client, stream: 1)?.first(name: "grpc-status") == "0")
+    }
+
+    @Test func aSettingThatTakesAWindowPast2To31IsAFlowControlError() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface()
+        var open = try client.open(1, path: WireClient.streamPath)
+        var update = WireClient.windowUpdate(streamID: 1, HTTP2.maxWindow - HTTP2.defaultWindow)
+        var settings = WireClient.settings([(.initialWindowSize, HTTP2.defaultWindow + 1)])
+        bytes.writeBuffer(&open)
+        bytes.writeBuffer(&update)
+        bytes.writeBuffer(&settings)
+        try client.deliver(bytes)
+        #expect(Self.goAwayCode(try client.written()) == .flowControlError)
+        #expect(!client.channel.isActive)
+    }
+
+    @Test(arguments: [HTTP2.FrameType.rstStream, .windowUpdate])
+    func aFrameOnAStreamNeverOpenedIsAProtocolError(type: HTTP2.FrameType) throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface()
+        var frame = type == .rstStream ? WireClient.resetStream(5, .cancel) : WireClient.windowUpdate(streamID: 5, 100)
+        bytes.writeBuffer(&frame)
+        try client.deliver(bytes)
+        #expect(Self.goAwayCode(try client.written()) == .protocolError)
+    }
+
+    @Test func aPassedDeadlineDropsAResponseStillWaitingForTheWindow() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface(initialWindow: 0)
+        var open = try client.open(1, path: WireClient.unaryPath, timeout: "1S")
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 1, WireClient.message(Array(repeating: 9, count: 1000)))
+        bytes.writeBuffer(&open)
+        bytes.writeBuffer(&data)
+        try client.deliver(bytes)
+        #expect(try client.handler.waitingStreamCount == 1)
+        client.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        let reset = try #require(try client.written().first { $0.type == .rstStream && $0.streamID == 1 })
+        #expect(reset.payload.getInteger(at: reset.payload.readerIndex, as: UInt32.self) == HTTP2.ErrorCode.cancel.rawValue)
+        #expect(try client.handler.openStreamCount == 0)
+        #expect(try client.handler.waitingStreamCount == 0)
+    }
+
+    @Test func aStreamResetWhileWaitingForTheWindowIsForgotten() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface(initialWindow: 0)
+        var open = try client.open(1, path: WireClient.unaryPath)
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 1, WireClient.message([1, 2, 3]))
+        bytes.writeBuffer(&open)
+        bytes.writeBuffer(&data)
+        try client.deliver(bytes)
+        #expect(try client.handler.waitingStreamCount == 1)
+        try client.deliver(WireClient.resetStream(1, .cancel))
+        #expect(try client.handler.waitingStreamCount == 0)
+        #expect(try client.handler.openStreamCount == 0)
+    }
+
+    @Test func timeoutsAreWrittenInAtMostEightDigits() {
+        let cases: [(TimeAmount, String)] = [
+            (.milliseconds(5), "5m"), (.nanoseconds(10), "1m"), (.hours(27), "97200000m"), (.hours(28), "100800S"),
+            (.hours(24 * 365 * 4), "2102400M"), (.nanoseconds(.max), "2562047H"),
+        ]
+        for (timeout, expected) in cases {
+            let encoded = GRPCTimeout.encode(timeout)
+            #expect(encoded == expected)
+            #expect(encoded.count <= 9)
+            #expect(GRPCTimeout.parse(encoded).map { $0 <= max(timeout, .milliseconds(1)) } == true)
+        }
     }
 }
