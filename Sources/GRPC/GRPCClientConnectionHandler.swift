@@ -237,10 +237,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
             stream.consumed = 0
         }
         do {
-            for message in try stream.reader.append(data) {
-                guard !stream.closed else { break }
-                stream.onMessage(message)
-            }
+            stream.reader.append(data)
+            while !stream.closed, let message = try stream.reader.next() { stream.onMessage(message) }
         } catch {
             cancel(stream, status: GRPCStatus(.internal, "malformed response: \(error)"))
             return

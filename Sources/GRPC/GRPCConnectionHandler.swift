@@ -7,6 +7,12 @@ import NIOHPACK
 /// of a put together (see docs/benchmarks.md); gRPC needs only a small part of HTTP/2, which is all this does:
 /// streams opened by the client, HPACK-decoded request headers, flow control both ways, SETTINGS, PING,
 /// RST_STREAM and GOAWAY.
+///
+/// Nothing a client sends makes the connection hold more than its limits: reading stops while the socket
+/// does not take what we write (so replies to control frames cannot pile up), a call that cannot answer as fast
+/// as its client asks stops taking requests (its window then closes), and responses waiting for the client's
+/// windows are bounded per connection (new calls are refused beyond it). The requests side is in
+/// `GRPCConnectionHandler+Requests.swift`, the responses side in `GRPCConnectionHandler+Responses.swift`.
 final class GRPCConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
@@ -14,70 +20,111 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     struct Limits {
         var maxMessageBytes: Int
-        /// Inbound window per stream and for the connection, advertised up front and topped up as data arrives.
+        /// Inbound window per stream and for the connection, advertised up front and topped up as requests are
+        /// taken by their calls.
         var windowBytes: Int
         var maxConcurrentStreams: Int
         /// The largest frame we accept (SETTINGS_MAX_FRAME_SIZE).
         var maxFrameBytes: Int
         /// The largest decoded request header list (SETTINGS_MAX_HEADER_LIST_SIZE).
         var maxHeaderListBytes: Int
+        /// Response bytes of one streaming call waiting for its client's window beyond which the call is handed
+        /// no more requests until they drain.
+        var maxStreamBacklogBytes = 1 << 20
+        /// Response bytes of the whole connection waiting for the client's windows beyond which new calls are
+        /// refused (REFUSED_STREAM, which clients retry) and streaming calls get no more requests.
+        var maxConnectionBacklogBytes = 64 << 20
+        /// Request bytes all the connection's calls may hold in incomplete or not yet taken messages; the call
+        /// whose data would pass it fails with RESOURCE_EXHAUSTED.
+        var maxBufferedRequestBytes = 64 << 20
     }
 
     final class Stream {
         let call: ServerCall
         let method: GRPCMethod
         var reader: MessageReader
+        /// How many of the connection's buffered request bytes are this stream's (its reader's, when counted).
+        var bufferedBytes = 0
         var receiver: (any ServerCallReceiver)?
         var unaryRequest: ByteBuffer?
         var unaryRequestCount = 0
         var headersSent = false
+        /// END_STREAM arrived and every message before it was taken.
         var requestsEnded = false
+        /// END_STREAM arrived, behind messages that may still wait in `reader`.
+        var endReceived = false
         var deadline: Scheduled<Void>?
+        /// Our window for the stream: how many more DATA bytes the client may send on it.
+        var inboundWindow: Int
         var consumedSinceUpdate = 0
+        /// Flow-controlled bytes received whose messages still wait in `reader`: credited back once taken.
+        var heldCredit = 0
+        /// The receiver takes no requests for now (`ServerCall.pauseRequests`).
+        var requestsPaused = false
         /// The client's window for this stream: how many DATA bytes we may still send on it.
         var window: Int
         /// A sender was told the stream is not writable and waits for `becameWritable`.
         var blocked = false
         /// Framed messages sent since the last flush, written as one run of DATA when the connection flushes.
         var pending: ByteBuffer?
-        /// DATA bytes waiting for the client to open a window (the stream's or the connection's).
+        /// DATA bytes waiting for the client to open a window (the stream's or the connection's) or for the
+        /// socket to take more.
         var unsent: ByteBuffer?
         /// The trailers of a finished call, waiting behind `unsent`.
         var trailers: ByteBuffer?
 
-        init(call: ServerCall, method: GRPCMethod, maxMessageBytes: Int, window: Int) {
+        init(call: ServerCall, method: GRPCMethod, maxMessageBytes: Int, window: Int, inboundWindow: Int) {
             self.call = call
             self.method = method
             reader = MessageReader(maxMessageBytes: maxMessageBytes)
             self.window = window
+            self.inboundWindow = inboundWindow
         }
+
+        var backlogBytes: Int { unsent?.readableBytes ?? 0 }
     }
 
     /// Most bytes of messages gathered for one stream between flushes before they are written out.
     static let batchBytes = 64 << 10
     /// DATA payloads at least this large are handed to the socket as they are, not copied into the output.
     static let copyLimit = 8 << 10
+    /// Frames gathered beyond this are handed to the channel at once, so that its writability accounts for them.
+    static let handOverBytes = 1 << 20
 
-    private let router: GRPCRouter
-    private let limits: Limits
-    private var reader: HTTP2FrameReader
-    private var decoder: HPACKDecoder
-    private var streams: [UInt32: Stream] = [:]
-    private var context: ChannelHandlerContext?
-    private let output: HTTP2Output
-    private var highestStreamID: UInt32 = 0
+    let router: GRPCRouter
+    let limits: Limits
+    var reader: HTTP2FrameReader
+    var decoder: HPACKDecoder
+    var streams: [UInt32: Stream] = [:]
+    var context: ChannelHandlerContext?
+    let output: HTTP2Output
+    var highestStreamID: UInt32 = 0
     /// A header block spread over HEADERS and CONTINUATION frames: its stream, bytes so far, END_STREAM.
-    private var headerBlock: (streamID: UInt32, fragment: ByteBuffer, endStream: Bool)?
-    private var connectionConsumed = 0
+    var headerBlock: (streamID: UInt32, fragment: ByteBuffer, endStream: Bool)?
+    /// Our window for the whole connection: how many more DATA bytes the client may send.
+    var inboundConnectionWindow: Int
+    var connectionConsumed = 0
+    /// Request bytes held in the readers of all streams (see `Limits.maxBufferedRequestBytes`).
+    var bufferedRequestBytes = 0
+    /// Streams whose reader holds messages their call did not take yet.
+    var streamsHolding: [Stream] = []
+    /// Unary calls reset by the client while their handler still worked on them: they count against the
+    /// stream limit until the handler answers, so opening and resetting calls in a loop cannot start unbounded
+    /// work (the "rapid reset" attack).
+    var abandonedCalls = 0
     /// The client's window for the whole connection.
-    private var connectionWindow = HTTP2.defaultWindow
-    private var peerInitialWindow = HTTP2.defaultWindow
-    private var peerMaxFrameSize = HTTP2.defaultMaxFrameSize
-    private var closing = false
+    var connectionWindow = HTTP2.defaultWindow
+    var peerInitialWindow = HTTP2.defaultWindow
+    var peerMaxFrameSize = HTTP2.defaultMaxFrameSize
+    var closing = false
+    /// A read was asked for while the socket did not take our writes: it is passed on once it does.
+    var readHeld = false
     /// Streams whose `pending` messages still have to be written.
-    private var streamsWithPending: [Stream] = []
+    var streamsWithPending: [Stream] = []
     /// Streams with `unsent` bytes, in the order they started waiting.
-    private var streamsWaiting: [Stream] = []
+    var streamsWaiting: [Stream] = []
+    /// The bytes of all streams' `unsent`.
+    var backlogBytes = 0
 
     init(router: GRPCRouter, limits: Limits, allocator: ByteBufferAllocator) {
         self.router = router
@@ -86,12 +133,16 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         decoder = HPACKDecoder(allocator: allocator, maxDynamicTableSize: HPACKDecoder.maxDynamicTableSize,
                                maxHeaderListSize: limits.maxHeaderListBytes)
         output = HTTP2Output(allocator: allocator)
+        inboundConnectionWindow = max(limits.windowBytes, HTTP2.defaultWindow)
     }
 
     /// What the connection holds for its client, for the bounds' tests: open streams, streams whose data waits
-    /// for the client's window.
+    /// for the client's window, response bytes waiting, request bytes buffered.
     var openStreamCount: Int { streams.count }
     var waitingStreamCount: Int { streamsWaiting.count }
+    var waitingResponseBytes: Int { backlogBytes }
+    var bufferedRequestByteCount: Int { bufferedRequestBytes }
+    var isReadHeld: Bool { readHeld }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -135,12 +186,26 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
+    /// Reading waits while the socket does not take our writes: every frame read may call for a reply (a PING's,
+    /// a SETTINGS' acknowledgement, a response), and a client that sends without reading would otherwise make
+    /// them pile up without bound.
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         let open = streams.values
         streams = [:]
         streamsWaiting = []
         streamsWithPending = []
+        streamsHolding = []
         for stream in open { cancel(stream) }
+        backlogBytes = 0
+        bufferedRequestBytes = 0
         context.fireChannelInactive()
     }
 
@@ -149,13 +214,22 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { wakeBlockedStreams() }
+        if context.channel.isWritable {
+            sendWaiting()
+            wakeBlockedStreams()
+            deliverHeld()
+            flushSoon(context)
+            if readHeld {
+                readHeld = false
+                context.read()
+            }
+        }
         context.fireChannelWritabilityChanged()
     }
 
     // MARK: frames in
 
-    private func handle(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+    func handle(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
         if let block = headerBlock, frame.type != HTTP2.FrameType.continuation.rawValue || frame.streamID != block.streamID {
             throw HTTP2.ConnectionError(.protocolError, "a header block was interrupted before END_HEADERS")
         }
@@ -189,7 +263,13 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             guard !isIdle(frame.streamID) else {
                 throw HTTP2.ConnectionError(.protocolError, "RST_STREAM on stream \(frame.streamID), which was never opened")
             }
-            if let stream = streams.removeValue(forKey: frame.streamID) { cancel(stream) }
+            if let stream = streams.removeValue(forKey: frame.streamID) {
+                if case .unary = stream.method, stream.requestsEnded, !stream.call.ended {
+                    stream.call.abandoned = true
+                    abandonedCalls += 1
+                }
+                cancel(stream)
+            }
         case .settings: try receivedSettings(frame)
         case .pushPromise: throw HTTP2.ConnectionError(.protocolError, "a client cannot push")
         case .ping:
@@ -206,23 +286,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func receivedData(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
-        guard frame.streamID != 0 else { throw HTTP2.ConnectionError(.protocolError, "DATA on stream 0") }
-        let flowControlled = frame.payload.readableBytes
-        creditConnection(flowControlled)
-        guard let stream = streams[frame.streamID], !stream.call.ended, !stream.requestsEnded else {
-            if frame.streamID > highestStreamID {
-                throw HTTP2.ConnectionError(.protocolError, "DATA on stream \(frame.streamID), which was never opened")
-            }
-            return  // A stream that ended meanwhile: its data has nobody to go to.
-        }
-        let data = try HTTP2.unpadded(frame)
-        creditStream(frame.streamID, stream, flowControlled)
-        received(data, on: stream)
-        if frame.has(HTTP2.Flags.endStream), streams[frame.streamID] === stream { endRequests(stream) }
-    }
-
-    private func receivedHeaders(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+    func receivedHeaders(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
         guard frame.streamID != 0 else { throw HTTP2.ConnectionError(.protocolError, "HEADERS on stream 0") }
         var fragment = try HTTP2.unpadded(frame)
         if frame.has(HTTP2.Flags.priority) {
@@ -242,8 +306,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func receivedHeaderBlock(_ streamID: UInt32, _ block: ByteBuffer, endStream: Bool,
-                                     context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+    func receivedHeaderBlock(_ streamID: UInt32, _ block: ByteBuffer, endStream: Bool,
+                             context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
         // Every block is decoded, even one that is then ignored: it may change the HPACK table.
         var block = block
         let headers: HPACKHeaders
@@ -254,20 +318,21 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
         if let stream = streams[streamID] {
             // Trailers from the client: only END_STREAM matters.
-            if endStream { endRequests(stream) }
+            if endStream { receivedEnd(of: stream) }
             return
         }
         guard streamID > highestStreamID else { return }  // A stream that is closed already.
         guard streamID % 2 == 1 else { throw HTTP2.ConnectionError(.protocolError, "a client opened the even stream \(streamID)") }
         highestStreamID = streamID
-        guard streams.count < limits.maxConcurrentStreams else {
+        guard streams.count + abandonedCalls < limits.maxConcurrentStreams,
+              backlogBytes <= limits.maxConnectionBacklogBytes else {
             writeResetStream(streamID, .refusedStream)
             return
         }
         open(streamID, headers: headers, endStream: endStream, context: context)
     }
 
-    private func receivedSettings(_ frame: HTTP2.Frame) throws(HTTP2.ConnectionError) {
+    func receivedSettings(_ frame: HTTP2.Frame) throws(HTTP2.ConnectionError) {
         guard let change = try HTTP2.settings(frame) else { return }
         if let window = change.initialWindow {
             let delta = window - peerInitialWindow
@@ -284,9 +349,10 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         // A larger window may free what waits, and lets blocked senders go on.
         sendWaiting()
         wakeBlockedStreams()
+        deliverHeld()
     }
 
-    private func receivedWindowUpdate(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
+    func receivedWindowUpdate(_ frame: HTTP2.Frame, context: ChannelHandlerContext) throws(HTTP2.ConnectionError) {
         guard let raw = frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt32.self),
               frame.payload.readableBytes == 4 else {
             throw HTTP2.ConnectionError(.frameSizeError, "malformed WINDOW_UPDATE")
@@ -310,12 +376,19 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             if stream.unsent != nil { sendWaiting() }
         }
         wakeBlockedStreams()
+        deliverHeld()
         flushSoon(context)
+    }
+
+    /// Whether the client never opened `streamID`: frames other than HEADERS on such a stream are a
+    /// PROTOCOL_ERROR (RFC 9113 §5.1). Even IDs belong to the server, which opens none.
+    func isIdle(_ streamID: UInt32) -> Bool {
+        streamID > highestStreamID || streamID % 2 == 0
     }
 
     // MARK: calls
 
-    private func open(_ streamID: UInt32, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
+    func open(_ streamID: UInt32, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
         guard let path = headers.first(name: ":path"), let method = router.method(forPath: path) else {
             writeTrailersOnly(streamID, status: GRPCStatus(.unimplemented, "unknown method \(headers.first(name: ":path") ?? "")"),
                               requestsEnded: endStream, context: context)
@@ -328,7 +401,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         }
         let call = ServerCall(eventLoop: context.eventLoop, allocator: context.channel.allocator, requestHeaders: headers,
                               streamID: streamID, connection: self)
-        let stream = Stream(call: call, method: method, maxMessageBytes: limits.maxMessageBytes, window: peerInitialWindow)
+        let stream = Stream(call: call, method: method, maxMessageBytes: limits.maxMessageBytes, window: peerInitialWindow,
+                            inboundWindow: limits.windowBytes)
         streams[streamID] = stream
         if let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCTimeout.parse) {
             stream.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
@@ -336,57 +410,13 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             }
         }
         if case .streaming(let start) = method { stream.receiver = start(call) }
-        if endStream { endRequests(stream) }
-    }
-
-    private func received(_ bytes: ByteBuffer, on stream: Stream) {
-        let messages: [ByteBuffer]
-        do {
-            messages = try stream.reader.append(bytes)
-        } catch MessageReader.Failure.tooLarge(let length) {
-            reject(stream, GRPCStatus(.resourceExhausted,
-                                      "grpc: received message larger than max (\(length) vs. \(limits.maxMessageBytes))"))
-            return
-        } catch {
-            reject(stream, GRPCStatus(.internal, "grpc: compressed message received but no compression was negotiated"))
-            return
-        }
-        for message in messages {
-            switch stream.method {
-            case .unary:
-                stream.unaryRequestCount += 1
-                stream.unaryRequest = message
-            case .streaming:
-                stream.receiver?.received(message)
-            }
-        }
-    }
-
-    private func endRequests(_ stream: Stream) {
-        guard !stream.requestsEnded else { return }
-        stream.requestsEnded = true
-        if stream.reader.hasPartialMessage {
-            reject(stream, GRPCStatus(.internal, "grpc: the request ended inside a message"))
-            return
-        }
-        switch stream.method {
-        case .unary(let handle):
-            guard stream.unaryRequestCount == 1, let request = stream.unaryRequest else {
-                finish(stream.call, status: GRPCStatus(.unimplemented,
-                                                       "grpc: a unary call needs exactly one request message, got \(stream.unaryRequestCount)"))
-                return
-            }
-            stream.unaryRequest = nil
-            handle(request, stream.call)
-        case .streaming:
-            stream.receiver?.requestsEnded()
-        }
+        if endStream { receivedEnd(of: stream) }
     }
 
     /// The call's deadline passed. A response still waiting for the client's window is dropped with the
     /// stream: the client has given up on it, and keeping it would let a client that never opens its window
     /// hold every response it asked for.
-    private func expire(_ streamID: UInt32) {
+    func expire(_ streamID: UInt32) {
         guard let stream = streams[streamID] else { return }
         stream.deadline = nil
         if stream.unsent != nil {
@@ -398,14 +428,14 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     /// Ends a call that its receiver did not end (a fault in what the client sent, or its deadline): the
     /// receiver hears `cancelled`, so that what it holds for the call (a watch's store watchers) is released.
-    private func reject(_ stream: Stream, _ status: GRPCStatus) {
+    func reject(_ stream: Stream, _ status: GRPCStatus) {
         let receiver = stream.receiver
         finish(stream.call, status: status)
         receiver?.cancelled()
     }
 
     /// Ends the stream with RST_STREAM, dropping whatever it still had to send.
-    private func reset(_ stream: Stream, _ code: HTTP2.ErrorCode) {
+    func reset(_ stream: Stream, _ code: HTTP2.ErrorCode) {
         guard streams[stream.call.streamID] === stream else { return }
         streams[stream.call.streamID] = nil
         cancel(stream)
@@ -413,211 +443,26 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         if let context { flushSoon(context) }
     }
 
-    /// Forgets a stream removed from `streams`: its receiver hears `cancelled` unless the call had ended.
-    private func cancel(_ stream: Stream) {
+    /// Forgets a stream removed from `streams`: its receiver hears `cancelled` unless the call had ended, and
+    /// what it held is released.
+    func cancel(_ stream: Stream) {
         stream.call.ended = true
         stream.pending = nil
-        if stream.unsent != nil {
+        if let unsent = stream.unsent {
             stream.unsent = nil
+            backlogBytes -= unsent.readableBytes
             streamsWaiting.removeAll { $0 === stream }
         }
         stream.trailers = nil
         stream.deadline?.cancel()
         stream.deadline = nil
+        releaseRequests(of: stream)
         stream.receiver?.cancelled()
         stream.receiver = nil
     }
 
-    // MARK: sending (on the event loop, via ServerCall)
-
-    func send(_ message: ByteBuffer, on call: ServerCall) {
-        guard !call.ended, let context else { return }
-        sendFramed(GRPCFraming.frame(message, allocator: context.channel.allocator), on: call)
-    }
-
-    func sendFramed(_ messages: ByteBuffer, on call: ServerCall) {
-        guard !call.ended, let context, let stream = streams[call.streamID] else { return }
-        if !stream.headersSent {
-            stream.headersSent = true
-            writeHeaders(call.streamID, GRPCHeaderBlock.responseHeaders, endStream: false)
-        }
-        var framed = messages
-        // Messages sent before the next flush share one run of DATA: a watch stream delivering to a hundred
-        // watchers costs one frame, not a hundred, on the wire and in the client.
-        if var pending = stream.pending {
-            stream.pending = nil
-            if pending.readableBytes + framed.readableBytes > Self.batchBytes {
-                // Full: out it goes, and this message starts the next batch.
-                writeData(pending, on: stream)
-                stream.pending = framed
-            } else {
-                if pending.capacity < Self.batchBytes {
-                    // The second message: gather into a buffer of the batch's full size, allocated once (growing
-                    // one by reallocation would fault in fresh pages again and again).
-                    var batch = context.channel.allocator.buffer(capacity: Self.batchBytes)
-                    batch.writeBuffer(&pending)
-                    pending = batch
-                }
-                pending.writeBuffer(&framed)
-                stream.pending = pending
-            }
-        } else {
-            stream.pending = framed
-            streamsWithPending.append(stream)
-        }
-        flushSoon(context)
-    }
-
-    func finish(_ call: ServerCall, status: GRPCStatus) {
-        guard !call.ended, let context else { return }
-        call.ended = true
-        guard let stream = streams[call.streamID] else { return }
-        writePending(of: stream)
-        stream.receiver = nil
-        var trailers = context.channel.allocator.buffer(capacity: 64)
-        GRPCHeaderBlock.trailers(status, trailersOnly: !stream.headersSent, to: &trailers)
-        if stream.unsent == nil {
-            close(stream, trailers: trailers)
-        } else {
-            // The deadline stays armed: past it, what still waits for the client's window is dropped.
-            stream.trailers = trailers
-        }
-        flushSoon(context)
-    }
-
-    /// False while the client's windows for the call are closed or the socket's send buffer is full; the call's
-    /// receiver then hears `becameWritable` once they open again.
-    func isWritable(_ call: ServerCall) -> Bool {
-        guard !call.ended, let stream = streams[call.streamID], let context else { return false }
-        let writable = stream.window > (stream.pending?.readableBytes ?? 0) && stream.unsent == nil && connectionWindow > 0
-            && context.channel.isWritable
-        if !writable { stream.blocked = true }
-        return writable
-    }
-
-    private func wakeBlockedStreams() {
-        guard let context, context.channel.isWritable, connectionWindow > 0 else { return }
-        for stream in streams.values where stream.blocked && stream.window > 0 && stream.unsent == nil {
-            stream.blocked = false
-            stream.receiver?.becameWritable()
-        }
-    }
-
-    // MARK: frames out
-
-    /// Writes what is pending, then hands everything written since the last flush to the socket at once.
-    private func flushOutput(_ context: ChannelHandlerContext) {
-        if !streamsWithPending.isEmpty {
-            for stream in streamsWithPending { writePending(of: stream) }
-            streamsWithPending.removeAll(keepingCapacity: true)
-        }
-        output.flush(context)
-    }
-
-    /// Coalesces flushes: inside a read burst the read-complete flushes; otherwise one flush is queued behind
-    /// whatever other responses are already queued for this event loop.
-    private func flushSoon(_ context: ChannelHandlerContext) {
-        guard output.needsScheduledFlush() else { return }
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self, self.output.takeScheduledFlush(), let context = self.context else { return }
-            self.flushOutput(context)
-        }
-    }
-
-    private func writePending(of stream: Stream) {
-        guard let data = stream.pending else { return }
-        stream.pending = nil
-        // A stream reset by the client meanwhile has nobody to read it.
-        guard streams[stream.call.streamID] === stream else { return }
-        writeData(data, on: stream)
-    }
-
-    /// Sends what the windows allow now; the rest waits in `unsent`, behind which nothing else of the stream
-    /// may pass.
-    private func writeData(_ data: ByteBuffer, on stream: Stream) {
-        if stream.unsent != nil {
-            var data = data
-            stream.unsent!.writeBuffer(&data)  // Safe to force: just checked.
-            return
-        }
-        var data = data
-        sendAllowed(&data, on: stream)
-        if data.readableBytes > 0 {
-            stream.unsent = data
-            streamsWaiting.append(stream)
-        }
-    }
-
-    /// Writes DATA frames from `data` while the stream's and the connection's windows allow.
-    private func sendAllowed(_ data: inout ByteBuffer, on stream: Stream) {
-        while data.readableBytes > 0 {
-            let length = min(data.readableBytes, peerMaxFrameSize, connectionWindow, stream.window)
-            guard length > 0 else { return }
-            HTTP2.writeFrameHeader(.data, length: length, streamID: stream.call.streamID, to: &output.frames)
-            // Safe to force: `length` is at most the readable bytes.
-            let payload = data.readSlice(length: length)!
-            if length >= Self.copyLimit, let context {
-                output.handOver(context)
-                context.write(wrapOutboundOut(payload), promise: nil)
-            } else {
-                output.frames.writeImmutableBuffer(payload)
-            }
-            connectionWindow -= length
-            stream.window -= length
-        }
-    }
-
-    /// Retries the streams waiting for a window, in order; a finished stream whose data is all out gets its
-    /// trailers.
-    private func sendWaiting() {
-        guard !streamsWaiting.isEmpty else { return }
-        var stillWaiting: [Stream] = []
-        for stream in streamsWaiting {
-            guard streams[stream.call.streamID] === stream, var data = stream.unsent else { continue }
-            stream.unsent = nil
-            sendAllowed(&data, on: stream)
-            if data.readableBytes > 0 {
-                stream.unsent = data
-                stillWaiting.append(stream)
-            } else if let trailers = stream.trailers {
-                stream.trailers = nil
-                close(stream, trailers: trailers)
-            }
-        }
-        streamsWaiting = stillWaiting
-    }
-
-    /// Ends the stream with `trailers`; a client still sending is told to stop (as gRPC servers do).
-    private func close(_ stream: Stream, trailers: ByteBuffer) {
-        streams[stream.call.streamID] = nil
-        stream.deadline?.cancel()
-        stream.deadline = nil
-        writeHeaders(stream.call.streamID, trailers.readableBytesView, endStream: true)
-        if !stream.requestsEnded { writeResetStream(stream.call.streamID, .noError) }
-    }
-
-    private func writeTrailersOnly(_ streamID: UInt32, status: GRPCStatus, requestsEnded: Bool, context: ChannelHandlerContext) {
-        var block = context.channel.allocator.buffer(capacity: 64)
-        GRPCHeaderBlock.trailers(status, trailersOnly: true, to: &block)
-        writeHeaders(streamID, block.readableBytesView, endStream: true)
-        if !requestsEnded { writeResetStream(streamID, .noError) }
-        flushSoon(context)
-    }
-
-    private func writeHeaders<Block: Collection>(_ streamID: UInt32, _ block: Block, endStream: Bool) where Block.Element == UInt8 {
-        HTTP2.writeHeaderBlock(block, streamID: streamID, endStream: endStream, maxFrameSize: peerMaxFrameSize, to: &output.frames)
-    }
-
-    private func writeResetStream(_ streamID: UInt32, _ code: HTTP2.ErrorCode) {
-        HTTP2.writeResetStream(streamID, code, to: &output.frames)
-    }
-
-    private func writeWindowUpdate(streamID: UInt32, increment: Int) {
-        HTTP2.writeWindowUpdate(streamID: streamID, increment: increment, to: &output.frames)
-    }
-
     /// Ends the connection over a protocol fault: GOAWAY naming the last stream we handled, then close.
-    private func goAway(_ error: any Error, context: ChannelHandlerContext) {
+    func goAway(_ error: any Error, context: ChannelHandlerContext) {
         let fault = error as? HTTP2.ConnectionError ?? HTTP2.ConnectionError(.internalError, "\(error)")
         closing = true
         let debug = Array(fault.message.utf8.prefix(256))
@@ -626,30 +471,5 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         output.frames.writeBytes(debug)
         flushOutput(context)
         context.close(promise: nil)
-    }
-
-    /// Whether the client never opened `streamID`: frames other than HEADERS on such a stream are a
-    /// PROTOCOL_ERROR (RFC 9113 §5.1). Even IDs belong to the server, which opens none.
-    private func isIdle(_ streamID: UInt32) -> Bool {
-        streamID > highestStreamID || streamID % 2 == 0
-    }
-
-    // MARK: inbound flow control
-
-    private func creditConnection(_ bytes: Int) {
-        connectionConsumed += bytes
-        if connectionConsumed >= limits.windowBytes / 2 {
-            writeWindowUpdate(streamID: 0, increment: connectionConsumed)
-            connectionConsumed = 0
-        }
-    }
-
-    private func creditStream(_ streamID: UInt32, _ stream: Stream, _ bytes: Int) {
-        stream.consumedSinceUpdate += bytes
-        // Our advertised initial stream window is `windowBytes`; top it up at half.
-        if stream.consumedSinceUpdate >= limits.windowBytes / 2, !stream.requestsEnded {
-            writeWindowUpdate(streamID: streamID, increment: stream.consumedSinceUpdate)
-            stream.consumedSinceUpdate = 0
-        }
     }
 }

@@ -31,64 +31,91 @@ public enum GRPCFraming {
     }
 }
 
-/// Splits a stream's DATA into messages. Whole messages inside one frame are sliced out without a copy; only a
-/// message spread over several frames is gathered.
+/// Splits a stream's DATA into messages, handed out one at a time so that a call that cannot take more for now
+/// leaves the rest here (its client's window then closes). Whole messages inside one frame are sliced out
+/// without a copy; only bytes left over once the whole messages are out are gathered, into a buffer of our own
+/// (a slice would keep the read it came from alive).
 struct MessageReader {
     enum Failure: Error {
         case compressed
         case tooLarge(Int)
     }
 
+    /// The most a gathering buffer reserves ahead of the bytes it holds: a 5-byte prefix announcing a large
+    /// message must not make us allocate all of it before the message's bytes come.
+    static let reserveAheadBytes = 256 << 10
+
     let maxMessageBytes: Int
-    private var pending: ByteBuffer?
+    /// Bytes not yet handed out, beginning at a message's prefix.
+    private var buffered: ByteBuffer?
+    /// Whether `buffered` is a buffer of our own rather than a slice of a read.
+    private var gathering = false
 
     init(maxMessageBytes: Int) {
         self.maxMessageBytes = maxMessageBytes
     }
 
-    var hasPartialMessage: Bool { pending.map { $0.readableBytes > 0 } ?? false }
+    /// The bytes this reader keeps alive: what it holds, or the capacity of its own buffer.
+    var heldBytes: Int {
+        guard let buffered else { return 0 }
+        return gathering ? buffered.capacity : buffered.readableBytes
+    }
 
-    /// Appends a frame's bytes and returns the messages completed by it. Of a message begun in an earlier frame,
-    /// only its own remaining bytes are copied, never the rest of the frame.
-    mutating func append(_ data: ByteBuffer) throws -> [ByteBuffer] {
-        var buffer = data
-        var messages: [ByteBuffer] = []
-        if var partial = pending {
-            pending = nil
-            // Complete the prefix first, then the message it announces.
-            if partial.readableBytes < GRPCFraming.reservedPrefix {
-                partial.take(upTo: GRPCFraming.reservedPrefix - partial.readableBytes, from: &buffer)
-                if partial.readableBytes < GRPCFraming.reservedPrefix {
-                    pending = partial
-                    return []
-                }
-            }
-            let length = try Self.messageLength(at: partial.readerIndex, in: partial, maxMessageBytes: maxMessageBytes)
-            partial.take(upTo: GRPCFraming.reservedPrefix + length - partial.readableBytes, from: &buffer)
-            guard partial.readableBytes == GRPCFraming.reservedPrefix + length else {
-                pending = partial
-                return []
-            }
-            partial.moveReaderIndex(forwardBy: GRPCFraming.reservedPrefix)
-            messages.append(partial)
+    /// Whether bytes of an incomplete message are held (meaningful once `next()` returned nil).
+    var hasPartialMessage: Bool { (buffered?.readableBytes ?? 0) > 0 }
+
+    /// Adds a frame's bytes behind those not yet handed out.
+    mutating func append(_ data: ByteBuffer) {
+        guard var current = buffered, current.readableBytes > 0 else {
+            buffered = data
+            gathering = false
+            return
         }
-        while buffer.readableBytes >= GRPCFraming.reservedPrefix {
-            let length = try Self.messageLength(at: buffer.readerIndex, in: buffer, maxMessageBytes: maxMessageBytes)
-            guard buffer.readableBytes >= GRPCFraming.reservedPrefix + length else { break }
-            buffer.moveReaderIndex(forwardBy: GRPCFraming.reservedPrefix)
-            // Safe to force: `length` readable bytes were just checked.
-            messages.append(buffer.readSlice(length: length)!)
+        var data = data
+        if !gathering {
+            var own = Self.buffer(for: current, adding: data.readableBytes)
+            own.writeBuffer(&current)
+            current = own
+            gathering = true
         }
-        if buffer.readableBytes > 0 {
-            // Keep the partial message in a buffer of its own, sized for all of it once its length is known, so
-            // later frames' bytes are appended without reallocating.
-            let length = buffer.readableBytes >= GRPCFraming.reservedPrefix
-                ? try Self.messageLength(at: buffer.readerIndex, in: buffer, maxMessageBytes: maxMessageBytes) : 0
-            var rest = ByteBufferAllocator().buffer(capacity: max(buffer.readableBytes, GRPCFraming.reservedPrefix + length))
-            rest.writeBuffer(&buffer)
-            pending = rest
+        buffered = nil  // So the write below finds the buffer uniquely referenced and does not copy it.
+        current.writeBuffer(&data)
+        buffered = current
+    }
+
+    /// The next whole message, or nil until more bytes come.
+    mutating func next() throws -> ByteBuffer? {
+        guard var buffer = buffered, buffer.readableBytes >= GRPCFraming.reservedPrefix else {
+            keepRest()
+            return nil
         }
-        return messages
+        let length = try Self.messageLength(at: buffer.readerIndex, in: buffer, maxMessageBytes: maxMessageBytes)
+        guard buffer.readableBytes >= GRPCFraming.reservedPrefix + length else {
+            keepRest()
+            return nil
+        }
+        buffer.moveReaderIndex(forwardBy: GRPCFraming.reservedPrefix)
+        // Safe to force: `length` readable bytes were just checked.
+        let message = buffer.readSlice(length: length)!
+        buffered = buffer.readableBytes > 0 ? buffer : nil
+        return message
+    }
+
+    /// Moves an incomplete message left in a slice of a read into a buffer of its own, sized for as much of the
+    /// message as may be reserved ahead.
+    private mutating func keepRest() {
+        guard !gathering, var rest = buffered else { return }
+        var own = Self.buffer(for: rest, adding: 0)
+        own.writeBuffer(&rest)
+        buffered = own
+        gathering = true
+    }
+
+    private static func buffer(for bytes: ByteBuffer, adding count: Int) -> ByteBuffer {
+        let held = bytes.readableBytes + count
+        let announced = bytes.readableBytes >= GRPCFraming.reservedPrefix
+            ? Int(bytes.getInteger(at: bytes.readerIndex + 1, as: UInt32.self) ?? 0) + GRPCFraming.reservedPrefix : 0
+        return ByteBufferAllocator().buffer(capacity: max(held, min(announced, held + reserveAheadBytes)))
     }
 
     /// The length announced by the prefix at `index`, checked against the limits.

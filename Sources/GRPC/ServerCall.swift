@@ -4,7 +4,7 @@ import NIOHPACK
 /// One gRPC call on the server: the handler's way to answer. `send`, `respond` and `finish` may be called from
 /// any thread (they hop to the connection's event loop when needed); calls after the call ended are ignored.
 public final class ServerCall: @unchecked Sendable {
-    // @unchecked Sendable: `connection` and `ended` are only touched on `eventLoop`; everything else is immutable.
+    // @unchecked Sendable: `connection`, `ended` and `abandoned` are only touched on `eventLoop`; everything else is immutable.
     public let eventLoop: EventLoop
     public let allocator: ByteBufferAllocator
     /// The request's headers (path, metadata such as `authorization`, `grpc-timeout`).
@@ -12,6 +12,8 @@ public final class ServerCall: @unchecked Sendable {
     let streamID: UInt32
     weak var connection: GRPCConnectionHandler?
     var ended = false
+    /// Reset by the client while its (unary) handler still worked on it: see `GRPCConnectionHandler.abandonedCalls`.
+    var abandoned = false
 
     init(eventLoop: EventLoop, allocator: ByteBufferAllocator, requestHeaders: HPACKHeaders, streamID: UInt32,
          connection: GRPCConnectionHandler) {
@@ -52,6 +54,20 @@ public final class ServerCall: @unchecked Sendable {
     public var isWritable: Bool {
         eventLoop.preconditionInEventLoop()
         return connection?.isWritable(self) ?? false
+    }
+
+    /// Stops handing request messages to the receiver until `resumeRequests()`: for a call that answers
+    /// asynchronously and would otherwise take requests faster than it can answer them. The messages wait in
+    /// the connection, and once they fill the call's window the client waits too. Call on the event loop.
+    public func pauseRequests() {
+        eventLoop.preconditionInEventLoop()
+        connection?.setRequestsPaused(true, on: self)
+    }
+
+    /// Hands the receiver the requests that waited, and those that come, again. Call on the event loop.
+    public func resumeRequests() {
+        eventLoop.preconditionInEventLoop()
+        connection?.setRequestsPaused(false, on: self)
     }
 
     private func onLoop(_ body: @escaping @Sendable (ServerCall) -> Void) {

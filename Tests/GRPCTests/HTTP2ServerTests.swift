@@ -35,12 +35,32 @@ final class WireClient {
 
     /// How many streaming calls' receivers heard `cancelled`.
     let cancellations = Counter()
+    /// Calls of `Hold`, which answers only when told; touched on the embedded loop only.
+    final class HeldCalls: @unchecked Sendable {
+        var calls: [ServerCall] = []
+    }
+    let held = HeldCalls()
+    /// How many times the server asked its channel for a read.
+    let reads = Counter()
+
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        let reads: Counter
+        init(reads: Counter) { self.reads = reads }
+        func read(context: ChannelHandlerContext) {
+            reads.increment()
+            context.read()
+        }
+    }
 
     /// Echo methods: the unary one answers with its request; the streaming one echoes each message and ends
     /// with OK when the client half-closes. `Flood` answers a message of one byte N with N one-byte messages,
     /// sent only while the call is writable, then OK.
-    static func makeRouter(cancellations: Counter?) -> GRPCRouter {
+    static let holdPath = "/test.Echo/Hold"
+
+    static func makeRouter(cancellations: Counter?, held: HeldCalls? = nil) -> GRPCRouter {
         var router = GRPCRouter()
+        router.register("test.Echo", "Hold", .unary { _, call in held?.calls.append(call) })
         router.register("test.Echo", "Unary", .unary { request, call in call.respond(request) })
         router.register("test.Echo", "Stream", .streaming { call in Echo(call: call, cancellations: cancellations) })
         router.register("test.Echo", "Flood", .streaming { call in Flood(call: call) })
@@ -81,11 +101,13 @@ final class WireClient {
         }
     }
 
-    init(maxConcurrentStreams: Int = 100) throws {
-        let limits = GRPCConnectionHandler.Limits(maxMessageBytes: 1 << 20, windowBytes: 1 << 20,
+    init(maxConcurrentStreams: Int = 100, adjust: (inout GRPCConnectionHandler.Limits) -> Void = { _ in }) throws {
+        var limits = GRPCConnectionHandler.Limits(maxMessageBytes: 1 << 20, windowBytes: 1 << 20,
                                                   maxConcurrentStreams: maxConcurrentStreams,
                                                   maxFrameBytes: 1 << 20, maxHeaderListBytes: 1 << 16)
-        let router = Self.makeRouter(cancellations: cancellations)
+        adjust(&limits)
+        let router = Self.makeRouter(cancellations: cancellations, held: held)
+        try channel.pipeline.syncOperations.addHandler(ReadCounter(reads: reads))
         try channel.pipeline.syncOperations.addHandler(
             GRPCConnectionHandler(router: router, limits: limits, allocator: channel.allocator))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -493,5 +515,147 @@ final class WireClient {
             #expect(encoded.count <= 9)
             #expect(GRPCTimeout.parse(encoded).map { $0 <= max(timeout, .milliseconds(1)) } == true)
         }
+    }
+}
+
+/// Backpressure: a client that sends without reading, or faster than its calls answer, is slowed down rather
+/// than buffered for.
+@Suite struct HTTP2ServerBackpressureTests {
+    static func resetCode(_ frames: [WrittenFrame], stream: UInt32) -> HTTP2.ErrorCode? {
+        frames.last { $0.type == .rstStream && $0.streamID == stream }.flatMap { frame in
+            frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt32.self).flatMap(HTTP2.ErrorCode.init)
+        }
+    }
+
+    @Test func readingWaitsWhileTheSocketTakesNoMoreWrites() throws {
+        let client = try WireClient()
+        try client.deliver(WireClient.preface())
+        client.channel.isWritable = false
+        client.channel.pipeline.fireChannelWritabilityChanged()
+        let before = client.reads.count
+        client.channel.pipeline.read()
+        #expect(client.reads.count == before, "no read while our writes are not taken")
+        #expect(try client.handler.isReadHeld)
+        client.channel.isWritable = true
+        client.channel.pipeline.fireChannelWritabilityChanged()
+        #expect(client.reads.count == before + 1)
+    }
+
+    @Test func dataWaitsWhileTheSocketTakesNoMoreWrites() throws {
+        let client = try WireClient()
+        try client.deliver(WireClient.preface())
+        _ = try client.written()
+        client.channel.isWritable = false
+        client.channel.pipeline.fireChannelWritabilityChanged()
+        var bytes = try client.open(1, path: WireClient.unaryPath)
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 1, WireClient.message([1, 2, 3]))
+        bytes.writeBuffer(&data)
+        try client.deliver(bytes)
+        #expect(try client.written().filter { $0.type == .data }.isEmpty)
+        #expect(try client.handler.waitingResponseBytes == 8)
+        client.channel.isWritable = true
+        client.channel.pipeline.fireChannelWritabilityChanged()
+        client.channel.embeddedEventLoop.run()
+        let frames = try client.written().filter { $0.streamID == 1 }
+        #expect(frames.first { $0.type == .data }?.payload == WireClient.message([1, 2, 3]))
+        #expect(try HTTP2ServerBoundsTests.status(frames, client, stream: 1)?.first(name: "grpc-status") == "0")
+        #expect(try client.handler.waitingResponseBytes == 0)
+    }
+
+    /// A streaming call whose client never reads its answers stops being handed requests: what waits to be
+    /// sent stays bounded, the requests wait in their window (no WINDOW_UPDATE for them), and a client that
+    /// sends past it breaks the protocol. Opening the window delivers everything, in order.
+    @Test func aCallWhoseClientDoesNotReadStopsTakingRequests() throws {
+        let backlog = 4096
+        let client = try WireClient { $0.maxStreamBacklogBytes = backlog }
+        var bytes = WireClient.preface(initialWindow: 0)
+        var open = try client.open(1, path: WireClient.streamPath)
+        bytes.writeBuffer(&open)
+        let body = [UInt8](repeating: 7, count: 95)
+        for _ in 0..<2000 {
+            var data = WireClient.frame(.data, streamID: 1, WireClient.message(body))
+            bytes.writeBuffer(&data)
+        }
+        try client.deliver(bytes)
+        let frames = try client.written()
+        #expect(!frames.contains { $0.type == .windowUpdate && $0.streamID == 1 }, "taken requests only are credited")
+        let handler = try client.handler
+        #expect(handler.waitingResponseBytes <= backlog + GRPCConnectionHandler.batchBytes + 100)
+        #expect(handler.waitingResponseBytes > 0)
+        #expect(handler.bufferedRequestByteCount > 100_000, "the requests not taken wait in the connection")
+
+        try client.deliver(WireClient.windowUpdate(streamID: 0, 1 << 30))
+        var echoed = 0
+        for _ in 0..<100 where echoed < 2000 * 100 {
+            try client.deliver(WireClient.windowUpdate(streamID: 1, 1 << 20))
+            echoed += try client.written().filter { $0.type == .data && $0.streamID == 1 }.reduce(0) { $0 + $1.payload.readableBytes }
+        }
+        #expect(echoed == 2000 * 100)
+        #expect(try client.handler.bufferedRequestByteCount == 0)
+    }
+
+    @Test func dataPastTheConnectionsWindowIsAFlowControlError() throws {
+        let client = try WireClient { $0.maxStreamBacklogBytes = 0 }
+        var bytes = WireClient.preface(initialWindow: 0)
+        var open = try client.open(1, path: WireClient.streamPath)
+        bytes.writeBuffer(&open)
+        // Every request stays untaken (the first answer already fills the backlog), so none is credited: the
+        // client may send its 1 MiB window and no more.
+        let chunk = WireClient.frame(.data, streamID: 1, ByteBuffer(repeating: 0, count: 64 << 10))
+        for _ in 0..<17 { bytes.writeImmutableBuffer(chunk) }
+        var first = WireClient.frame(.data, streamID: 1, WireClient.message([1]))
+        bytes.writeBuffer(&first)
+        try client.deliver(bytes)
+        #expect(HTTP2ServerBoundsTests.goAwayCode(try client.written()) == .flowControlError)
+    }
+
+    @Test func newCallsAreRefusedWhileTheConnectionsResponsesWaitBeyondTheLimit() throws {
+        let client = try WireClient { $0.maxConnectionBacklogBytes = 1000 }
+        var bytes = WireClient.preface(initialWindow: 0)
+        var open = try client.open(1, path: WireClient.unaryPath)
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 1, WireClient.message(Array(repeating: 1, count: 2000)))
+        var next = try client.open(3, path: WireClient.unaryPath)
+        bytes.writeBuffer(&open)
+        bytes.writeBuffer(&data)
+        bytes.writeBuffer(&next)
+        try client.deliver(bytes)
+        #expect(Self.resetCode(try client.written(), stream: 3) == .refusedStream)
+    }
+
+    @Test func dataAfterEndStreamIsAStreamClosedError() throws {
+        let client = try WireClient()
+        var bytes = WireClient.preface(initialWindow: 0)
+        var open = try client.open(1, path: WireClient.floodPath)
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 1, WireClient.message([3]))
+        var late = WireClient.frame(.data, streamID: 1, WireClient.message([4]))
+        bytes.writeBuffer(&open)
+        bytes.writeBuffer(&data)
+        bytes.writeBuffer(&late)
+        try client.deliver(bytes)
+        #expect(Self.resetCode(try client.written(), stream: 1) == .streamClosed)
+        #expect(try client.handler.openStreamCount == 0)
+    }
+
+    /// Opening calls and resetting them at once ("rapid reset") cannot start more work than the stream limit
+    /// allows: a reset call counts until its handler answers.
+    @Test func callsResetBeforeTheirHandlerAnsweredCountAgainstTheStreamLimit() throws {
+        let client = try WireClient(maxConcurrentStreams: 2)
+        try client.deliver(WireClient.preface())
+        for streamID in [UInt32(1), 3] {
+            var bytes = try client.open(streamID, path: WireClient.holdPath)
+            var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: streamID, WireClient.message([1]))
+            var reset = WireClient.resetStream(streamID, .cancel)
+            bytes.writeBuffer(&data)
+            bytes.writeBuffer(&reset)
+            try client.deliver(bytes)
+        }
+        #expect(client.held.calls.count == 2)
+        try client.deliver(try client.open(5, path: WireClient.unaryPath))
+        #expect(Self.resetCode(try client.written(), stream: 5) == .refusedStream)
+        for call in client.held.calls { call.respond(ByteBuffer()) }
+        client.channel.embeddedEventLoop.run()
+        try client.deliver(try client.open(7, path: WireClient.unaryPath))
+        #expect(Self.resetCode(try client.written(), stream: 7) == nil)
+        #expect(try client.handler.openStreamCount == 1)
     }
 }

@@ -24,9 +24,8 @@ import Testing
             while wire.readableBytes > 0 {
                 let cut = min(wire.readableBytes, Int(generator.next() % 40) + 1 + (generator.next() % 4 == 0 ? 500 : 0))
                 // Safe to force: `cut` is at most the readable bytes.
-                for message in try reader.append(wire.readSlice(length: cut)!) {
-                    received.append(Array(message.readableBytesView))
-                }
+                reader.append(wire.readSlice(length: cut)!)
+                while let message = try reader.next() { received.append(Array(message.readableBytesView)) }
             }
             #expect(received == expected)
             #expect(!reader.hasPartialMessage)
@@ -35,11 +34,43 @@ import Testing
 
     @Test func limitsApplyToAMessageBegunInAnEarlierFrame() throws {
         var reader = MessageReader(maxMessageBytes: 100)
-        #expect(try reader.append(ByteBuffer(bytes: [0, 0, 0])).isEmpty)
-        #expect(throws: MessageReader.Failure.self) { try reader.append(ByteBuffer(bytes: [1, 0])) }
+        reader.append(ByteBuffer(bytes: [0, 0, 0]))
+        #expect(try reader.next() == nil)
+        reader.append(ByteBuffer(bytes: [1, 0]))
+        #expect(throws: MessageReader.Failure.self) { try reader.next() }
         var compressed = MessageReader(maxMessageBytes: 100)
-        #expect(try compressed.append(ByteBuffer(bytes: [1, 0])).isEmpty)
-        #expect(throws: MessageReader.Failure.self) { try compressed.append(ByteBuffer(bytes: [0, 0, 1, 9])) }
+        compressed.append(ByteBuffer(bytes: [1, 0]))
+        #expect(try compressed.next() == nil)
+        compressed.append(ByteBuffer(bytes: [0, 0, 1, 9]))
+        #expect(throws: MessageReader.Failure.self) { try compressed.next() }
+    }
+
+    /// A prefix announcing a large message reserves a bounded buffer, not the whole message.
+    @Test func anAnnouncedLengthIsNotAllocatedAhead() throws {
+        var reader = MessageReader(maxMessageBytes: 1 << 30)
+        var prefix = ByteBuffer()
+        prefix.writeMultipleIntegers(UInt8(0), UInt32(1 << 30), UInt8(1))
+        reader.append(prefix)
+        #expect(try reader.next() == nil)
+        #expect(reader.heldBytes <= MessageReader.reserveAheadBytes * 2)
+        reader.append(ByteBuffer(repeating: 2, count: 1000))
+        #expect(try reader.next() == nil)
+        #expect(reader.heldBytes <= MessageReader.reserveAheadBytes * 2)
+    }
+
+    /// Messages not taken yet stay in the reader, behind which later frames are kept in order.
+    @Test func messagesLeftInTheReaderComeOutInOrderAfterLaterFrames() throws {
+        var reader = MessageReader(maxMessageBytes: 1 << 20)
+        var wire = ByteBuffer()
+        for index in 0..<10 { wire.writeMultipleIntegers(UInt8(0), UInt32(1), UInt8(index)) }
+        reader.append(wire.readSlice(length: 30)!)
+        #expect(try reader.next() == ByteBuffer(bytes: [0]))
+        reader.append(wire.readSlice(length: 17)!)
+        reader.append(wire)
+        var rest: [UInt8] = []
+        while let message = try reader.next() { rest.append(contentsOf: message.readableBytesView) }
+        #expect(rest == Array(1..<10))
+        #expect(!reader.hasPartialMessage)
     }
 }
 
