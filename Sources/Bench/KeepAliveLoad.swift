@@ -60,7 +60,7 @@ public struct KeepAliveLoad: Sendable {
             let now = DispatchTime.now().uptimeNanoseconds
             guard issued.add(1) < total, now < deadline else {
                 finish()
-                stream?.send(ByteBuffer(), endStream: true)
+                stream?.halfClose()
                 return
             }
             var request = Etcdserverpb_LeaseKeepAliveRequest()

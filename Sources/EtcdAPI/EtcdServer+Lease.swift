@@ -62,12 +62,18 @@ extension EtcdServer {
 }
 
 /// One LeaseKeepAlive stream: each request renews a lease through the log and is answered with its TTL (0 when
-/// the lease does not exist, as etcd answers).
+/// the lease does not exist, as etcd answers). Renewals are pipelined up to `maxInFlight`; past that the stream
+/// takes no more requests until answers come (they wait in the connection, then in the client). When the client
+/// half-closes, the call ends with OK once every request is answered, as etcd's does.
 final class LeaseKeepAliveStream: ServerCallReceiver, @unchecked Sendable {
-    // @unchecked Sendable: `ended` is touched only on `call.eventLoop`; the rest is immutable.
+    // @unchecked Sendable: the mutable state is touched only on `call.eventLoop`.
+    static let maxInFlight = 64
+
     let server: EtcdServer
     let call: ServerCall
     private var ended = false
+    private var requestsDone = false
+    private var inFlight = 0
 
     init(server: EtcdServer, call: ServerCall) {
         self.server = server
@@ -83,12 +89,15 @@ final class LeaseKeepAliveStream: ServerCallReceiver, @unchecked Sendable {
             end(GRPCStatus(.internal, "grpc: error unmarshalling request: \(error)"))
             return
         }
+        inFlight += 1
+        if inFlight == Self.maxInFlight { call.pauseRequests() }
         server.member.apply(.leaseKeepAlive(id: request.id)) { result in
             self.call.eventLoop.execute { self.answer(request.id, result) }
         }
     }
 
     private func answer(_ id: Int64, _ result: Result<MVCCResponse, any Error>) {
+        inFlight -= 1
         guard !ended else { return }
         var wire = Etcdserverpb_LeaseKeepAliveResponse()
         wire.id = id
@@ -110,11 +119,18 @@ final class LeaseKeepAliveStream: ServerCallReceiver, @unchecked Sendable {
             call.send(try wire.grpcMessage())
         } catch {
             end(GRPCStatus(.internal, "podium: encoding a keep-alive response failed: \(error)"))
+            return
+        }
+        if requestsDone, inFlight == 0 {
+            end(.ok)
+        } else if inFlight == Self.maxInFlight - 1 {
+            call.resumeRequests()
         }
     }
 
     func requestsEnded() {
-        end(.ok)
+        requestsDone = true
+        if inFlight == 0 { end(.ok) }
     }
 
     func cancelled() {

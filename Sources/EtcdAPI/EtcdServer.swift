@@ -26,6 +26,9 @@ public final class EtcdServer: Sendable {
         public var watchProgressNotifyInterval = TimeAmount.minutes(10)
         /// Reported by Maintenance.Status.
         public var version = "3.4.0+podium.0.1"
+        /// Snapshot calls served at once; more are refused (RESOURCE_EXHAUSTED). Each holds a database snapshot
+        /// and a cursor for as long as its client takes to read.
+        public var maxSnapshotStreams = 8
 
         public init(clusterID: UInt64) {
             self.clusterID = clusterID
@@ -37,6 +40,8 @@ public final class EtcdServer: Sendable {
     public let directory: MemberDirectory
     /// The store's size as last measured (measuring reads RocksDB properties, so at most once a second).
     private let sizeCheck = Mutex<(measuredAt: ContinuousClock.Instant, bytes: Int64)?>(nil)
+    /// Snapshot calls being served.
+    let snapshotStreams = Mutex(0)
 
     public init(member: StoreMember, configuration: Configuration, directory: MemberDirectory) {
         self.member = member

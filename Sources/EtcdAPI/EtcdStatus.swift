@@ -24,6 +24,8 @@ enum EtcdStatus {
             case .noSpace:
                 return GRPCStatus(.resourceExhausted, error.description)
             }
+        case StoreError.tooManyRequests:
+            return GRPCStatus(.resourceExhausted, StoreError.tooManyRequests.description)
         case let error as StoreError:
             return GRPCStatus(.unavailable, error.description)
         case RaftError.configurationChangeRefused:

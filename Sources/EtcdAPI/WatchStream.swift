@@ -118,9 +118,9 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         }
     }
 
-    func requestsEnded() {
-        end(.ok)
-    }
+    /// The client sent its last request: as in etcd, its watchers keep getting events until it cancels the
+    /// call or the connection closes.
+    func requestsEnded() {}
 
     func cancelled() {
         stopWatchers()

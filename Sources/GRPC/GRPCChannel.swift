@@ -57,11 +57,9 @@ public final class GRPCChannel: Sendable {
     private func startUnary(_ path: String, request: ByteBuffer, timeout: TimeAmount?,
                             completion: @escaping (Result<ByteBuffer, GRPCStatus>) -> Void) {
         var response: ByteBuffer?
-        var giveUp: Scheduled<Void>?
         let stream = handler.value.open(path: path, timeout: timeout,
                                         onMessage: { response = $0 },
                                         onClose: { status in
-                                            giveUp?.cancel()
                                             if status.code != .ok {
                                                 completion(.failure(status))
                                             } else if let response {
@@ -71,11 +69,6 @@ public final class GRPCChannel: Sendable {
                                             }
                                         })
         stream.send(request, endStream: true)
-        if let timeout, !stream.closed {
-            giveUp = eventLoop.assumeIsolated().scheduleTask(in: timeout + .seconds(1)) {
-                stream.cancel(GRPCStatus(.deadlineExceeded, "no answer within \(timeout)"))
-            }
-        }
     }
 
     /// Opens a streaming call (client, server or bidirectional streaming). Call on `eventLoop`; the returned
@@ -121,6 +114,8 @@ public final class GRPCClientStream {
     var endStreamQueued = false
     var halfClosed = false
     var closed = false
+    /// Gives up on the call a second after its timeout (see `GRPCClientConnectionHandler.open`).
+    var deadline: Scheduled<Void>?
     let onMessage: (ByteBuffer) -> Void
     let onClose: (GRPCStatus) -> Void
 
@@ -138,6 +133,13 @@ public final class GRPCClientStream {
         guard !halfClosed, !closed else { return }
         halfClosed = endStream
         handler.send(message, on: self, endStream: endStream)
+    }
+
+    /// Half-closes the call without another message: the server hears that no more requests come.
+    public func halfClose() {
+        guard !halfClosed, !closed else { return }
+        halfClosed = true
+        handler.halfClose(self)
     }
 
     /// Ends the call from the client side (RST_STREAM CANCEL); `onClose` runs with `status`.

@@ -38,8 +38,13 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     private var peerMaxFrameSize = HTTP2.defaultMaxFrameSize
     private var peerMaxConcurrentStreams = Int.max
     private var closed = false
+    /// A read was asked for while the socket did not take our writes: passed on once it does.
+    private var readHeld = false
     /// Why the connection ended, for the calls it fails.
     private var closeReason = "the connection closed"
+
+    /// Calls whose request data waits for the server's window, for the bounds' tests.
+    var waitingStreamCount: Int { streamsWaiting.count }
 
     init(authority: String, eventLoop: EventLoop) {
         self.authority = authority
@@ -73,6 +78,15 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     func open(path: String, timeout: TimeAmount?, onMessage: @escaping (ByteBuffer) -> Void,
               onClose: @escaping (GRPCStatus) -> Void) -> GRPCClientStream {
         let stream = GRPCClientStream(path: path, timeout: timeout, handler: self, onMessage: onMessage, onClose: onClose)
+        if let timeout {
+            // Besides the grpc-timeout it sends, the call gives up on its own a second after its timeout: a
+            // server that never answers (paused, cut off, or holding the call behind a closed window) cannot
+            // keep it, or what it holds, for ever.
+            stream.deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout + .seconds(1)) { [weak self, weak stream] in
+                guard let self, let stream, !stream.closed else { return }
+                self.cancel(stream, status: GRPCStatus(.deadlineExceeded, "no answer within \(timeout)"))
+            }
+        }
         guard context != nil, !closed, nextStreamID < UInt32(Int32.max) - 2 else {
             // Fail from the event loop, not from inside the caller: a client that retries in its callback must
             // not recurse through every remaining request.
@@ -120,10 +134,24 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         flushSoon(context)
     }
 
+    /// END_STREAM on an empty DATA frame, behind whatever of the call is still to be sent.
+    func halfClose(_ stream: GRPCClientStream) {
+        guard let context else { return }
+        stream.endStreamQueued = true
+        let nothing = context.channel.allocator.buffer(capacity: 0)
+        if stream.streamID == 0 {
+            if stream.unsent == nil { stream.unsent = nothing }
+            return
+        }
+        writeData(nothing, on: stream)
+        flushSoon(context)
+    }
+
     func cancel(_ stream: GRPCClientStream, status: GRPCStatus) {
         if stream.streamID == 0 {
             waitingToOpen.removeAll { $0 === stream }
             stream.closed = true
+            stream.deadline?.cancel()
             stream.onClose(status)
             return
         }
@@ -160,9 +188,28 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         streamsWaiting = []
         for stream in pending where !stream.closed {
             stream.closed = true
+            stream.deadline?.cancel()
             stream.onClose(GRPCStatus(.unavailable, closeReason))
         }
         context.fireChannelInactive()
+    }
+
+    /// Reading waits while the socket does not take our writes: the server's PINGs and SETTINGS each call for
+    /// a reply, which would otherwise pile up for a server that sends without reading.
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, readHeld {
+            readHeld = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -186,6 +233,9 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
             if frame.has(HTTP2.Flags.endHeaders) {
                 try receivedHeaderBlock(frame.streamID, fragment, endStream: frame.has(HTTP2.Flags.endStream))
             } else {
+                guard fragment.readableBytes <= Self.maxHeaderListBytes else {
+                    throw HTTP2.ConnectionError(.enhanceYourCalm, "a header block exceeds \(Self.maxHeaderListBytes) bytes")
+                }
                 var copy = context.channel.allocator.buffer(capacity: fragment.readableBytes * 2)
                 copy.writeBuffer(&fragment)
                 headerBlock = (frame.streamID, copy, frame.has(HTTP2.Flags.endStream))
@@ -193,6 +243,10 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         case .continuation:
             guard var block = headerBlock else { throw HTTP2.ConnectionError(.protocolError, "CONTINUATION without a header block") }
             headerBlock = nil
+            // Bounded before it is gathered (see the server's handler): a block never decodes to less.
+            guard block.fragment.readableBytes + frame.payload.readableBytes <= Self.maxHeaderListBytes else {
+                throw HTTP2.ConnectionError(.enhanceYourCalm, "a header block exceeds \(Self.maxHeaderListBytes) bytes")
+            }
             var fragment = frame.payload
             block.fragment.writeBuffer(&fragment)
             if frame.has(HTTP2.Flags.endHeaders) {
@@ -205,6 +259,9 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
             guard frame.streamID != 0, let code = frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt32.self),
                   frame.payload.readableBytes == 4 else {
                 throw HTTP2.ConnectionError(.protocolError, "malformed RST_STREAM")
+            }
+            guard !isIdle(frame.streamID) else {
+                throw HTTP2.ConnectionError(.protocolError, "RST_STREAM on stream \(frame.streamID), which was never opened")
             }
             let name = HTTP2.ErrorCode(rawValue: code).map { "\($0)" } ?? "code \(code)"
             finish(frame.streamID, GRPCStatus(.unavailable, "stream reset: \(name)"))
@@ -223,6 +280,9 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
 
     private func receivedData(_ frame: HTTP2.Frame) throws(HTTP2.ConnectionError) {
         guard frame.streamID != 0 else { throw HTTP2.ConnectionError(.protocolError, "DATA on stream 0") }
+        guard !isIdle(frame.streamID) else {
+            throw HTTP2.ConnectionError(.protocolError, "DATA on stream \(frame.streamID), which was never opened")
+        }
         let flowControlled = frame.payload.readableBytes
         connectionConsumed += flowControlled
         if connectionConsumed >= Self.windowBytes / 2 {
@@ -273,7 +333,12 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         if let window = change.initialWindow {
             let delta = window - peerInitialWindow
             peerInitialWindow = window
-            for stream in streams.values where stream.streamID != 0 { stream.window += delta }
+            for stream in streams.values where stream.streamID != 0 {
+                stream.window += delta
+                guard stream.window <= HTTP2.maxWindow else {
+                    throw HTTP2.ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE takes a stream's window past 2^31-1")
+                }
+            }
         }
         if let size = change.maxFrameSize { peerMaxFrameSize = size }
         if let limit = change.maxConcurrentStreams { peerMaxConcurrentStreams = limit }
@@ -293,6 +358,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
                 throw HTTP2.ConnectionError(.flowControlError, "WINDOW_UPDATE of \(increment) on the connection")
             }
             connectionWindow += increment
+        } else if isIdle(frame.streamID) {
+            throw HTTP2.ConnectionError(.protocolError, "WINDOW_UPDATE on stream \(frame.streamID), which was never opened")
         } else if let stream = streams[frame.streamID] {
             guard increment > 0, stream.window + increment <= HTTP2.maxWindow else {
                 writeResetStream(frame.streamID, .flowControlError)
@@ -307,7 +374,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     private func receivedGoAway(_ frame: HTTP2.Frame) {
         var payload = frame.payload
         guard let (lastStreamID, code) = payload.readMultipleIntegers(as: (UInt32, UInt32).self) else { return }
-        let detail = payload.readString(length: payload.readableBytes) ?? ""
+        let detail = String(decoding: payload.readableBytesView.prefix(256), as: UTF8.self)
         let name = HTTP2.ErrorCode(rawValue: code).map { "\($0)" } ?? "code \(code)"
         closeReason = "the server closed the connection (GOAWAY \(name)\(detail.isEmpty ? "" : ": " + detail))"
         closed = true
@@ -318,8 +385,21 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         waitingToOpen = []
         for stream in waiting {
             stream.closed = true
+            stream.deadline?.cancel()
             stream.onClose(GRPCStatus(.unavailable, closeReason))
         }
+        closeIfDone()
+    }
+
+    /// After a GOAWAY, the connection closes once its last call ended: nothing else will use it.
+    private func closeIfDone() {
+        guard closed, streams.isEmpty, let context else { return }
+        context.close(promise: nil)
+    }
+
+    /// Whether we never opened `streamID` (RFC 9113 §5.1): only our odd IDs below the next one were.
+    private func isIdle(_ streamID: UInt32) -> Bool {
+        streamID >= nextStreamID || streamID % 2 == 0
     }
 
     // MARK: sending
@@ -381,9 +461,14 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     private func finish(_ streamID: UInt32, _ status: GRPCStatus) {
         guard let stream = streams.removeValue(forKey: streamID), !stream.closed else { return }
         stream.closed = true
-        stream.unsent = nil
+        if stream.unsent != nil {
+            stream.unsent = nil
+            streamsWaiting.removeAll { $0 === stream }
+        }
+        stream.deadline?.cancel()
         stream.onClose(status)
         openWaiting()
+        closeIfDone()
     }
 
     private func writeHeaders(_ streamID: UInt32, _ block: ByteBufferView, endStream: Bool) {

@@ -37,6 +37,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         /// Request bytes all the connection's calls may hold in incomplete or not yet taken messages; the call
         /// whose data would pass it fails with RESOURCE_EXHAUSTED.
         var maxBufferedRequestBytes = 64 << 20
+        /// How long a new connection may take to begin HTTP/2 (the preface and its first frame).
+        var prefaceTimeout = TimeAmount.seconds(10)
+        /// A connection with no call open that sends nothing for this long (up to twice as long) is closed with
+        /// GOAWAY (NO_ERROR), which gRPC clients take as "connect again when needed".
+        var idleTimeout = TimeAmount.minutes(5)
     }
 
     final class Stream {
@@ -125,6 +130,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     var streamsWaiting: [Stream] = []
     /// The bytes of all streams' `unsent`.
     var backlogBytes = 0
+    /// Closes the connection if the client has not begun HTTP/2 in time; cancelled at its first frame.
+    var prefaceDeadline: Scheduled<Void>?
+    /// Checks every `idleTimeout` whether the connection was idle since the last check.
+    var idleCheck: RepeatedTask?
+    var readSinceIdleCheck = false
 
     init(router: GRPCRouter, limits: Limits, allocator: ByteBufferAllocator) {
         self.router = router
@@ -152,6 +162,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         // The context holds this handler: keeping it past removal would keep the pair, and the whole pipeline
         // with its buffers, alive after the connection closed.
         self.context = nil
+        prefaceDeadline?.cancel()
+        idleCheck?.cancel()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -163,15 +175,34 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         ]
         output.writeSettings(settings, connectionWindow: limits.windowBytes)
         flushOutput(context)
+        let channel = context.channel
+        prefaceDeadline = context.eventLoop.scheduleTask(in: limits.prefaceTimeout) { channel.close(promise: nil) }
+        // Cancelled when the connection closes or the handler is removed, so holding the handler is fine.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: limits.idleTimeout, delay: limits.idleTimeout) { _ in
+            handler.value.checkIdle()
+        }
         context.fireChannelActive()
+    }
+
+    /// Closes a connection that had no call open and sent nothing since the last check.
+    private func checkIdle() {
+        defer { readSinceIdleCheck = false }
+        guard streams.isEmpty, !readSinceIdleCheck, !closing, let context else { return }
+        goAway(HTTP2.ConnectionError(.noError, "idle for \(limits.idleTimeout)"), context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
+        readSinceIdleCheck = true
         output.readStarted()
         reader.append(unwrapInboundIn(data))
         do {
             while let frame = try reader.next() {
+                if let deadline = prefaceDeadline {
+                    deadline.cancel()
+                    prefaceDeadline = nil
+                }
                 try handle(frame, context: context)
                 if closing { return }
             }
@@ -204,6 +235,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         streamsWithPending = []
         streamsHolding = []
         for stream in open { cancel(stream) }
+        prefaceDeadline?.cancel()
+        idleCheck?.cancel()
         backlogBytes = 0
         bufferedRequestBytes = 0
         context.fireChannelInactive()

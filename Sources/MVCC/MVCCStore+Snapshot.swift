@@ -19,50 +19,15 @@ extension MVCCStore {
     /// the copy holds the state of (a Raft snapshot of it is labelled with that point).
     @discardableResult
     public func writeSnapshot(chunkBytes: Int = 1 << 20, emit: ([UInt8]) throws -> Void) throws -> UInt64 {
-        // A database snapshot taken outside a restore is consistent; the gate keeps it from straddling one.
-        let view = restoreGate.reading { database.snapshot() }
-        let appliedIndex = try database.get(StorageLayout.MetaKey.appliedIndex, in: meta, snapshot: view)
-            .map { UInt64(bitPattern: StorageLayout.int64($0)) } ?? 0
-        var hasher = SHA256()
-        var chunk = StoreSnapshot.magic
-        chunk.reserveCapacity(chunkBytes + 1024)
-        var emitted = 0
-        func flushIfFull() throws {
-            guard chunk.count >= chunkBytes else { return }
-            emitted += chunk.count
-            hasher.update(chunk)
-            try emit(chunk)
-            chunk.removeAll(keepingCapacity: true)
-        }
-        func appendLength(_ count: Int) {
-            let length = UInt32(count)
-            chunk.append(contentsOf: [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
-        }
-        for (index, family) in families.enumerated() {
-            let cursor = database.cursor(in: family, snapshot: view)
-            cursor.seekToFirst()
-            while cursor.isValid {
-                chunk.append(UInt8(index + 1))
-                cursor.withKey { key in
-                    appendLength(key.count)
-                    chunk.append(contentsOf: key)
-                }
-                cursor.withValue { value in
-                    appendLength(value.count)
-                    chunk.append(contentsOf: value)
-                }
-                try flushIfFull()
-                cursor.next()
-            }
-            try cursor.check()
-        }
-        chunk.append(0)
-        let padding = (StoreSnapshot.blockBytes - (emitted + chunk.count) % StoreSnapshot.blockBytes) % StoreSnapshot.blockBytes
-        chunk.append(contentsOf: repeatElement(0, count: padding))
-        hasher.update(chunk)
-        chunk.append(contentsOf: hasher.finalize())
-        try emit(chunk)
-        return appliedIndex
+        let reader = try snapshotReader(measuringSize: false)
+        while let chunk = try reader.next(maxBytes: chunkBytes) { try emit(chunk) }
+        return reader.appliedIndex
+    }
+
+    /// A reader of a consistent copy of the whole store, for a sender that paces itself; `measuringSize` reads
+    /// the copy once first to learn its size.
+    public func snapshotReader(measuringSize: Bool) throws -> StoreSnapshotReader {
+        try StoreSnapshotReader(store: self, families: families, measure: measuringSize)
     }
 
     /// The whole store as one `StoreSnapshot` in memory.

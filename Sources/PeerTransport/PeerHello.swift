@@ -39,12 +39,17 @@ struct PeerHello: Sendable, Equatable {
         id = try reader.u64()
         clusterID = try reader.u64()
         let port = try reader.u64()
-        guard port > 0, port <= 65_535 else { throw ByteReader.Failure.invalid("port \(port)") }
-        self.port = Int(port)
         let host = reader.rest()
-        guard !host.isEmpty, host.count <= 255 else { throw ByteReader.Failure.invalid("host of \(host.count) bytes") }
+        // Port 0 and no host: a member that does not know its own address yet.
+        guard port == 0 && host.isEmpty || port > 0 && port <= 65_535 && !host.isEmpty && host.count <= 255 else {
+            throw ByteReader.Failure.invalid("address of port \(port) and a host of \(host.count) bytes")
+        }
+        self.port = Int(port)
         self.host = String(decoding: host, as: UTF8.self)
     }
+
+    /// Whether the hello says where its member listens.
+    var hasAddress: Bool { port != 0 }
 
     init(id: NodeID, clusterID: UInt64, host: String, port: Int) {
         self.id = id
@@ -76,10 +81,11 @@ final class PeerAdvertisement: Sendable {
     /// Counts the changes: a connection whose last hello was of another version writes the current one.
     var version: Int { state.withLock { $0.version } }
 
-    /// The hello to send (nil until the address is known), and its version.
-    var current: (hello: PeerHello?, version: Int) {
+    /// The hello to send (without an address until it is known), and its version.
+    private var current: (hello: PeerHello, version: Int) {
         state.withLock { state in
-            (state.address.map { PeerHello(id: id, clusterID: state.clusterID, host: $0.host, port: $0.port) }, state.version)
+            (PeerHello(id: id, clusterID: state.clusterID, host: state.address?.host ?? "", port: state.address?.port ?? 0),
+             state.version)
         }
     }
 
@@ -100,11 +106,10 @@ final class PeerAdvertisement: Sendable {
         }
     }
 
-    /// Writes the current hello (if the address is known yet) on `channel`; returns the version written.
+    /// Writes the current hello on `channel` (every connection starts with one); returns the version written.
     @discardableResult
     func writeHello(on channel: Channel) -> Int {
         let (hello, version) = current
-        guard let hello else { return version }
         var buffer = channel.allocator.buffer(capacity: 32 + hello.host.utf8.count)
         hello.write(to: &buffer)
         channel.write(buffer, promise: nil)

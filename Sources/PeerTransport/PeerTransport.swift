@@ -27,6 +27,14 @@ public final class PeerTransport: Sendable {
         public var snapshotChunkBytes = 1 << 20
         /// How long a snapshot's receiver may take to take one chunk, and to say it has the snapshot after the last.
         public var snapshotAcknowledgementTimeout = TimeAmount.seconds(60)
+        /// How long a peer that connected to us has to say who it is before the connection is closed.
+        public var helloTimeout = TimeAmount.seconds(10)
+        /// Snapshots gathered from peers at once; a connection that would start one more is closed.
+        public var maxSnapshotsReceived = 4
+
+        /// The largest frame accepted from a peer: a little more than the largest message a sender queues
+        /// (larger ones it drops), so a frame announcing more can only be garbage or an attack.
+        var maxFrameBytes: Int { min(maxQueuedBytes, MessageCodec.maxFrameBytes) + (1 << 20) }
 
         public init() {}
     }
@@ -74,6 +82,8 @@ public final class PeerTransport: Sendable {
         let receive = self.receive
         let accepted = self.accepted
         let learn: @Sendable (PeerHello) -> Bool = { [weak self] hello in self?.admit(hello) ?? false }
+        let limits = self.limits
+        let receipts = SnapshotReceipts(limit: limits.maxSnapshotsReceived)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -81,7 +91,9 @@ public final class PeerTransport: Sendable {
             .childChannelInitializer { channel in
                 accepted.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(onHello: learn)))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(
+                        FrameDecoder(maxFrameBytes: limits.maxFrameBytes, receipts: receipts, onHello: learn)))
+                    try channel.pipeline.syncOperations.addHandler(HelloDeadline(timeout: limits.helloTimeout))
                     try channel.pipeline.syncOperations.addHandler(InboundBatcher(deliver: receive))
                 }
             }
@@ -122,7 +134,7 @@ public final class PeerTransport: Sendable {
         // A removed member is neither listened to nor reached again (it may not know it was removed).
         guard hello.id != id, !forgotten.withLock({ $0.contains(hello.id) }) else { return true }
         if hello.clusterID != 0, hello.clusterID == ours { vouched.withLock { _ = $0.insert(hello.id) } }
-        guard connections.withLock({ $0[hello.id] == nil }) else { return true }
+        guard hello.hasAddress, connections.withLock({ $0[hello.id] == nil }) else { return true }
         setPeer(hello.id, host: hello.host, port: hello.port, onlyIfUnknown: true)
         return true
     }

@@ -47,6 +47,12 @@ public struct MemberConfiguration: Sendable {
     public var readRetryTicks = 5
     /// How long a request waits for its entry to be applied (or its read point) before giving up.
     public var requestTimeout = Duration.seconds(5)
+    /// Writes submitted here and not yet answered beyond which new ones are refused at once with "etcdserver:
+    /// too many requests" (etcd refuses proposals once applying is 5,000 entries behind committing): a flood of
+    /// writes, or applying that fell far behind, then costs the clients a retry rather than the member its memory.
+    public var maxPendingWrites = 20_000
+    /// The same bound on the bytes of those writes' commands.
+    public var maxPendingWriteBytes = 512 << 20
     /// Applied entries between log compactions (etcd's --snapshot-count): the log is cut at a snapshot point
     /// and a member that falls behind it catches up by snapshot.
     public var snapshotCount: UInt64 = 100_000
@@ -81,6 +87,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case noLeader
     case stopped
     case leaderChanged
+    case tooManyRequests
 
     public var description: String {
         switch self {
@@ -88,6 +95,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noLeader: return "etcdserver: no leader"
         case .stopped: return "etcdserver: server stopped"
         case .leaderChanged: return "etcdserver: leader changed"
+        case .tooManyRequests: return "etcdserver: too many requests"
         }
     }
 }

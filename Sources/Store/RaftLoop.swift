@@ -37,6 +37,9 @@ final class RaftLoop: @unchecked Sendable {
         var inputs: [Input] = []
         var scheduled = false
         var stopped = false
+        /// Writes submitted and not yet answered, and the bytes of their commands (see `propose`).
+        var pendingWrites = 0
+        var pendingWriteBytes = 0
     }
 
     struct Write {
@@ -218,6 +221,30 @@ final class RaftLoop: @unchecked Sendable {
             // The loop outlives the member (its group is shut down after `stop`), so this cannot hang.
             try? eventLoop.submit(body).wait()
         }
+    }
+
+    /// Queues a write unless too many are waiting to be answered (`MemberConfiguration.maxPendingWrites`):
+    /// then it is refused at once with "too many requests". Callable from any thread.
+    func propose(requestID: UInt64, data: [UInt8], deadline: ContinuousClock.Instant, completion: @escaping WriteCompletion) {
+        let bytes = data.count
+        let (maxWrites, maxBytes) = (configuration.maxPendingWrites, configuration.maxPendingWriteBytes)
+        let admitted = inbox.withLock { inbox -> Bool in
+            guard inbox.pendingWrites < maxWrites, inbox.pendingWriteBytes + bytes <= maxBytes else { return false }
+            inbox.pendingWrites += 1
+            inbox.pendingWriteBytes += bytes
+            return true
+        }
+        guard admitted else {
+            completion(.failure(StoreError.tooManyRequests))
+            return
+        }
+        submit(.propose(requestID: requestID, data: data, completion: { result in
+            self.inbox.withLock {
+                $0.pendingWrites -= 1
+                $0.pendingWriteBytes -= bytes
+            }
+            completion(result)
+        }, deadline: deadline))
     }
 
     /// Queues an input; the first one after a drain schedules the next drain. Callable from any thread.

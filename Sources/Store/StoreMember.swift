@@ -123,7 +123,7 @@ public final class StoreMember: Sendable {
         let requestID = UInt64.random(in: 1...UInt64.max)
         let data = CommandCodec.encode(requestID: requestID, command)
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        loop.submit(.propose(requestID: requestID, data: data, completion: completion, deadline: deadline))
+        loop.propose(requestID: requestID, data: data, deadline: deadline, completion: completion)
     }
 
     /// Waits until a linearizable read may be served here (ReadIndex confirmed and applied); `completion` runs

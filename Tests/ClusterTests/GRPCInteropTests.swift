@@ -10,6 +10,60 @@ extension ProcessClusterTests {
                 .appendingPathComponent("Interop/grpc_interop.py").path
         }
 
+        static func runScript(_ name: String, against endpoint: String) throws -> (status: Int32, output: String) {
+            let script = URL(fileURLWithPath: scriptPath).deletingLastPathComponent().appendingPathComponent(name).path
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [script, endpoint]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+
+        /// What a client that half-closes gets from LeaseKeepAlive, Watch and Snapshot: the same checks against a
+        /// Podium member and against etcd itself (Debian's etcd-server, which the test command installs), so
+        /// that Podium is held to etcd's behaviour rather than to our reading of it.
+        @Test func streamsBehaveAsEtcdsOnHalfClose() throws {
+            let cluster = try LocalCluster(size: 1)
+            try cluster.startAll()
+            _ = try cluster.waitForLeader()
+            let podium = try Self.runScript("stream_semantics.py", against: cluster.members[0].endpoint)
+            #expect(podium.status == 0 && podium.output.hasSuffix("ALL OK\n"), "podium: \(podium.output)")
+
+            let etcdPath = "/usr/bin/etcd"
+            guard FileManager.default.isExecutableFile(atPath: etcdPath) else {
+                Issue.record("etcd is not installed at \(etcdPath): the same checks could not run against it")
+                return
+            }
+            let (clientPort, peerPort) = (try LocalCluster.freePort(), try LocalCluster.freePort())
+            let etcd = Process()
+            etcd.executableURL = URL(fileURLWithPath: etcdPath)
+            etcd.arguments = [
+                "--name", "e1", "--data-dir", cluster.directory.child("etcd"),
+                "--listen-client-urls", "http://127.0.0.1:\(clientPort)", "--advertise-client-urls", "http://127.0.0.1:\(clientPort)",
+                "--listen-peer-urls", "http://127.0.0.1:\(peerPort)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPort)",
+                "--initial-cluster", "e1=http://127.0.0.1:\(peerPort)",
+            ]
+            let logPath = cluster.directory.child("etcd.log")
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            etcd.standardOutput = log
+            etcd.standardError = log
+            try etcd.run()
+            defer {
+                kill(etcd.processIdentifier, SIGKILL)
+                etcd.waitUntilExit()
+            }
+            let reference = try Self.runScript("stream_semantics.py", against: "127.0.0.1:\(clientPort)")
+            let etcdLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            #expect(reference.status == 0 && reference.output.hasSuffix("ALL OK\n"),
+                    "etcd: \(reference.output)\netcd's log ends: \(etcdLog.suffix(2000))")
+        }
+
         @Test func pythonGRPCClientAgainstAFollower() throws {
             let cluster = try LocalCluster(size: 3)
             for member in cluster.members {

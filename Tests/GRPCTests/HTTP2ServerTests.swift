@@ -504,6 +504,29 @@ final class WireClient {
         #expect(try client.handler.openStreamCount == 0)
     }
 
+    @Test func aConnectionThatNeverBeginsHTTP2IsClosed() throws {
+        let client = try WireClient()
+        try client.deliver(ByteBuffer(bytes: HTTP2.clientPreface.prefix(10)))
+        client.channel.embeddedEventLoop.advanceTime(by: .seconds(11))
+        #expect(!client.channel.isActive)
+    }
+
+    @Test func anIdleConnectionIsClosedButOneWithACallOpenIsNot() throws {
+        let idle = try WireClient()
+        try idle.deliver(WireClient.preface())
+        idle.channel.embeddedEventLoop.advanceTime(by: .minutes(11))
+        #expect(HTTP2ServerBoundsTests.goAwayCode(try idle.written()) == .noError)
+        #expect(!idle.channel.isActive)
+
+        let busy = try WireClient()
+        var bytes = WireClient.preface()
+        var open = try busy.open(1, path: WireClient.streamPath)
+        bytes.writeBuffer(&open)
+        try busy.deliver(bytes)
+        busy.channel.embeddedEventLoop.advanceTime(by: .minutes(11))
+        #expect(busy.channel.isActive, "a watch may sit quiet for hours")
+    }
+
     @Test func timeoutsAreWrittenInAtMostEightDigits() {
         let cases: [(TimeAmount, String)] = [
             (.milliseconds(5), "5m"), (.nanoseconds(10), "1m"), (.hours(27), "97200000m"), (.hours(28), "100800S"),

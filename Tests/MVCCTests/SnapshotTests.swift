@@ -120,3 +120,30 @@ extension SnapshotTests {
         }
     }
 }
+
+extension SnapshotTests {
+    /// A Snapshot call reads the copy a chunk at a time as its client takes it: the reader holds no more than a
+    /// chunk, knows the size up front, keeps reading the state it started from while writes go on, and what it
+    /// reads is the same snapshot as one made at once.
+    @Test func aSnapshotReadAChunkAtATimeIsTheSnapshotOfItsStart() throws {
+        let directory = TemporaryDirectory()
+        let (store, _, _) = try Self.populated(seed: 5, commands: 400, in: directory, name: "paced")
+        let whole = try store.snapshotBytes()
+        let reader = try store.snapshotReader(measuringSize: true)
+        #expect(reader.totalBytes == whole.count)
+        var read: [UInt8] = []
+        var largest = 0
+        var first = true
+        while let chunk = try reader.next(maxBytes: 2000) {
+            largest = max(largest, chunk.count)
+            read += chunk
+            if first {
+                // Writes after the reader opened are not in what it reads.
+                first = false
+                _ = try store.apply(.put(PutRequest(key: Array("after".utf8), value: [1])), index: 401)
+            }
+        }
+        #expect(read == whole)
+        #expect(largest <= 2000 + 2048, "a chunk is about the size asked for (one record and the padding more at most)")
+    }
+}

@@ -183,6 +183,12 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         var badPort = bytes
         for i in 17..<25 { badPort[i] = 0xFF }
         #expect(throws: (any Error).self) { try badPort.withUnsafeBytes { try PeerHello(decoding: $0) } }
+        // A member that does not know its own address yet still says who it is.
+        var unaddressed = ByteBuffer()
+        PeerHello(id: 5, clusterID: 0, host: "", port: 0).write(to: &unaddressed)
+        let unaddressedBytes = unaddressed.getBytes(at: 4, length: unaddressed.readableBytes - 4)!
+        let decoded = try unaddressedBytes.withUnsafeBytes { try PeerHello(decoding: $0) }
+        #expect(decoded.id == 5 && !decoded.hasAddress)
     }
 
     /// Closing a connection on purpose (a peer removed, or the transport shut down) is not a lost connection:
@@ -249,6 +255,78 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         #expect(try await eventually { inboxB.count == 1 })
         #expect(inboxB.messages.withLock { $0 } == [appendMessage(5)])
         await a.shutdown()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// What a connection to our peer port must do before it is listened to, and how long it may take.
+@Suite struct PeerConnectionAdmissionTests {
+    static func hello(from id: NodeID) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        PeerHello(id: id, clusterID: 0, host: "127.0.0.1", port: 1).write(to: &buffer)
+        return buffer
+    }
+
+    /// Raft messages, and snapshot chunks (which are gathered in memory), from a connection that never said
+    /// who it is are not taken: the connection is closed at the first frame.
+    @Test(arguments: ["message", "snapshot chunk"])
+    func framesBeforeAHelloCloseTheConnection(frame: String) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let inbox = Inbox()
+        let b = inbox.transport(id: 2, group: group)
+        let port = try await b.listen(host: "127.0.0.1", port: 0)
+        let rogue = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        var bytes = ByteBuffer()
+        if frame == "message" {
+            bytes.writeFrame(appendMessage(1))
+        } else {
+            bytes.writeInteger(UInt32(1 + 1000))
+            bytes.writeInteger(SnapshotFraming.chunkKind)
+            bytes.writeBytes([UInt8](repeating: 7, count: 1000))
+        }
+        // The connection may close before all of it is written.
+        try? await rogue.writeAndFlush(bytes)
+        try await rogue.closeFuture.get()
+        #expect(inbox.count == 0)
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aConnectionThatNeverSaysHelloIsClosed() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var limits = PeerTransport.Limits()
+        limits.helloTimeout = .seconds(2)
+        let b = Inbox().transport(id: 2, group: group, limits: limits)
+        let port = try await b.listen(host: "127.0.0.1", port: 0)
+        let silent = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        try await silent.closeFuture.get()
+        // A peer that says hello in time stays connected past the timeout.
+        let polite = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        try await polite.writeAndFlush(Self.hello(from: 1))
+        try await Task.sleep(for: .seconds(3))
+        #expect(polite.isActive)
+        try await polite.close()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aSecondHelloNamingAnotherMemberClosesTheConnection() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let inbox = Inbox()
+        let b = inbox.transport(id: 2, group: group)
+        let port = try await b.listen(host: "127.0.0.1", port: 0)
+        let peer = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        var bytes = Self.hello(from: 1)
+        bytes.writeFrame(appendMessage(1))
+        var again = Self.hello(from: 1)
+        bytes.writeBuffer(&again)
+        var other = Self.hello(from: 3)
+        bytes.writeBuffer(&other)
+        bytes.writeFrame(appendMessage(2))
+        try? await peer.writeAndFlush(bytes)
+        try await peer.closeFuture.get()
+        #expect(!inbox.messages.withLock { $0.map(\.index) }.contains(2), "what came after the changed hello is not taken")
         await b.shutdown()
         try await group.shutdownGracefully()
     }
@@ -462,6 +540,8 @@ struct ProxiedLink {
         let port = try await listener.listen(host: "127.0.0.1", port: 0)
         let client = try await PeerSocketOptions.apply(to: ClientBootstrap(group: group), limits)
             .connect(host: "127.0.0.1", port: port).get()
+        // A peer says who it is first (a connection that does not is closed).
+        try await client.writeAndFlush(PeerConnectionAdmissionTests.hello(from: 1))
         let accepted = try #require(try await eventually { !listener.accepted.all.isEmpty } ? listener.accepted.all.first : nil)
         for channel in [client, accepted] {
             func option(_ level: NIOBSDSocket.OptionLevel, _ name: CInt) async throws -> Int {

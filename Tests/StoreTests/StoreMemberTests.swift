@@ -22,6 +22,7 @@ final class LocalCluster {
     var snapshotCount: UInt64 = 100_000
     var snapshotCatchUpEntries: UInt64 = 5_000
     var logSegmentSize = DurableRaftLog.defaultSegmentSize
+    var maxPendingWrites = MemberConfiguration(id: 1, dataDirectory: "").maxPendingWrites
 
     func configuration(_ id: NodeID, port: Int = 0) -> MemberConfiguration {
         var configuration = MemberConfiguration(id: id, dataDirectory: directory.child("member\(id)"))
@@ -29,6 +30,7 @@ final class LocalCluster {
         configuration.snapshotCount = snapshotCount
         configuration.snapshotCatchUpEntries = snapshotCatchUpEntries
         configuration.logSegmentSize = logSegmentSize
+        configuration.maxPendingWrites = maxPendingWrites
         // Fast ticks (elections in a few hundred ms), slower where TestTime says the machine is.
         configuration.tickInterval = TestTime.scaled(.milliseconds(20))
         configuration.requestTimeout = TestTime.scaled(.seconds(10))
@@ -212,6 +214,36 @@ extension InProcessClusterTests {
             }
             #expect(states[0].revision == 201)
             #expect(states.allSatisfy { $0.kvs == states[0].kvs && $0.revision == states[0].revision })
+            try await cluster.shutdown()
+        }
+
+        /// Writes beyond the member's bound on unanswered ones are refused at once ("too many requests", as
+        /// etcd refuses when applying falls behind) rather than queued without limit; the bound frees as writes
+        /// are answered.
+        @Test func writesBeyondThePendingBoundAreRefusedAtOnce() async throws {
+            let cluster = LocalCluster()
+            cluster.maxPendingWrites = 4
+            try await cluster.start()
+            let leader = try #require(try await cluster.leader())
+            let member = try #require(cluster.members[leader])
+            let results = try await withThrowingTaskGroup(of: Result<MVCCResponse, any Error>.self) { group in
+                for i in 0..<100 {
+                    group.addTask {
+                        await withCheckedContinuation { done in
+                            member.apply(.put(PutRequest(key: bytes("flood\(i)"), value: bytes("x")))) { done.resume(returning: $0) }
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let refused = results.filter { if case .failure(StoreError.tooManyRequests) = $0 { true } else { false } }.count
+            let applied = results.filter { if case .success = $0 { true } else { false } }.count
+            #expect(refused > 0, "100 writes at once against a bound of 4")
+            #expect(applied >= 4)
+            #expect(refused + applied == 100, "nothing else went wrong")
+            _ = try await member.apply(.put(PutRequest(key: bytes("after"), value: bytes("x"))))
+            let stored = try await member.range(RangeRequest(range: .prefix(bytes("flood"))))
+            #expect(stored.kvs.count == applied, "every write not refused was applied")
             try await cluster.shutdown()
         }
 

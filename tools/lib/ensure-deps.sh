@@ -12,6 +12,6 @@ ensure_debian_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
 }
 
-ensure_debian_packages librocksdb-dev libsnappy-dev etcd-client python3-grpcio
+ensure_debian_packages librocksdb-dev libsnappy-dev etcd-client etcd-server python3-grpcio
 # SwiftPM otherwise emits package traits in a random order and rebuilds dependencies for nothing.
 export SWIFT_DETERMINISTIC_HASHING=1

@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""Replays hostile and sloppy clients against one running `podium store` member (issue 14's probes) and reports
+the member's memory (VmRSS) after each, and the latency of 100 KB puts before and after all of them.
+
+Usage: wire_probe.py --pid PID --endpoint HOST:PORT [--scale N]
+Each probe opens raw HTTP/2 connections (hand-built frames: no client library would send these) and closes them
+when done. Exit status 1 if a probe finds the member dead or a put failing afterwards.
+"""
+import argparse
+import socket
+import statistics
+import struct
+import sys
+import time
+
+import grpc
+
+sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", "Tests", "Interop"))
+from grpc_interop import field_bytes, field_int, put_request  # noqa: E402
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 8, 9
+END_STREAM, END_HEADERS = 0x1, 0x4
+
+
+def frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def literal(name, value):
+    # HPACK literal without indexing, new name, no Huffman coding.
+    def string(text):
+        data = text.encode()
+        assert len(data) < 127
+        return bytes([len(data)]) + data
+    return b"\x00" + string(name) + string(value)
+
+
+def request_headers(path, timeout=None):
+    block = b"\x83\x86" + literal(":path", path) + literal(":authority", "probe") + \
+        literal("content-type", "application/grpc") + literal("te", "trailers")
+    if timeout:
+        block += literal("grpc-timeout", timeout)
+    return block
+
+
+def message(payload):
+    return b"\x00" + struct.pack(">I", len(payload)) + payload
+
+
+class RawConnection:
+    """A client that writes frames and reads only when told (never, for the probes that need a stalled peer)."""
+
+    def __init__(self, host, port, initial_window=None):
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        settings = b"" if initial_window is None else struct.pack(">HI", 4, initial_window)
+        self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
+
+    def send(self, data, budget_seconds=5.0):
+        """Sends what the server takes within the budget; returns the bytes sent (a server that stops reading
+        makes a sender block: that is the backpressure being probed)."""
+        self.sock.setblocking(False)
+        sent, deadline = 0, time.monotonic() + budget_seconds
+        view = memoryview(data)
+        while sent < len(data) and time.monotonic() < deadline:
+            try:
+                sent += self.sock.send(view[sent:sent + (1 << 20)])
+            except BlockingIOError:
+                time.sleep(0.01)
+            except OSError:
+                break
+        self.sock.setblocking(True)
+        return sent
+
+    def is_open(self):
+        self.sock.setblocking(False)
+        try:
+            while True:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    return False
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            self.sock.setblocking(True)
+
+    def close(self):
+        self.sock.close()
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def put_latency_ms(channel, key, value, count=100):
+    put = channel.unary_unary("/etcdserverpb.KV/Put")
+    samples = []
+    for _ in range(count):
+        started = time.monotonic()
+        put(put_request(key, value), timeout=10)
+        samples.append((time.monotonic() - started) * 1000)
+    return statistics.median(samples), sorted(samples)[int(count * 0.99) - 1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pid", type=int, required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every probe's size")
+    args = parser.parse_args()
+    host, port = args.endpoint.rsplit(":", 1)
+    port = int(port)
+    scale = args.scale
+    channel = grpc.insecure_channel(args.endpoint, options=[("grpc.max_receive_message_length", 64 << 20)])
+    grpc.channel_ready_future(channel).result(timeout=30)
+    value = b"v" * 100_000
+    results = []
+
+    def report(name, detail):
+        rss = rss_mb(args.pid)
+        results.append((name, rss, detail))
+        print("%-58s RSS %7.1f MB  %s" % (name, rss, detail), flush=True)
+
+    report("start", "")
+    before = put_latency_ms(channel, b"probe/k2", value)
+    report("100 KB puts before the probes", "median %.2f ms, p99 %.2f ms" % before)
+
+    # 1. Watch calls the server ends itself (a compressed-flag message): each used to leave its store watcher.
+    streams = int(2000 * scale)
+    conn = RawConnection(host, port)
+    create = field_bytes(1, field_bytes(1, b"probe/k2"))
+    burst = b""
+    for index in range(streams):
+        stream = 2 * index + 1
+        burst += frame(HEADERS, END_HEADERS, stream, request_headers("/etcdserverpb.Watch/Watch"))
+        burst += frame(DATA, 0, stream, message(create) + b"\x01" + struct.pack(">I", 1) + b"x")
+    conn.send(burst, budget_seconds=30)
+    time.sleep(1)
+    conn.close()
+    report("%d watches ended by the server over a bad message" % streams, "")
+
+    # 2. CONTINUATION flood: one header block continued with 1 MB frames.
+    conn = RawConnection(host, port)
+    flood = frame(HEADERS, 0, 1, request_headers("/etcdserverpb.KV/Range")[:3])
+    flood += b"".join(frame(CONTINUATION, 0, 1, b"\x40" * (1 << 20)) for _ in range(int(300 * scale)))
+    sent = conn.send(flood, budget_seconds=5)
+    time.sleep(0.5)
+    report("CONTINUATION flood (%d MB offered)" % int(300 * scale),
+           "%.1f MB taken, connection %s" % (sent / 1e6, "open" if conn.is_open() else "closed"))
+    conn.close()
+
+    # 3. PINGs from a client that never reads.
+    conn = RawConnection(host, port)
+    pings = frame(PING, 0, 0, b"12345678") * int(4_000_000 * scale)
+    sent = conn.send(pings, budget_seconds=10)
+    report("%d PINGs offered by a client that never reads" % int(4_000_000 * scale),
+           "%d taken before the server stopped reading" % (sent // 17))
+    conn.close()
+
+    # 4. Progress requests on one Watch stream, never read.
+    conn = RawConnection(host, port)
+    progress = field_bytes(3, b"")
+    requests = frame(HEADERS, END_HEADERS, 1, request_headers("/etcdserverpb.Watch/Watch"))
+    requests += frame(DATA, 0, 1, message(create))
+    chunk = message(progress) * 2000
+    requests += b"".join(frame(DATA, 0, 1, chunk) for _ in range(int(1000 * scale)))
+    sent = conn.send(requests, budget_seconds=10)
+    report("%d progress requests on a watch never read" % int(2_000_000 * scale),
+           "%d taken before its window closed" % (sent // 7))
+    conn.close()
+
+    # 5. Range calls whose responses wait for a window that never opens, with a 1 s deadline.
+    conn = RawConnection(host, port, initial_window=0)
+    calls = int(4096 * scale)
+    ranges = b""
+    for index in range(calls):
+        stream = 2 * index + 1
+        ranges += frame(HEADERS, END_HEADERS, stream, request_headers("/etcdserverpb.KV/Range", timeout="1S"))
+        ranges += frame(DATA, END_STREAM, stream, message(field_bytes(1, b"probe/k2")))
+    conn.send(ranges, budget_seconds=10)
+    time.sleep(2.5)
+    report("%d ranges of 100 KB behind a closed window, 2.5 s later" % calls, "")
+    probe = frame(HEADERS, END_HEADERS, 2 * calls + 1, request_headers("/etcdserverpb.KV/Range"))
+    conn.send(probe)
+    conn.close()
+
+    # 6. Snapshot calls that never read.
+    stalled = []
+    for _ in range(int(5 * scale) or 1):
+        conn = RawConnection(host, port, initial_window=0)
+        conn.send(frame(HEADERS, END_HEADERS, 1, request_headers("/etcdserverpb.Maintenance/Snapshot"))
+                  + frame(DATA, END_STREAM, 1, message(b"")))
+        stalled.append(conn)
+    time.sleep(3)
+    report("%d stalled snapshot calls, 3 s later" % len(stalled), "")
+    for conn in stalled:
+        conn.close()
+
+    time.sleep(1)
+    after = put_latency_ms(channel, b"probe/k2", value)
+    report("100 KB puts after the probes", "median %.2f ms, p99 %.2f ms" % after)
+    peak = max(rss for _, rss, _ in results)
+    print("peak RSS %.1f MB (start %.1f MB)" % (peak, results[0][1]))
+
+
+if __name__ == "__main__":
+    main()
