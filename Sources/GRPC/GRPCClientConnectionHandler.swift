@@ -155,9 +155,10 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
             stream.onClose(status)
             return
         }
-        guard let context else { return }
-        if streams[stream.streamID] != nil { writeResetStream(stream.streamID, .cancel) }
-        flushSoon(context)
+        if let context, streams[stream.streamID] != nil {
+            writeResetStream(stream.streamID, .cancel)
+            flushSoon(context)
+        }
         finish(stream.streamID, status)
     }
 

@@ -11,21 +11,21 @@ extension GRPCConnectionHandler {
             throw HTTP2.ConnectionError(.flowControlError, "DATA beyond the connection's window")
         }
         inboundConnectionWindow -= flowControlled
+        // The connection's window is credited as data arrives, whoever it is for: a call that takes its
+        // requests slowly holds back its own stream's window only (what it buffers is bounded by
+        // `maxBufferedRequestBytes`), not every other call's on the connection.
+        creditConnection(flowControlled)
         guard let stream = streams[frame.streamID] else {
             if isIdle(frame.streamID) {
                 throw HTTP2.ConnectionError(.protocolError, "DATA on stream \(frame.streamID), which was never opened")
             }
-            // A stream that ended meanwhile: its data has nobody to go to.
-            creditConnection(flowControlled)
-            return
+            return  // A stream that ended meanwhile: its data has nobody to go to.
         }
         guard !stream.endReceived else {
-            creditConnection(flowControlled)
             reset(stream, .streamClosed)  // DATA after END_STREAM (RFC 9113 §6.1).
             return
         }
         guard flowControlled <= stream.inboundWindow else {
-            creditConnection(flowControlled)
             reset(stream, .flowControlError)
             return
         }
@@ -33,7 +33,7 @@ extension GRPCConnectionHandler {
         let data = try HTTP2.unpadded(frame)
         guard !stream.call.ended else {
             // Answered already (its trailers may wait for the window): the rest of the request is not needed.
-            creditConnection(flowControlled)
+            if frame.has(HTTP2.Flags.endStream) { stream.endReceived = true }
             return
         }
         stream.reader.append(data)
@@ -145,14 +145,11 @@ extension GRPCConnectionHandler {
         }
     }
 
-    /// Drops what a stream that is gone or answered holds of its requests, giving their window back.
+    /// Drops what a stream that is gone or answered holds of its requests.
     func releaseRequests(of stream: Stream) {
         stream.reader = MessageReader(maxMessageBytes: limits.maxMessageBytes)
         countBufferedBytes(of: stream)
-        if stream.heldCredit > 0 {
-            creditConnection(stream.heldCredit)
-            stream.heldCredit = 0
-        }
+        stream.heldCredit = 0
         streamsHolding.removeAll { $0 === stream }
     }
 
@@ -163,12 +160,11 @@ extension GRPCConnectionHandler {
         stream.bufferedBytes = held
     }
 
-    /// The stream's messages were all taken: their bytes go back to the client's windows.
+    /// The stream's messages were all taken: their bytes go back to the stream's window.
     func creditRequests(of stream: Stream) {
         guard stream.heldCredit > 0 else { return }
         let bytes = stream.heldCredit
         stream.heldCredit = 0
-        creditConnection(bytes)
         stream.consumedSinceUpdate += bytes
         // Our advertised initial stream window is `windowBytes`; top it up at half.
         if stream.consumedSinceUpdate >= limits.windowBytes / 2, !stream.endReceived {

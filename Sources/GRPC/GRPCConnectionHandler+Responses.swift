@@ -52,6 +52,8 @@ extension GRPCConnectionHandler {
         guard !call.ended, let context else { return }
         call.ended = true
         guard let stream = streams[call.streamID] else { return }
+        // Answered: the rest of its requests (if any) are not needed, even while its trailers wait.
+        releaseRequests(of: stream)
         writePending(of: stream)
         stream.receiver = nil
         var trailers = context.channel.allocator.buffer(capacity: 64)

@@ -35,7 +35,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         /// refused (REFUSED_STREAM, which clients retry) and streaming calls get no more requests.
         var maxConnectionBacklogBytes = 64 << 20
         /// Request bytes all the connection's calls may hold in incomplete or not yet taken messages; the call
-        /// whose data would pass it fails with RESOURCE_EXHAUSTED.
+        /// whose data would pass it fails with RESOURCE_EXHAUSTED. (A call holds at most its stream's window.)
         var maxBufferedRequestBytes = 64 << 20
         /// How long a new connection may take to begin HTTP/2 (the preface and its first frame).
         var prefaceTimeout = TimeAmount.seconds(10)
@@ -252,7 +252,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             wakeBlockedStreams()
             deliverHeld()
             flushSoon(context)
-            if readHeld {
+            if readHeld, context.channel.isWritable {
                 readHeld = false
                 context.read()
             }
@@ -485,6 +485,12 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             stream.unsent = nil
             backlogBytes -= unsent.readableBytes
             streamsWaiting.removeAll { $0 === stream }
+            // Less waits now: calls held back by the connection's backlog may take requests again. Not from
+            // here, which may be inside a delivery or the connection's teardown.
+            if !streamsHolding.isEmpty, let context {
+                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                context.eventLoop.execute { handler.value.deliverHeld() }
+            }
         }
         stream.trailers = nil
         stream.deadline?.cancel()

@@ -101,10 +101,11 @@ struct MessageReader {
         return message
     }
 
-    /// Moves an incomplete message left in a slice of a read into a buffer of its own, sized for as much of the
-    /// message as may be reserved ahead.
+    /// Moves an incomplete message left in a slice of a read, or behind messages already handed out of our own
+    /// buffer, into a buffer of its own, sized for as much of the message as may be reserved ahead: what was
+    /// handed out is not kept, and the buffer does not grow with every frame.
     private mutating func keepRest() {
-        guard !gathering, var rest = buffered else { return }
+        guard var rest = buffered, !gathering || rest.readerIndex > 0 else { return }
         var own = Self.buffer(for: rest, adding: 0)
         own.writeBuffer(&rest)
         buffered = own

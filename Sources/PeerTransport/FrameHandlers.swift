@@ -90,7 +90,7 @@ struct FrameDecoder: ByteToMessageDecoder {
         var message = try buffer.readWithUnsafeReadableBytes { raw in
             (Int(length), try MessageCodec.decode(UnsafeRawBufferPointer(rebasing: raw[..<Int(length)])))
         }
-        if !snapshotData.isEmpty {
+        if holdsReceipt {
             guard message.kind == .snapshot, message.snapshot?.data.isEmpty == true else { throw FrameError.strayChunks }
             message.snapshot?.data = snapshotData
             releaseReceipt()

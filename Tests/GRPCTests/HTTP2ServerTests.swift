@@ -617,19 +617,27 @@ final class WireClient {
         #expect(try client.handler.bufferedRequestByteCount == 0)
     }
 
-    @Test func dataPastTheConnectionsWindowIsAFlowControlError() throws {
+    /// Requests a call has not taken are not credited to its stream: a client may send its 1 MiB window and no
+    /// more. The connection's window is credited as data arrives, so other calls go on meanwhile.
+    @Test func dataPastTheStreamsWindowIsAFlowControlError() throws {
         let client = try WireClient { $0.maxStreamBacklogBytes = 0 }
         var bytes = WireClient.preface(initialWindow: 0)
         var open = try client.open(1, path: WireClient.streamPath)
         bytes.writeBuffer(&open)
-        // Every request stays untaken (the first answer already fills the backlog), so none is credited: the
-        // client may send its 1 MiB window and no more.
+        // Every request stays untaken (the first answer already fills the backlog).
         let chunk = WireClient.frame(.data, streamID: 1, ByteBuffer(repeating: 0, count: 64 << 10))
         for _ in 0..<17 { bytes.writeImmutableBuffer(chunk) }
-        var first = WireClient.frame(.data, streamID: 1, WireClient.message([1]))
-        bytes.writeBuffer(&first)
+        var other = try client.open(3, path: WireClient.unaryPath)
+        var otherData = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 3, WireClient.message([9]))
+        bytes.writeBuffer(&other)
+        bytes.writeBuffer(&otherData)
         try client.deliver(bytes)
-        #expect(HTTP2ServerBoundsTests.goAwayCode(try client.written()) == .flowControlError)
+        let frames = try client.written()
+        #expect(Self.resetCode(frames, stream: 1) == .flowControlError)
+        #expect(HTTP2ServerBoundsTests.goAwayCode(frames) == nil)
+        #expect(frames.contains { $0.type == .windowUpdate && $0.streamID == 0 }, "the connection's window is topped up")
+        #expect(frames.contains { $0.type == .headers && $0.streamID == 3 }, "another call is served meanwhile")
+        #expect(try client.handler.bufferedRequestByteCount == 0, "the reset stream's requests are dropped")
     }
 
     @Test func newCallsAreRefusedWhileTheConnectionsResponsesWaitBeyondTheLimit() throws {
@@ -643,6 +651,26 @@ final class WireClient {
         bytes.writeBuffer(&next)
         try client.deliver(bytes)
         #expect(Self.resetCode(try client.written(), stream: 3) == .refusedStream)
+    }
+
+    /// A call held back by the connection's backlog takes its requests once the backlog goes, however it goes
+    /// (here: the stream holding it is reset), not only when a window opens.
+    @Test func aCallHeldBackByTheConnectionsBacklogGoesOnWhenItDrops() throws {
+        let client = try WireClient { $0.maxConnectionBacklogBytes = 1000 }
+        var bytes = WireClient.preface(initialWindow: 0)
+        var stream = try client.open(1, path: WireClient.streamPath)
+        var open = try client.open(3, path: WireClient.unaryPath)
+        var data = WireClient.frame(.data, flags: HTTP2.Flags.endStream, streamID: 3, WireClient.message(Array(repeating: 1, count: 2000)))
+        bytes.writeBuffer(&stream)
+        bytes.writeBuffer(&open)
+        bytes.writeBuffer(&data)
+        try client.deliver(bytes)
+        try client.deliver(WireClient.frame(.data, streamID: 1, WireClient.message([7])))
+        #expect(try client.handler.bufferedRequestByteCount > 0, "held while 2000 bytes wait")
+        try client.deliver(WireClient.resetStream(3, .cancel))
+        client.channel.embeddedEventLoop.run()
+        #expect(try client.handler.bufferedRequestByteCount == 0, "taken once they are gone")
+        #expect(try client.handler.waitingResponseBytes == 6, "its echo waits for the window")
     }
 
     @Test func dataAfterEndStreamIsAStreamClosedError() throws {

@@ -58,6 +58,24 @@ import Testing
         #expect(reader.heldBytes <= MessageReader.reserveAheadBytes * 2)
     }
 
+    /// A stream whose frames keep ending inside a message does not grow the reader's buffer: what was handed
+    /// out is not kept.
+    @Test func whatWasHandedOutIsNotKept() throws {
+        var reader = MessageReader(maxMessageBytes: 1 << 20)
+        var wire = ByteBuffer()
+        for _ in 0..<2000 { wire.writeMultipleIntegers(UInt8(0), UInt32(1000)); wire.writeBytes([UInt8](repeating: 3, count: 1000)) }
+        var largest = 0
+        var count = 0
+        while wire.readableBytes > 0 {
+            // Frames of 1,500 bytes: almost every one ends inside a message.
+            reader.append(wire.readSlice(length: min(1500, wire.readableBytes))!)
+            while try reader.next() != nil { count += 1 }
+            largest = max(largest, reader.heldBytes)
+        }
+        #expect(count == 2000)
+        #expect(largest <= 4096, "held \(largest) bytes at most")
+    }
+
     /// Messages not taken yet stay in the reader, behind which later frames are kept in order.
     @Test func messagesLeftInTheReaderComeOutInOrderAfterLaterFrames() throws {
         var reader = MessageReader(maxMessageBytes: 1 << 20)

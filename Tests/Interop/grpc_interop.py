@@ -11,6 +11,8 @@ import time
 
 import grpc
 
+import raw_http2
+
 
 # --- minimal protobuf wire format -------------------------------------------------------------------------------
 
@@ -270,6 +272,40 @@ def main():
         thread.join()
     count = len(kvs(get(range_request(b"interop/c/", b"interop/c0"), timeout=30)))
     check("200 concurrent puts over one connection all land", len(results) == 200 and count == 200, "%d %d" % (len(results), count))
+
+    # At most 8 snapshots are sent at once (each holds a database snapshot for as long as its client takes):
+    # clients that never open their window hold them, the 9th is refused at once, and once they go the
+    # snapshot is served again.
+    host, port = target.rsplit(":", 1)
+    held, refused = [], None
+    for _ in range(12):
+        conn = raw_http2.RawConnection(host, int(port), initial_window=0)
+        conn.send(raw_http2.frame(raw_http2.HEADERS, raw_http2.END_HEADERS, 1,
+                                  raw_http2.request_headers("/etcdserverpb.Maintenance/Snapshot"))
+                  + raw_http2.frame(raw_http2.DATA, raw_http2.END_STREAM, 1, raw_http2.message(b"")))
+        status = conn.read_grpc_status(seconds=5)  # a refusal comes at once; a held call says nothing
+        if status is not None:
+            refused = status
+            conn.close()
+            break
+        held.append(conn)
+    still_silent = [conn for conn in held if conn.read_grpc_status(seconds=0.1) is None]
+    check("a snapshot beyond the 8 being sent is refused", refused == 8 and len(held) == 8 and len(still_silent) == 8,
+          "refused with %r after %d held (%d silent)" % (refused, len(held), len(still_silent)))
+    for conn in held:
+        conn.close()
+    snapshot = channel.unary_stream("/etcdserverpb.Maintenance/Snapshot")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            list(snapshot(b"", timeout=30))
+            break
+        except grpc.RpcError as error:
+            # The server notices the closed connections a moment later.
+            if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                check("... and served again once they are gone", False, "%s %s" % (error.code(), error.details()))
+            time.sleep(0.1)
+    check("... and served again once they are gone", True)
     print("ALL OK")
 
 

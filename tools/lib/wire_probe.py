@@ -7,7 +7,7 @@ Each probe opens raw HTTP/2 connections (hand-built frames: no client library wo
 when done. Exit status 1 if a probe finds the member dead or a put failing afterwards.
 """
 import argparse
-import socket
+import os
 import statistics
 import struct
 import sys
@@ -15,81 +15,10 @@ import time
 
 import grpc
 
-sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", "Tests", "Interop"))
-from grpc_interop import field_bytes, field_int, put_request  # noqa: E402
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS, PING, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 8, 9
-END_STREAM, END_HEADERS = 0x1, 0x4
-
-
-def frame(kind, flags, stream, payload=b""):
-    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
-
-
-def literal(name, value):
-    # HPACK literal without indexing, new name, no Huffman coding.
-    def string(text):
-        data = text.encode()
-        assert len(data) < 127
-        return bytes([len(data)]) + data
-    return b"\x00" + string(name) + string(value)
-
-
-def request_headers(path, timeout=None):
-    block = b"\x83\x86" + literal(":path", path) + literal(":authority", "probe") + \
-        literal("content-type", "application/grpc") + literal("te", "trailers")
-    if timeout:
-        block += literal("grpc-timeout", timeout)
-    return block
-
-
-def message(payload):
-    return b"\x00" + struct.pack(">I", len(payload)) + payload
-
-
-class RawConnection:
-    """A client that writes frames and reads only when told (never, for the probes that need a stalled peer)."""
-
-    def __init__(self, host, port, initial_window=None):
-        self.sock = socket.create_connection((host, port), timeout=10)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        settings = b"" if initial_window is None else struct.pack(">HI", 4, initial_window)
-        self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
-
-    def send(self, data, budget_seconds=5.0):
-        """Sends what the server takes within the budget; returns the bytes sent (a server that stops reading
-        makes a sender block: that is the backpressure being probed)."""
-        self.sock.setblocking(False)
-        sent, deadline = 0, time.monotonic() + budget_seconds
-        view = memoryview(data)
-        while sent < len(data) and time.monotonic() < deadline:
-            try:
-                sent += self.sock.send(view[sent:sent + (1 << 20)])
-            except BlockingIOError:
-                time.sleep(0.01)
-            except OSError:
-                break
-        self.sock.setblocking(True)
-        return sent
-
-    def is_open(self):
-        self.sock.setblocking(False)
-        try:
-            while True:
-                data = self.sock.recv(1 << 16)
-                if not data:
-                    return False
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        finally:
-            self.sock.setblocking(True)
-
-    def close(self):
-        self.sock.close()
-
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Interop"))
+from grpc_interop import field_bytes, put_request  # noqa: E402
+from raw_http2 import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PING, RawConnection,  # noqa: E402
+                       frame, message, request_headers)
 
 def rss_mb(pid):
     with open("/proc/%d/status" % pid) as status:
