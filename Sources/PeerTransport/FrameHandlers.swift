@@ -133,6 +133,23 @@ final class SnapshotReceipts: Sendable {
     }
 }
 
+/// Says who we are first thing on a connection we open, as it becomes active.
+final class HelloOnConnect: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let advertisement: PeerAdvertisement
+
+    init(advertisement: PeerAdvertisement) {
+        self.advertisement = advertisement
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        advertisement.writeHello(on: context.channel)
+        context.flush()
+        context.fireChannelActive()
+    }
+}
+
 /// Closes an accepted connection whose peer does not say who it is within `timeout`: a connection that sends
 /// nothing, or only part of a frame, holds a socket and its buffers for nothing.
 final class HelloDeadline: ChannelInboundHandler {

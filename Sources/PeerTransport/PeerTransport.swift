@@ -55,6 +55,11 @@ public final class PeerTransport: Sendable {
     private let forgotten = Mutex<Set<NodeID>>([])
     /// Peers whose hello named this member's cluster.
     private let vouched = Mutex<Set<NodeID>>([])
+    /// Peers whose address only their own hello told us (the member records have not named them yet).
+    private let learned = Mutex<Set<NodeID>>([])
+    /// At most this many peers are learned from hellos alone, or vouched for: a member added while we were
+    /// away is one of a few; a connection per made-up ID must not grow our tables without end.
+    static let maxUnconfirmedPeers = 32
 
     /// - Parameters:
     ///   - receive: gets every batch of messages received, on an event-loop thread.
@@ -133,15 +138,25 @@ public final class PeerTransport: Sendable {
         if hello.clusterID != 0, ours != 0, hello.clusterID != ours { return false }
         // A removed member is neither listened to nor reached again (it may not know it was removed).
         guard hello.id != id, !forgotten.withLock({ $0.contains(hello.id) }) else { return true }
-        if hello.clusterID != 0, hello.clusterID == ours { vouched.withLock { _ = $0.insert(hello.id) } }
+        if hello.clusterID != 0, hello.clusterID == ours {
+            vouched.withLock { vouched in
+                if vouched.count < Self.maxUnconfirmedPeers { vouched.insert(hello.id) }
+            }
+        }
         guard hello.hasAddress, connections.withLock({ $0[hello.id] == nil }) else { return true }
-        setPeer(hello.id, host: hello.host, port: hello.port, onlyIfUnknown: true)
+        let room = learned.withLock { learned in
+            guard learned.count < Self.maxUnconfirmedPeers else { return false }
+            learned.insert(hello.id)
+            return true
+        }
+        if room { setPeer(hello.id, host: hello.host, port: hello.port, onlyIfUnknown: true) }
         return true
     }
 
     /// Sets (or moves) where `peer` is reached; setting the address it already has changes nothing.
     public func setPeer(_ peer: NodeID, host: String, port: Int) {
         forgotten.withLock { _ = $0.remove(peer) }
+        learned.withLock { _ = $0.remove(peer) }
         setPeer(peer, host: host, port: port, onlyIfUnknown: false)
     }
 
@@ -166,6 +181,7 @@ public final class PeerTransport: Sendable {
     public func removePeer(_ peer: NodeID) {
         forgotten.withLock { _ = $0.insert(peer) }
         vouched.withLock { _ = $0.remove(peer) }
+        learned.withLock { _ = $0.remove(peer) }
         let removed = connections.withLock { $0.removeValue(forKey: peer) }
         removed.map { old in old.eventLoop.execute { old.close() } }
     }

@@ -33,8 +33,11 @@ extension PeerTransport {
         do {
             channel = try await PeerSocketOptions.apply(to: ClientBootstrap(group: group), limits)
                 .connectTimeout(limits.connectTimeout)
-                .channelInitializer { channel in
+                .channelInitializer { [advertisement] channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // The hello goes out as the connection opens, on its event loop: a task resumed late (a
+                        // busy machine) must not leave the receiver waiting for it past its hello deadline.
+                        try channel.pipeline.syncOperations.addHandler(HelloOnConnect(advertisement: advertisement))
                         try channel.pipeline.syncOperations.addHandler(SnapshotAcknowledgementReader(acknowledged))
                     }
                 }
@@ -45,7 +48,6 @@ extension PeerTransport {
             throw error
         }
         do {
-            advertisement.writeHello(on: channel)
             var offset = 0
             while offset < data.count {
                 let end = min(offset + limits.snapshotChunkBytes, data.count)

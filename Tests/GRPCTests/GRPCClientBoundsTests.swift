@@ -10,6 +10,11 @@ import Testing
         var statuses: [GRPCStatus] = []
     }
 
+    /// Closed at the end of each test: an embedded channel left open keeps its handler, and what it holds.
+    static func finish(_ channel: EmbeddedChannel) {
+        _ = try? channel.finish(acceptAlreadyClosed: true)
+    }
+
     static func connected() throws -> (EmbeddedChannel, GRPCClientConnectionHandler) {
         let channel = EmbeddedChannel()
         let handler = GRPCClientConnectionHandler(authority: "test", eventLoop: channel.embeddedEventLoop)
@@ -42,6 +47,7 @@ import Testing
 
     @Test func aResponseHeaderBlockContinuedWithoutEndIsRefused() throws {
         let (channel, handler) = try Self.connected()
+        defer { Self.finish(channel) }
         let closes = Closes()
         let stream = handler.open(path: "/a.B/C", timeout: nil, onMessage: { _ in }, onClose: { closes.statuses.append($0) })
         stream.send(ByteBuffer(bytes: [1]), endStream: true)
@@ -55,6 +61,7 @@ import Testing
     @Test(arguments: [HTTP2.FrameType.rstStream, .windowUpdate, .data])
     func aFrameOnAStreamWeNeverOpenedIsAProtocolError(type: HTTP2.FrameType) throws {
         let (channel, _) = try Self.connected()
+        defer { Self.finish(channel) }
         let frame: ByteBuffer
         switch type {
         case .rstStream: frame = WireClient.resetStream(9, .cancel)
@@ -69,6 +76,7 @@ import Testing
     /// forgotten (it used to stay on the waiting list until a WINDOW_UPDATE came).
     @Test func aCallStuckBehindAClosedWindowGivesUpAndIsForgotten() throws {
         let (channel, handler) = try Self.connected()
+        defer { Self.finish(channel) }
         try Self.serverFrames(WireClient.settings([(.initialWindowSize, 0)]), into: channel)
         let closes = Closes()
         let stream = handler.open(path: "/a.B/C", timeout: .seconds(1), onMessage: { _ in }, onClose: { closes.statuses.append($0) })

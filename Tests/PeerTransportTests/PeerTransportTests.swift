@@ -12,12 +12,16 @@ final class Inbox: Sendable {
     let unreachable = Mutex<[NodeID]>([])
     let down = Mutex<[NodeID]>([])
 
-    /// A transport whose snapshot deadlines stretch with `TestTime` (AddressSanitizer and a busy machine make a
+    /// A transport whose snapshot and hello deadlines stretch with `TestTime` (AddressSanitizer and a busy machine make a
     /// chunk take many seconds); a test that sets its own deadline keeps it.
     func transport(id: NodeID, group: EventLoopGroup, limits: PeerTransport.Limits = PeerTransport.Limits()) -> PeerTransport {
         var limits = limits
         if limits.snapshotAcknowledgementTimeout == PeerTransport.Limits().snapshotAcknowledgementTimeout {
             limits.snapshotAcknowledgementTimeout = .nanoseconds(Int64(TestTime.seconds(120) * 1e9))
+        }
+        // Tests write their own frames from tasks, which a loaded machine may resume many seconds late.
+        if limits.helloTimeout == PeerTransport.Limits().helloTimeout {
+            limits.helloTimeout = .nanoseconds(Int64(TestTime.seconds(120) * 1e9))
         }
         return PeerTransport(id: id, group: group, limits: limits,
                       receive: { batch in self.messages.withLock { $0 += batch } },
@@ -308,6 +312,28 @@ func appendMessage(_ n: UInt64, to: NodeID = 2) -> Message {
         try await Task.sleep(for: .seconds(6))
         #expect(polite.isActive)
         try await polite.close()
+        await b.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    /// Hellos naming ever new members, each on a connection of its own, teach the transport a bounded number
+    /// of addresses (the member records confirm the rest).
+    @Test func helloesOfMadeUpMembersAreLearnedUpToABound() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let b = Inbox().transport(id: 2, group: group)
+        let port = try await b.listen(host: "127.0.0.1", port: 0)
+        var connections: [Channel] = []
+        for id in NodeID(100)..<NodeID(140) {
+            let connection = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+            var hello = ByteBuffer()
+            PeerHello(id: id, clusterID: 0, host: "127.0.0.1", port: Int(id)).write(to: &hello)
+            try await connection.writeAndFlush(hello)
+            connections.append(connection)
+        }
+        let learned = { (NodeID(100)..<NodeID(140)).filter { b.peerAddress($0) != nil }.count }
+        #expect(try await eventually { learned() >= PeerTransport.maxUnconfirmedPeers })
+        #expect(learned() == PeerTransport.maxUnconfirmedPeers)
+        for connection in connections { try? await connection.close() }
         await b.shutdown()
         try await group.shutdownGracefully()
     }
