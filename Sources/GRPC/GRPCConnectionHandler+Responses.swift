@@ -17,12 +17,14 @@ extension GRPCConnectionHandler {
             writeHeaders(call.streamID, GRPCHeaderBlock.responseHeaders, endStream: false)
         }
         var framed = messages
+        pendingBytes += framed.readableBytes
         // Messages sent before the next flush share one run of DATA: a watch stream delivering to a hundred
         // watchers costs one frame, not a hundred, on the wire and in the client.
         if var pending = stream.pending {
             stream.pending = nil
             if pending.readableBytes + framed.readableBytes > Self.batchBytes {
                 // Full: out it goes, and this message starts the next batch.
+                pendingBytes -= pending.readableBytes
                 writeData(pending, on: stream)
                 stream.pending = framed
             } else {
@@ -109,6 +111,7 @@ extension GRPCConnectionHandler {
     func writePending(of stream: Stream) {
         guard let data = stream.pending else { return }
         stream.pending = nil
+        pendingBytes -= data.readableBytes
         // A stream reset by the client meanwhile has nobody to read it.
         guard streams[stream.call.streamID] === stream else { return }
         writeData(data, on: stream)

@@ -130,6 +130,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     var streamsWaiting: [Stream] = []
     /// The bytes of all streams' `unsent`.
     var backlogBytes = 0
+    /// The bytes of all streams' `pending` (answers gathered since the last flush).
+    var pendingBytes = 0
     /// Closes the connection if the client has not begun HTTP/2 in time; cancelled at its first frame.
     var prefaceDeadline: Scheduled<Void>?
     /// Checks every `idleTimeout` whether the connection was idle since the last check.
@@ -235,6 +237,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         streamsWithPending = []
         streamsHolding = []
         for stream in open { cancel(stream) }
+        pendingBytes = 0
         prefaceDeadline?.cancel()
         idleCheck?.cancel()
         backlogBytes = 0
@@ -357,8 +360,10 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         guard streamID > highestStreamID else { return }  // A stream that is closed already.
         guard streamID % 2 == 1 else { throw HTTP2.ConnectionError(.protocolError, "a client opened the even stream \(streamID)") }
         highestStreamID = streamID
+        // Answers gathered in this read burst count too: a burst of calls answered at once would otherwise all
+        // be taken before the first of their answers reached the backlog.
         guard streams.count + abandonedCalls < limits.maxConcurrentStreams,
-              backlogBytes <= limits.maxConnectionBacklogBytes else {
+              backlogBytes + pendingBytes <= limits.maxConnectionBacklogBytes else {
             writeResetStream(streamID, .refusedStream)
             return
         }
@@ -480,7 +485,10 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     /// what it held is released.
     func cancel(_ stream: Stream) {
         stream.call.ended = true
-        stream.pending = nil
+        if let pending = stream.pending {
+            stream.pending = nil
+            pendingBytes -= pending.readableBytes
+        }
         if let unsent = stream.unsent {
             stream.unsent = nil
             backlogBytes -= unsent.readableBytes

@@ -673,6 +673,22 @@ final class WireClient {
         #expect(try client.handler.waitingResponseBytes == 6, "its echo waits for the window")
     }
 
+    /// Answers gathered in the read burst that opens a call count toward the connection's backlog too.
+    @Test func answersNotYetFlushedCountTowardTheConnectionsBacklog() throws {
+        let client = try WireClient { $0.maxConnectionBacklogBytes = 100 }
+        var bytes = WireClient.preface()
+        var open = try client.open(1, path: WireClient.streamPath)
+        bytes.writeBuffer(&open)
+        for _ in 0..<50 {
+            var data = WireClient.frame(.data, streamID: 1, WireClient.message(Array(repeating: 1, count: 10)))
+            bytes.writeBuffer(&data)
+        }
+        var next = try client.open(3, path: WireClient.unaryPath)
+        bytes.writeBuffer(&next)
+        try client.deliver(bytes)
+        #expect(Self.resetCode(try client.written(), stream: 3) == .refusedStream, "750 bytes of echoes were gathered")
+    }
+
     @Test func dataAfterEndStreamIsAStreamClosedError() throws {
         let client = try WireClient()
         var bytes = WireClient.preface(initialWindow: 0)
