@@ -5,13 +5,15 @@ extension ProcessClusterTests {
     /// Python's grpcio (gRPC's C core) against a member: unary and streaming calls, etcd's errors, deadlines,
     /// cancellation, large messages and flow control, many streams on one connection (Tests/Interop/grpc_interop.py).
     @Suite struct GRPCInteropTests {
-        static var scriptPath: String {
+        /// The folder of the Python checks (Tests/Interop).
+        static var interopDirectory: URL {
             URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Interop/grpc_interop.py").path
+                .appendingPathComponent("Interop")
         }
 
+        /// Runs one of the Python checks against an etcd v3 endpoint; returns its exit status and output.
         static func runScript(_ name: String, against endpoint: String) throws -> (status: Int32, output: String) {
-            let script = URL(fileURLWithPath: scriptPath).deletingLastPathComponent().appendingPathComponent(name).path
+            let script = interopDirectory.appendingPathComponent(name).path
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             process.arguments = [script, endpoint]
@@ -71,17 +73,8 @@ extension ProcessClusterTests {
             }
             let leader = try cluster.waitForLeader()
             let follower = cluster.members.first { $0.name != leader }!   // three members, one leader
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [Self.scriptPath, follower.endpoint]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "\(text)")
+            let (status, text) = try Self.runScript("grpc_interop.py", against: follower.endpoint)
+            #expect(status == 0, "\(text)")
             #expect(text.hasSuffix("ALL OK\n"), "\(text)")
         }
     }
