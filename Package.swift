@@ -58,6 +58,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
+        // The etcd v3 API as a client, with failover between the cluster's members: what the control plane uses.
+        .target(name: "StoreClient", dependencies: [
+            "GRPC", "EtcdProto",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         // `podium bench`'s load generator: etcd v3 workloads over our gRPC client (GRPCChannel).
         .target(name: "Bench", dependencies: [
             "GRPC", "EtcdProto",
@@ -102,7 +109,9 @@ let package = Package(
             "PeerTransport", .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // Real `podium store` processes driven by the real etcdctl.
-        .testTarget(name: "ClusterTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ClusterTests", dependencies: [
+            "TestSupport", "StoreClient", "EtcdProto", "GRPC", .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos"]),
         .testTarget(name: "GRPCTests", dependencies: [
             "GRPC",

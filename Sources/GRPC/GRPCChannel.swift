@@ -90,6 +90,9 @@ public final class GRPCChannel: Sendable {
         try await channel.setOption(ChannelOptions.autoRead, value: false).get()
     }
 
+    /// Whether the connection is still open: a call on a closed one fails at once, without reaching the server.
+    public var isActive: Bool { channel.isActive }
+
     /// Starts closing the connection without waiting for it.
     public func closeSoon() {
         channel.close(promise: nil)

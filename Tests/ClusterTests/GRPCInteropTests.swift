@@ -36,34 +36,14 @@ extension ProcessClusterTests {
             let podium = try Self.runScript("stream_semantics.py", against: cluster.members[0].endpoint)
             #expect(podium.status == 0 && podium.output.hasSuffix("ALL OK\n"), "podium: \(podium.output)")
 
-            let etcdPath = "/usr/bin/etcd"
-            guard FileManager.default.isExecutableFile(atPath: etcdPath) else {
-                Issue.record("etcd is not installed at \(etcdPath): the same checks could not run against it")
+            guard EtcdProcess.isInstalled else {
+                Issue.record("etcd is not installed at \(EtcdProcess.path): the same checks could not run against it")
                 return
             }
-            let (clientPort, peerPort) = (try LocalCluster.freePort(), try LocalCluster.freePort())
-            let etcd = Process()
-            etcd.executableURL = URL(fileURLWithPath: etcdPath)
-            etcd.arguments = [
-                "--name", "e1", "--data-dir", cluster.directory.child("etcd"),
-                "--listen-client-urls", "http://127.0.0.1:\(clientPort)", "--advertise-client-urls", "http://127.0.0.1:\(clientPort)",
-                "--listen-peer-urls", "http://127.0.0.1:\(peerPort)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPort)",
-                "--initial-cluster", "e1=http://127.0.0.1:\(peerPort)",
-            ]
-            let logPath = cluster.directory.child("etcd.log")
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            etcd.standardOutput = log
-            etcd.standardError = log
-            try etcd.run()
-            defer {
-                kill(etcd.processIdentifier, SIGKILL)
-                etcd.waitUntilExit()
-            }
-            let reference = try Self.runScript("stream_semantics.py", against: "127.0.0.1:\(clientPort)")
-            let etcdLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            let etcd = try EtcdProcess(in: cluster.directory)
+            let reference = try Self.runScript("stream_semantics.py", against: etcd.endpoint)
             #expect(reference.status == 0 && reference.output.hasSuffix("ALL OK\n"),
-                    "etcd: \(reference.output)\netcd's log ends: \(etcdLog.suffix(2000))")
+                    "etcd: \(reference.output)\netcd's log ends: \(etcd.logTail)")
         }
 
         @Test func pythonGRPCClientAgainstAFollower() throws {
