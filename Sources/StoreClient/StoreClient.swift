@@ -93,6 +93,23 @@ public final class StoreClient: Sendable {
         return try await call("/etcdserverpb.KV/Txn", request, idempotent: readOnly)
     }
 
+    // MARK: Lease
+
+    /// Not retried once sent: a grant that reached the log but whose answer was lost would leave a lease behind.
+    public func leaseGrant(_ request: Etcdserverpb_LeaseGrantRequest) async throws -> Etcdserverpb_LeaseGrantResponse {
+        try await call("/etcdserverpb.Lease/LeaseGrant", request, idempotent: false)
+    }
+
+    /// Revoking twice revokes once, so it is retried like a read; a retry of a revoke that had taken effect
+    /// answers "lease not found".
+    public func leaseRevoke(_ request: Etcdserverpb_LeaseRevokeRequest) async throws -> Etcdserverpb_LeaseRevokeResponse {
+        try await call("/etcdserverpb.Lease/LeaseRevoke", request, idempotent: true)
+    }
+
+    public func leaseTimeToLive(_ request: Etcdserverpb_LeaseTimeToLiveRequest) async throws -> Etcdserverpb_LeaseTimeToLiveResponse {
+        try await call("/etcdserverpb.Lease/LeaseTimeToLive", request, idempotent: true)
+    }
+
     // MARK: calls
 
     /// One unary call, tried on the endpoints in turn while it fails in a way that allows it, until the

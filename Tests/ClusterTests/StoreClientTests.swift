@@ -23,6 +23,27 @@ extension ProcessClusterTests {
             return request
         }
 
+        /// Grant a lease, attach a key, read its time to live, revoke it (the key goes with it), and revoke
+        /// again (an error, not a crash).
+        static func leaseRoundTrip(_ client: StoreClient) async throws {
+            var grant = Etcdserverpb_LeaseGrantRequest()
+            grant.ttl = 60
+            let lease = try await client.leaseGrant(grant).id
+            var attached = put("sc/leased", "x")
+            attached.lease = lease
+            _ = try await client.put(attached)
+            var ask = Etcdserverpb_LeaseTimeToLiveRequest()
+            ask.id = lease
+            ask.keys = true
+            let alive = try await client.leaseTimeToLive(ask)
+            #expect(alive.ttl > 0 && alive.ttl <= 60 && alive.keys == [Data("sc/leased".utf8)])
+            var revoke = Etcdserverpb_LeaseRevokeRequest()
+            revoke.id = lease
+            _ = try await client.leaseRevoke(revoke)
+            #expect(try await client.range(get("sc/leased")).kvs.isEmpty, "a revoked lease's keys go with it")
+            await #expect(throws: StoreClientError.self) { try await client.leaseRevoke(revoke) }
+        }
+
         @Test func readsFailOverToAnotherMemberWhenTheirsIsKilled() async throws {
             let cluster = try LocalCluster(size: 3)
             try cluster.startAll()
@@ -51,6 +72,7 @@ extension ProcessClusterTests {
             txn.success = [read]
             let response = try await client.txn(txn)
             #expect(response.succeeded && response.responses.count == 1)
+            try await Self.leaseRoundTrip(client)
             await client.close()
             try await group.shutdownGracefully()
         }
@@ -75,6 +97,7 @@ extension ProcessClusterTests {
             var delete = Etcdserverpb_DeleteRangeRequest()
             delete.key = Data("sc/e".utf8)
             #expect(try await client.deleteRange(delete).deleted == 1)
+            try await Self.leaseRoundTrip(client)
             await client.close()
             try await group.shutdownGracefully()
         }
