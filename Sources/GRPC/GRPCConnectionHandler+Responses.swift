@@ -188,7 +188,6 @@ extension GRPCConnectionHandler {
         stream.deadline = nil
         writeHeaders(stream.call.streamID, trailers.readableBytesView, endStream: true)
         if !stream.endReceived { writeResetStream(stream.call.streamID, .noError) }
-        releaseRequests(of: stream)
     }
 
     func writeTrailersOnly(_ streamID: UInt32, status: GRPCStatus, requestsEnded: Bool, context: ChannelHandlerContext) {
