@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "GRPC", targets: ["GRPC"]),
         .library(name: "EtcdProto", targets: ["EtcdProto"]),
         .library(name: "Bench", targets: ["Bench"]),
+        .library(name: "Resources", targets: ["Resources"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -65,6 +66,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
+        // Kubernetes API objects: their schema (generated from Kubernetes' Go types by tools/gen-resource-schema),
+        // JSON, protobuf bodies, quantities, selectors, validation.
+        .target(name: "Resources"),
         // `podium bench`'s load generator: etcd v3 workloads over our gRPC client (GRPCChannel).
         .target(name: "Bench", dependencies: [
             "GRPC", "EtcdProto",
@@ -110,7 +114,8 @@ let package = Package(
         ]),
         // Real `podium store` processes driven by the real etcdctl.
         .testTarget(name: "ClusterTests", dependencies: [
-            "TestSupport", "StoreClient", "EtcdProto", "GRPC", .product(name: "NIOPosix", package: "swift-nio"),
+            "TestSupport", "StoreClient", "EtcdProto", "GRPC",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos"]),
         .testTarget(name: "GRPCTests", dependencies: [
@@ -125,6 +130,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "ResourcesTests", dependencies: ["Resources"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]
 )

@@ -40,6 +40,8 @@ public final class StoreClient: Sendable {
     private let connection = Mutex<Connection?>(nil)
     /// The endpoint to try next when there is no connection.
     private let nextEndpoint = Mutex(0)
+    /// The Watch call all watches share, on the connection it was opened on.
+    private let sharedWatch = Mutex<SharedWatchStream?>(nil)
 
     public init(configuration: Configuration, group: EventLoopGroup) throws {
         self.configuration = configuration
@@ -93,6 +95,12 @@ public final class StoreClient: Sendable {
         return try await call("/etcdserverpb.KV/Txn", request, idempotent: readOnly)
     }
 
+    /// Compacting to a revision twice is as compacting once (the second answers "compacted"), so it is retried
+    /// like a read.
+    public func compact(_ request: Etcdserverpb_CompactionRequest) async throws -> Etcdserverpb_CompactionResponse {
+        try await call("/etcdserverpb.KV/Compact", request, idempotent: true)
+    }
+
     // MARK: Lease
 
     /// Not retried once sent: a grant that reached the log but whose answer was lost would leave a lease behind.
@@ -108,6 +116,28 @@ public final class StoreClient: Sendable {
 
     public func leaseTimeToLive(_ request: Etcdserverpb_LeaseTimeToLiveRequest) async throws -> Etcdserverpb_LeaseTimeToLiveResponse {
         try await call("/etcdserverpb.Lease/LeaseTimeToLive", request, idempotent: true)
+    }
+
+    /// Keeps a connection's member alive: one LeaseKeepAlive exchange, like etcd's KeepAliveOnce. Renewing
+    /// twice renews once, so it is retried like a read. Answers TTL 0 for a lease that no longer exists.
+    public func leaseKeepAliveOnce(_ request: Etcdserverpb_LeaseKeepAliveRequest) async throws -> Etcdserverpb_LeaseKeepAliveResponse {
+        try await call("/etcdserverpb.Lease/LeaseKeepAlive", request, idempotent: true)
+    }
+
+    // MARK: watch streams
+
+    /// The shared Watch call on `connection`, started anew if the last one ended or was on another connection.
+    func watchStream(on connection: Connection) -> SharedWatchStream {
+        sharedWatch.withLock { current in
+            if let current, current.channel === connection.channel, !current.isEnded { return current }
+            let fresh = SharedWatchStream(channel: connection.channel)
+            current = fresh
+            return fresh
+        }
+    }
+
+    func currentWatchStream() -> SharedWatchStream? {
+        sharedWatch.withLock { $0 }
     }
 
     // MARK: calls
@@ -145,7 +175,7 @@ public final class StoreClient: Sendable {
 
     /// The connection, opened to the next endpoint that accepts one if there is none (or it closed: its member
     /// went away while no call was under way, so a write now would fail without having been sent).
-    private func channel(before deadline: NIODeadline) async throws(StoreClientError) -> Connection {
+    func channel(before deadline: NIODeadline) async throws(StoreClientError) -> Connection {
         if let current = connection.withLock({ $0 }) {
             guard !current.channel.isActive else { return current }
             drop(current)
@@ -176,7 +206,7 @@ public final class StoreClient: Sendable {
     }
 
     /// Forgets a connection whose member did not serve a call, so the next call tries the next endpoint.
-    private func drop(_ failed: Connection) {
+    func drop(_ failed: Connection) {
         let dropped = connection.withLock { connection -> GRPCChannel? in
             guard connection?.channel === failed.channel else { return nil }
             connection = nil
