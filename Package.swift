@@ -69,6 +69,14 @@ let package = Package(
         // Kubernetes API objects: their schema (generated from Kubernetes' Go types by tools/gen-resource-schema),
         // JSON, protobuf bodies, quantities, selectors, validation.
         .target(name: "Resources"),
+        // Kubernetes' REST API over the store (through StoreClient), on SwiftNIO's HTTP/1.1.
+        .target(name: "APIServer", dependencies: [
+            "Resources", "StoreClient", "EtcdProto", "GRPC",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // `podium bench`'s load generator: etcd v3 workloads over our gRPC client (GRPCChannel).
         .target(name: "Bench", dependencies: [
             "GRPC", "EtcdProto",
@@ -85,7 +93,7 @@ let package = Package(
         // The chaos test's history and its checks (pure: no I/O), used by `podium chaos`.
         .target(name: "Chaos"),
         .executableTarget(name: "podium", dependencies: [
-            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport",
+            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport", "APIServer", "StoreClient",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -32,6 +32,27 @@ public struct APISchema: Sendable {
         public var replace = false
         public var listType: ListType?
         public var atomicMap = false
+        /// A Go pointer: its zero value was set on purpose.
+        public var pointer = false
+        /// omitempty: Go writes no zero value for it unless it is a pointer.
+        public var omitEmpty = false
+
+        /// Whether `value` is what Go would leave out of this field's JSON (a zero value of a non-pointer
+        /// omitempty field): decoding drops it so that stored objects read as kube-apiserver writes them.
+        public func omits(_ value: JSONValue) -> Bool {
+            guard omitEmpty, !pointer else { return false }
+            switch value {
+            case .string(let text): return text.isEmpty
+            case .int(let number): return number == 0
+            case .double(let number): return number == 0
+            case .bool(let flag): return !flag
+            case .array(let items): return items.isEmpty
+            case .object(let fields):
+                if case .object = type { return false }
+                return fields.isEmpty
+            case .null: return true
+            }
+        }
     }
 
     public struct ObjectType: Sendable {
@@ -78,6 +99,8 @@ public struct APISchema: Sendable {
                 var field = Field(name: words[1], number: number, type: try Self.type(words[3]))
                 for flag in words.dropFirst(4) {
                     if flag == "req" { field.required = true }
+                    else if flag == "ptr" { field.pointer = true }
+                    else if flag == "omit" { field.omitEmpty = true }
                     else if flag == "merge" { field.mergeStrategy = true }
                     else if flag.hasPrefix("merge=") { field.mergeStrategy = true; field.mergeKey = String(flag.dropFirst(6)) }
                     else if flag == "retainKeys" { field.retainKeys = true }

@@ -17,6 +17,13 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
     public var value: String?
     public var detail: String
 
+    public init(kind: Kind, field: String, value: String?, detail: String) {
+        self.kind = kind
+        self.field = field
+        self.value = value
+        self.detail = detail
+    }
+
     public static func invalid(_ field: String, _ value: String, _ detail: String) -> FieldError {
         FieldError(kind: .invalid, field: field, value: quote(value), detail: detail)
     }

@@ -120,7 +120,8 @@ public struct ObjectDecoder {
                     continue
                 }
                 if item.isNull { continue }
-                decoded[key] = try decode(item, type: field.type, path: childPath, structName: String(objectType.shortName))
+                let value = try decode(item, type: field.type, path: childPath, structName: String(objectType.shortName))
+                if !field.omits(value) { decoded[key] = value }
             }
             return .object(decoded)
         }

@@ -99,7 +99,7 @@ public struct ProtobufObjectDecoder {
                 fields[field.name] = try value(&reader, wire: wire, type: field.type, depth: depth)
             }
         }
-        return .object(fields)
+        return .object(fields.filter { key, value in !(objectType.fields[key]?.omits(value) ?? false) })
     }
 
     private func mismatch(_ field: APISchema.Field, _ type: APISchema.ObjectType) -> DecodingError {
@@ -153,6 +153,7 @@ public struct ProtobufObjectDecoder {
                 default: try inner.skip(innerWire)
                 }
             }
+            if seconds == 0, nanos == 0 { return .null }  // Go's zero time, which JSON writes as null.
             let time = Double(seconds) + Double(nanos) / 1e9
             if case .microTime = type { return .string(RFC3339.formatMicro(time)) }
             return .string(RFC3339.format(time))

@@ -7,913 +7,913 @@ extension APISchema {
 T core.v1.Namespace
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.NamespaceSpec
-F status 3 @core.v1.NamespaceStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.NamespaceSpec omit
+F status 3 @core.v1.NamespaceStatus omit
 T core.v1.Pod
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.PodSpec
-F status 3 @core.v1.PodStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.PodSpec omit
+F status 3 @core.v1.PodStatus omit
 T core.v1.Node
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.NodeSpec
-F status 3 @core.v1.NodeStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.NodeSpec omit
+F status 3 @core.v1.NodeStatus omit
 T core.v1.Service
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.ServiceSpec
-F status 3 @core.v1.ServiceStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.ServiceSpec omit
+F status 3 @core.v1.ServiceStatus omit
 T core.v1.Endpoints
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F subsets 2 [@core.v1.EndpointSubset] list=atomic
+F metadata 1 @meta.v1.ObjectMeta omit
+F subsets 2 [@core.v1.EndpointSubset] omit list=atomic
 T core.v1.ConfigMap
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F immutable 4 b
-F data 2 {s}
-F binaryData 3 {y}
+F metadata 1 @meta.v1.ObjectMeta omit
+F immutable 4 b ptr omit
+F data 2 {s} omit
+F binaryData 3 {y} omit
 T core.v1.Secret
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F immutable 5 b
-F data 2 {y}
-F stringData 4 {s}
-F type 3 s
+F metadata 1 @meta.v1.ObjectMeta omit
+F immutable 5 b ptr omit
+F data 2 {y} omit
+F stringData 4 {s} omit
+F type 3 s omit
 T core.v1.Event
 F apiVersion 0 s
 F kind 0 s
 F metadata 1 @meta.v1.ObjectMeta req
 F involvedObject 2 @core.v1.ObjectReference req
-F reason 3 s
-F message 4 s
-F source 5 @core.v1.EventSource
-F firstTimestamp 6 t
-F lastTimestamp 7 t
-F count 8 i32
-F type 9 s
-F eventTime 10 mt
-F series 11 @core.v1.EventSeries
-F action 12 s
-F related 13 @core.v1.ObjectReference
+F reason 3 s omit
+F message 4 s omit
+F source 5 @core.v1.EventSource omit
+F firstTimestamp 6 t omit
+F lastTimestamp 7 t omit
+F count 8 i32 omit
+F type 9 s omit
+F eventTime 10 mt omit
+F series 11 @core.v1.EventSeries ptr omit
+F action 12 s omit
+F related 13 @core.v1.ObjectReference ptr omit
 F reportingComponent 14 s
 F reportingInstance 15 s
 T core.v1.ServiceAccount
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F secrets 2 [@core.v1.ObjectReference] merge=name list=map:name
-F imagePullSecrets 3 [@core.v1.LocalObjectReference] list=atomic
-F automountServiceAccountToken 4 b
+F metadata 1 @meta.v1.ObjectMeta omit
+F secrets 2 [@core.v1.ObjectReference] omit merge=name list=map:name
+F imagePullSecrets 3 [@core.v1.LocalObjectReference] omit list=atomic
+F automountServiceAccountToken 4 b ptr omit
 T core.v1.PersistentVolume
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.PersistentVolumeSpec
-F status 3 @core.v1.PersistentVolumeStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.PersistentVolumeSpec omit
+F status 3 @core.v1.PersistentVolumeStatus omit
 T core.v1.PersistentVolumeClaim
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.PersistentVolumeClaimSpec
-F status 3 @core.v1.PersistentVolumeClaimStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.PersistentVolumeClaimSpec omit
+F status 3 @core.v1.PersistentVolumeClaimStatus omit
 T core.v1.ResourceQuota
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.ResourceQuotaSpec
-F status 3 @core.v1.ResourceQuotaStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.ResourceQuotaSpec omit
+F status 3 @core.v1.ResourceQuotaStatus omit
 T core.v1.LimitRange
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.LimitRangeSpec
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.LimitRangeSpec omit
 T core.v1.Binding
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
+F metadata 1 @meta.v1.ObjectMeta omit
 F target 2 @core.v1.ObjectReference req
 T core.v1.PodTemplate
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F template 2 @core.v1.PodTemplateSpec
+F metadata 1 @meta.v1.ObjectMeta omit
+F template 2 @core.v1.PodTemplateSpec omit
 T core.v1.ReplicationController
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.ReplicationControllerSpec
-F status 3 @core.v1.ReplicationControllerStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.ReplicationControllerSpec omit
+F status 3 @core.v1.ReplicationControllerStatus omit
 T core.v1.ComponentStatus
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F conditions 2 [@core.v1.ComponentCondition] merge=type list=map:type
+F metadata 1 @meta.v1.ObjectMeta omit
+F conditions 2 [@core.v1.ComponentCondition] omit merge=type list=map:type
 T apps.v1.Deployment
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @apps.v1.DeploymentSpec
-F status 3 @apps.v1.DeploymentStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @apps.v1.DeploymentSpec omit
+F status 3 @apps.v1.DeploymentStatus omit
 T apps.v1.ReplicaSet
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @apps.v1.ReplicaSetSpec
-F status 3 @apps.v1.ReplicaSetStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @apps.v1.ReplicaSetSpec omit
+F status 3 @apps.v1.ReplicaSetStatus omit
 T apps.v1.StatefulSet
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @apps.v1.StatefulSetSpec
-F status 3 @apps.v1.StatefulSetStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @apps.v1.StatefulSetSpec omit
+F status 3 @apps.v1.StatefulSetStatus omit
 T apps.v1.DaemonSet
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @apps.v1.DaemonSetSpec
-F status 3 @apps.v1.DaemonSetStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @apps.v1.DaemonSetSpec omit
+F status 3 @apps.v1.DaemonSetStatus omit
 T apps.v1.ControllerRevision
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F data 2 raw
+F metadata 1 @meta.v1.ObjectMeta omit
+F data 2 raw omit
 F revision 3 i64 req
 T batch.v1.Job
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @batch.v1.JobSpec
-F status 3 @batch.v1.JobStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @batch.v1.JobSpec omit
+F status 3 @batch.v1.JobStatus omit
 T batch.v1.CronJob
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @batch.v1.CronJobSpec
-F status 3 @batch.v1.CronJobStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @batch.v1.CronJobSpec omit
+F status 3 @batch.v1.CronJobStatus omit
 T coordination.v1.Lease
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @coordination.v1.LeaseSpec
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @coordination.v1.LeaseSpec omit
 T discovery.v1.EndpointSlice
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
+F metadata 1 @meta.v1.ObjectMeta omit
 F addressType 4 s req
 F endpoints 2 [@discovery.v1.Endpoint] list=atomic
 F ports 3 [@discovery.v1.EndpointPort] list=atomic
 T autoscaling.v1.Scale
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @autoscaling.v1.ScaleSpec
-F status 3 @autoscaling.v1.ScaleStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @autoscaling.v1.ScaleSpec omit
+F status 3 @autoscaling.v1.ScaleStatus omit
 T autoscaling.v1.HorizontalPodAutoscaler
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @autoscaling.v1.HorizontalPodAutoscalerSpec
-F status 3 @autoscaling.v1.HorizontalPodAutoscalerStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @autoscaling.v1.HorizontalPodAutoscalerSpec omit
+F status 3 @autoscaling.v1.HorizontalPodAutoscalerStatus omit
 T autoscaling.v2.HorizontalPodAutoscaler
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @autoscaling.v2.HorizontalPodAutoscalerSpec
-F status 3 @autoscaling.v2.HorizontalPodAutoscalerStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @autoscaling.v2.HorizontalPodAutoscalerSpec omit
+F status 3 @autoscaling.v2.HorizontalPodAutoscalerStatus omit
 T networking.v1.Ingress
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @networking.v1.IngressSpec
-F status 3 @networking.v1.IngressStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @networking.v1.IngressSpec omit
+F status 3 @networking.v1.IngressStatus omit
 T networking.v1.IngressClass
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @networking.v1.IngressClassSpec
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @networking.v1.IngressClassSpec omit
 T networking.v1.NetworkPolicy
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @networking.v1.NetworkPolicySpec
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @networking.v1.NetworkPolicySpec omit
 T policy.v1.Eviction
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F deleteOptions 2 @meta.v1.DeleteOptions
+F metadata 1 @meta.v1.ObjectMeta omit
+F deleteOptions 2 @meta.v1.DeleteOptions ptr omit
 T policy.v1.PodDisruptionBudget
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @policy.v1.PodDisruptionBudgetSpec
-F status 3 @policy.v1.PodDisruptionBudgetStatus
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @policy.v1.PodDisruptionBudgetSpec omit
+F status 3 @policy.v1.PodDisruptionBudgetStatus omit
 T storage.v1.StorageClass
 F apiVersion 0 s
 F kind 0 s
-F metadata 1 @meta.v1.ObjectMeta
+F metadata 1 @meta.v1.ObjectMeta omit
 F provisioner 2 s req
-F parameters 3 {s}
-F reclaimPolicy 4 s:core.v1.PersistentVolumeReclaimPolicy
-F mountOptions 5 [s] list=atomic
-F allowVolumeExpansion 6 b
-F volumeBindingMode 7 s:storage.v1.VolumeBindingMode
-F allowedTopologies 8 [@core.v1.TopologySelectorTerm] list=atomic
+F parameters 3 {s} omit
+F reclaimPolicy 4 s:core.v1.PersistentVolumeReclaimPolicy ptr omit
+F mountOptions 5 [s] omit list=atomic
+F allowVolumeExpansion 6 b ptr omit
+F volumeBindingMode 7 s:storage.v1.VolumeBindingMode ptr omit
+F allowedTopologies 8 [@core.v1.TopologySelectorTerm] omit list=atomic
 T events.v1.Event
 F apiVersion 0 s
 F kind 0 s
 F metadata 1 @meta.v1.ObjectMeta
 F eventTime 2 mt req
-F series 3 @events.v1.EventSeries
-F reportingController 4 s
-F reportingInstance 5 s
-F action 6 s
-F reason 7 s
-F regarding 8 @core.v1.ObjectReference
-F related 9 @core.v1.ObjectReference
-F note 10 s
-F type 11 s
-F deprecatedSource 12 @core.v1.EventSource
-F deprecatedFirstTimestamp 13 t
-F deprecatedLastTimestamp 14 t
-F deprecatedCount 15 i32
+F series 3 @events.v1.EventSeries ptr omit
+F reportingController 4 s omit
+F reportingInstance 5 s omit
+F action 6 s omit
+F reason 7 s omit
+F regarding 8 @core.v1.ObjectReference omit
+F related 9 @core.v1.ObjectReference ptr omit
+F note 10 s omit
+F type 11 s omit
+F deprecatedSource 12 @core.v1.EventSource omit
+F deprecatedFirstTimestamp 13 t omit
+F deprecatedLastTimestamp 14 t omit
+F deprecatedCount 15 i32 omit
 T meta.v1.Status
-F kind 1 s
-F apiVersion 2 s
-F metadata 1 @meta.v1.ListMeta
-F status 2 s
-F message 3 s
-F reason 4 s
-F details 5 @meta.v1.StatusDetails list=atomic
-F code 6 i32
+F kind 1 s omit
+F apiVersion 2 s omit
+F metadata 1 @meta.v1.ListMeta omit
+F status 2 s omit
+F message 3 s omit
+F reason 4 s omit
+F details 5 @meta.v1.StatusDetails ptr omit list=atomic
+F code 6 i32 omit
 T meta.v1.DeleteOptions
-F kind 1 s
-F apiVersion 2 s
-F gracePeriodSeconds 1 i64
-F preconditions 2 @meta.v1.Preconditions
-F orphanDependents 3 b
-F propagationPolicy 4 s
-F dryRun 5 [s] list=atomic
-F ignoreStoreReadErrorWithClusterBreakingPotential 6 b
+F kind 1 s omit
+F apiVersion 2 s omit
+F gracePeriodSeconds 1 i64 ptr omit
+F preconditions 2 @meta.v1.Preconditions ptr omit
+F orphanDependents 3 b ptr omit
+F propagationPolicy 4 s ptr omit
+F dryRun 5 [s] omit list=atomic
+F ignoreStoreReadErrorWithClusterBreakingPotential 6 b ptr omit
 T meta.v1.ListMeta
-F selfLink 1 s
-F resourceVersion 2 s
-F continue 3 s
-F remainingItemCount 4 i64
+F selfLink 1 s omit
+F resourceVersion 2 s omit
+F continue 3 s omit
+F remainingItemCount 4 i64 ptr omit
 T meta.v1.PartialObjectMetadata
-F kind 1 s
-F apiVersion 2 s
-F metadata 1 @meta.v1.ObjectMeta
+F kind 1 s omit
+F apiVersion 2 s omit
+F metadata 1 @meta.v1.ObjectMeta omit
 T meta.v1.ObjectMeta
-F name 1 s
-F generateName 2 s
-F namespace 3 s
-F selfLink 4 s
-F uid 5 s
-F resourceVersion 6 s
-F generation 7 i64
-F creationTimestamp 8 t
-F deletionTimestamp 9 t
-F deletionGracePeriodSeconds 10 i64
-F labels 11 {s}
-F annotations 12 {s}
-F ownerReferences 13 [@meta.v1.OwnerReference] merge=uid list=map:uid
-F finalizers 14 [s] merge list=set
-F managedFields 17 [@meta.v1.ManagedFieldsEntry] list=atomic
+F name 1 s omit
+F generateName 2 s omit
+F namespace 3 s omit
+F selfLink 4 s omit
+F uid 5 s omit
+F resourceVersion 6 s omit
+F generation 7 i64 omit
+F creationTimestamp 8 t omit
+F deletionTimestamp 9 t ptr omit
+F deletionGracePeriodSeconds 10 i64 ptr omit
+F labels 11 {s} omit
+F annotations 12 {s} omit
+F ownerReferences 13 [@meta.v1.OwnerReference] omit merge=uid list=map:uid
+F finalizers 14 [s] omit merge list=set
+F managedFields 17 [@meta.v1.ManagedFieldsEntry] omit list=atomic
 T core.v1.NamespaceSpec
-F finalizers 1 [s] list=atomic
+F finalizers 1 [s] omit list=atomic
 T core.v1.NamespaceStatus
-F phase 1 s:core.v1.NamespacePhase
-F conditions 2 [@core.v1.NamespaceCondition] merge=type list=map:type
+F phase 1 s:core.v1.NamespacePhase omit
+F conditions 2 [@core.v1.NamespaceCondition] omit merge=type list=map:type
 T core.v1.PodSpec
-F volumes 1 [@core.v1.Volume] merge=name retainKeys list=map:name
-F initContainers 20 [@core.v1.Container] merge=name list=map:name
+F volumes 1 [@core.v1.Volume] omit merge=name retainKeys list=map:name
+F initContainers 20 [@core.v1.Container] omit merge=name list=map:name
 F containers 2 [@core.v1.Container] merge=name list=map:name
-F ephemeralContainers 34 [@core.v1.EphemeralContainer] merge=name list=map:name
-F restartPolicy 3 s:core.v1.RestartPolicy
-F terminationGracePeriodSeconds 4 i64
-F activeDeadlineSeconds 5 i64
-F dnsPolicy 6 s:core.v1.DNSPolicy
-F nodeSelector 7 {s} map=atomic
-F serviceAccountName 8 s
-F serviceAccount 9 s
-F automountServiceAccountToken 21 b
-F nodeName 10 s
-F hostNetwork 11 b
-F hostPID 12 b
-F hostIPC 13 b
-F shareProcessNamespace 27 b
-F securityContext 14 @core.v1.PodSecurityContext
-F imagePullSecrets 15 [@core.v1.LocalObjectReference] merge=name list=map:name
-F hostname 16 s
-F subdomain 17 s
-F affinity 18 @core.v1.Affinity
-F schedulerName 19 s
-F tolerations 22 [@core.v1.Toleration] list=atomic
-F hostAliases 23 [@core.v1.HostAlias] merge=ip list=map:ip
-F priorityClassName 24 s
-F priority 25 i32
-F dnsConfig 26 @core.v1.PodDNSConfig
-F readinessGates 28 [@core.v1.PodReadinessGate] list=atomic
-F runtimeClassName 29 s
-F enableServiceLinks 30 b
-F preemptionPolicy 31 s:core.v1.PreemptionPolicy
-F overhead 32 {q}
-F topologySpreadConstraints 33 [@core.v1.TopologySpreadConstraint] merge=topologyKey list=map:topologyKey,whenUnsatisfiable
-F setHostnameAsFQDN 35 b
-F os 36 @core.v1.PodOS
-F hostUsers 37 b
-F schedulingGates 38 [@core.v1.PodSchedulingGate] merge=name list=map:name
-F resourceClaims 39 [@core.v1.PodResourceClaim] merge=name retainKeys list=map:name
-F resources 40 @core.v1.ResourceRequirements
+F ephemeralContainers 34 [@core.v1.EphemeralContainer] omit merge=name list=map:name
+F restartPolicy 3 s:core.v1.RestartPolicy omit
+F terminationGracePeriodSeconds 4 i64 ptr omit
+F activeDeadlineSeconds 5 i64 ptr omit
+F dnsPolicy 6 s:core.v1.DNSPolicy omit
+F nodeSelector 7 {s} omit map=atomic
+F serviceAccountName 8 s omit
+F serviceAccount 9 s omit
+F automountServiceAccountToken 21 b ptr omit
+F nodeName 10 s omit
+F hostNetwork 11 b omit
+F hostPID 12 b omit
+F hostIPC 13 b omit
+F shareProcessNamespace 27 b ptr omit
+F securityContext 14 @core.v1.PodSecurityContext ptr omit
+F imagePullSecrets 15 [@core.v1.LocalObjectReference] omit merge=name list=map:name
+F hostname 16 s omit
+F subdomain 17 s omit
+F affinity 18 @core.v1.Affinity ptr omit
+F schedulerName 19 s omit
+F tolerations 22 [@core.v1.Toleration] omit list=atomic
+F hostAliases 23 [@core.v1.HostAlias] omit merge=ip list=map:ip
+F priorityClassName 24 s omit
+F priority 25 i32 ptr omit
+F dnsConfig 26 @core.v1.PodDNSConfig ptr omit
+F readinessGates 28 [@core.v1.PodReadinessGate] omit list=atomic
+F runtimeClassName 29 s ptr omit
+F enableServiceLinks 30 b ptr omit
+F preemptionPolicy 31 s:core.v1.PreemptionPolicy ptr omit
+F overhead 32 {q} omit
+F topologySpreadConstraints 33 [@core.v1.TopologySpreadConstraint] omit merge=topologyKey list=map:topologyKey,whenUnsatisfiable
+F setHostnameAsFQDN 35 b ptr omit
+F os 36 @core.v1.PodOS ptr omit
+F hostUsers 37 b ptr omit
+F schedulingGates 38 [@core.v1.PodSchedulingGate] omit merge=name list=map:name
+F resourceClaims 39 [@core.v1.PodResourceClaim] omit merge=name retainKeys list=map:name
+F resources 40 @core.v1.ResourceRequirements ptr omit
 T core.v1.PodStatus
-F phase 1 s:core.v1.PodPhase
-F conditions 2 [@core.v1.PodCondition] merge=type list=map:type
-F message 3 s
-F reason 4 s
-F nominatedNodeName 11 s
-F hostIP 5 s
-F hostIPs 16 [@core.v1.HostIP] merge=ip list=atomic
-F podIP 6 s
-F podIPs 12 [@core.v1.PodIP] merge=ip list=map:ip
-F startTime 7 t
-F initContainerStatuses 10 [@core.v1.ContainerStatus] list=atomic
-F containerStatuses 8 [@core.v1.ContainerStatus] list=atomic
-F qosClass 9 s:core.v1.PodQOSClass
-F ephemeralContainerStatuses 13 [@core.v1.ContainerStatus] list=atomic
-F resize 14 s
-F resourceClaimStatuses 15 [@core.v1.PodResourceClaimStatus] merge=name retainKeys list=map:name
+F phase 1 s:core.v1.PodPhase omit
+F conditions 2 [@core.v1.PodCondition] omit merge=type list=map:type
+F message 3 s omit
+F reason 4 s omit
+F nominatedNodeName 11 s omit
+F hostIP 5 s omit
+F hostIPs 16 [@core.v1.HostIP] omit merge=ip list=atomic
+F podIP 6 s omit
+F podIPs 12 [@core.v1.PodIP] omit merge=ip list=map:ip
+F startTime 7 t ptr omit
+F initContainerStatuses 10 [@core.v1.ContainerStatus] omit list=atomic
+F containerStatuses 8 [@core.v1.ContainerStatus] omit list=atomic
+F qosClass 9 s:core.v1.PodQOSClass omit
+F ephemeralContainerStatuses 13 [@core.v1.ContainerStatus] omit list=atomic
+F resize 14 s omit
+F resourceClaimStatuses 15 [@core.v1.PodResourceClaimStatus] omit merge=name retainKeys list=map:name
 T core.v1.NodeSpec
-F podCIDR 1 s
-F podCIDRs 7 [s] merge list=set
-F providerID 3 s
-F unschedulable 4 b
-F taints 5 [@core.v1.Taint] list=atomic
-F configSource 6 @core.v1.NodeConfigSource
-F externalID 2 s
+F podCIDR 1 s omit
+F podCIDRs 7 [s] omit merge list=set
+F providerID 3 s omit
+F unschedulable 4 b omit
+F taints 5 [@core.v1.Taint] omit list=atomic
+F configSource 6 @core.v1.NodeConfigSource ptr omit
+F externalID 2 s omit
 T core.v1.NodeStatus
-F capacity 1 {q}
-F allocatable 2 {q}
-F phase 3 s:core.v1.NodePhase
-F conditions 4 [@core.v1.NodeCondition] merge=type list=map:type
-F addresses 5 [@core.v1.NodeAddress] merge=type list=map:type
-F daemonEndpoints 6 @core.v1.NodeDaemonEndpoints
-F nodeInfo 7 @core.v1.NodeSystemInfo
-F images 8 [@core.v1.ContainerImage] list=atomic
-F volumesInUse 9 [s] list=atomic
-F volumesAttached 10 [@core.v1.AttachedVolume] list=atomic
-F config 11 @core.v1.NodeConfigStatus
-F runtimeHandlers 12 [@core.v1.NodeRuntimeHandler] list=atomic
-F features 13 @core.v1.NodeFeatures
+F capacity 1 {q} omit
+F allocatable 2 {q} omit
+F phase 3 s:core.v1.NodePhase omit
+F conditions 4 [@core.v1.NodeCondition] omit merge=type list=map:type
+F addresses 5 [@core.v1.NodeAddress] omit merge=type list=map:type
+F daemonEndpoints 6 @core.v1.NodeDaemonEndpoints omit
+F nodeInfo 7 @core.v1.NodeSystemInfo omit
+F images 8 [@core.v1.ContainerImage] omit list=atomic
+F volumesInUse 9 [s] omit list=atomic
+F volumesAttached 10 [@core.v1.AttachedVolume] omit list=atomic
+F config 11 @core.v1.NodeConfigStatus ptr omit
+F runtimeHandlers 12 [@core.v1.NodeRuntimeHandler] omit list=atomic
+F features 13 @core.v1.NodeFeatures ptr omit
 T core.v1.ServiceSpec
-F ports 1 [@core.v1.ServicePort] merge=port list=map:port,protocol
-F selector 2 {s} map=atomic
-F clusterIP 3 s
-F clusterIPs 18 [s] list=atomic
-F type 4 s:core.v1.ServiceType
-F externalIPs 5 [s] list=atomic
-F sessionAffinity 7 s:core.v1.ServiceAffinity
-F loadBalancerIP 8 s
-F loadBalancerSourceRanges 9 [s] list=atomic
-F externalName 10 s
-F externalTrafficPolicy 11 s:core.v1.ServiceExternalTrafficPolicy
-F healthCheckNodePort 12 i32
-F publishNotReadyAddresses 13 b
-F sessionAffinityConfig 14 @core.v1.SessionAffinityConfig
-F ipFamilies 19 [s:core.v1.IPFamily] list=atomic
-F ipFamilyPolicy 17 s:core.v1.IPFamilyPolicy
-F allocateLoadBalancerNodePorts 20 b
-F loadBalancerClass 21 s
-F internalTrafficPolicy 22 s:core.v1.ServiceInternalTrafficPolicy
-F trafficDistribution 23 s
+F ports 1 [@core.v1.ServicePort] omit merge=port list=map:port,protocol
+F selector 2 {s} omit map=atomic
+F clusterIP 3 s omit
+F clusterIPs 18 [s] omit list=atomic
+F type 4 s:core.v1.ServiceType omit
+F externalIPs 5 [s] omit list=atomic
+F sessionAffinity 7 s:core.v1.ServiceAffinity omit
+F loadBalancerIP 8 s omit
+F loadBalancerSourceRanges 9 [s] omit list=atomic
+F externalName 10 s omit
+F externalTrafficPolicy 11 s:core.v1.ServiceExternalTrafficPolicy omit
+F healthCheckNodePort 12 i32 omit
+F publishNotReadyAddresses 13 b omit
+F sessionAffinityConfig 14 @core.v1.SessionAffinityConfig ptr omit
+F ipFamilies 19 [s:core.v1.IPFamily] omit list=atomic
+F ipFamilyPolicy 17 s:core.v1.IPFamilyPolicy ptr omit
+F allocateLoadBalancerNodePorts 20 b ptr omit
+F loadBalancerClass 21 s ptr omit
+F internalTrafficPolicy 22 s:core.v1.ServiceInternalTrafficPolicy ptr omit
+F trafficDistribution 23 s ptr omit
 T core.v1.ServiceStatus
-F loadBalancer 1 @core.v1.LoadBalancerStatus
-F conditions 2 [@meta.v1.Condition] merge=type list=map:type
+F loadBalancer 1 @core.v1.LoadBalancerStatus omit
+F conditions 2 [@meta.v1.Condition] omit merge=type list=map:type
 T core.v1.EndpointSubset
-F addresses 1 [@core.v1.EndpointAddress] list=atomic
-F notReadyAddresses 2 [@core.v1.EndpointAddress] list=atomic
-F ports 3 [@core.v1.EndpointPort] list=atomic
+F addresses 1 [@core.v1.EndpointAddress] omit list=atomic
+F notReadyAddresses 2 [@core.v1.EndpointAddress] omit list=atomic
+F ports 3 [@core.v1.EndpointPort] omit list=atomic
 T core.v1.ObjectReference struct=atomic
-F kind 1 s
-F namespace 2 s
-F name 3 s
-F uid 4 s
-F apiVersion 5 s
-F resourceVersion 6 s
-F fieldPath 7 s
+F kind 1 s omit
+F namespace 2 s omit
+F name 3 s omit
+F uid 4 s omit
+F apiVersion 5 s omit
+F resourceVersion 6 s omit
+F fieldPath 7 s omit
 T core.v1.EventSource
-F component 1 s
-F host 2 s
+F component 1 s omit
+F host 2 s omit
 T core.v1.EventSeries
-F count 1 i32
-F lastObservedTime 2 mt
+F count 1 i32 omit
+F lastObservedTime 2 mt omit
 T core.v1.LocalObjectReference struct=atomic
-F name 1 s
+F name 1 s omit
 T core.v1.PersistentVolumeSpec
-F capacity 1 {q}
-F gcePersistentDisk 1 @core.v1.GCEPersistentDiskVolumeSource
-F awsElasticBlockStore 2 @core.v1.AWSElasticBlockStoreVolumeSource
-F hostPath 3 @core.v1.HostPathVolumeSource
-F glusterfs 4 @core.v1.GlusterfsPersistentVolumeSource
-F nfs 5 @core.v1.NFSVolumeSource
-F rbd 6 @core.v1.RBDPersistentVolumeSource
-F iscsi 7 @core.v1.ISCSIPersistentVolumeSource
-F cinder 8 @core.v1.CinderPersistentVolumeSource
-F cephfs 9 @core.v1.CephFSPersistentVolumeSource
-F fc 10 @core.v1.FCVolumeSource
-F flocker 11 @core.v1.FlockerVolumeSource
-F flexVolume 12 @core.v1.FlexPersistentVolumeSource
-F azureFile 13 @core.v1.AzureFilePersistentVolumeSource
-F vsphereVolume 14 @core.v1.VsphereVirtualDiskVolumeSource
-F quobyte 15 @core.v1.QuobyteVolumeSource
-F azureDisk 16 @core.v1.AzureDiskVolumeSource
-F photonPersistentDisk 17 @core.v1.PhotonPersistentDiskVolumeSource
-F portworxVolume 18 @core.v1.PortworxVolumeSource
-F scaleIO 19 @core.v1.ScaleIOPersistentVolumeSource
-F local 20 @core.v1.LocalVolumeSource
-F storageos 21 @core.v1.StorageOSPersistentVolumeSource
-F csi 22 @core.v1.CSIPersistentVolumeSource
-F accessModes 3 [s:core.v1.PersistentVolumeAccessMode] list=atomic
-F claimRef 4 @core.v1.ObjectReference
-F persistentVolumeReclaimPolicy 5 s:core.v1.PersistentVolumeReclaimPolicy
-F storageClassName 6 s
-F mountOptions 7 [s] list=atomic
-F volumeMode 8 s:core.v1.PersistentVolumeMode
-F nodeAffinity 9 @core.v1.VolumeNodeAffinity
-F volumeAttributesClassName 10 s
+F capacity 1 {q} omit
+F gcePersistentDisk 1 @core.v1.GCEPersistentDiskVolumeSource ptr omit
+F awsElasticBlockStore 2 @core.v1.AWSElasticBlockStoreVolumeSource ptr omit
+F hostPath 3 @core.v1.HostPathVolumeSource ptr omit
+F glusterfs 4 @core.v1.GlusterfsPersistentVolumeSource ptr omit
+F nfs 5 @core.v1.NFSVolumeSource ptr omit
+F rbd 6 @core.v1.RBDPersistentVolumeSource ptr omit
+F iscsi 7 @core.v1.ISCSIPersistentVolumeSource ptr omit
+F cinder 8 @core.v1.CinderPersistentVolumeSource ptr omit
+F cephfs 9 @core.v1.CephFSPersistentVolumeSource ptr omit
+F fc 10 @core.v1.FCVolumeSource ptr omit
+F flocker 11 @core.v1.FlockerVolumeSource ptr omit
+F flexVolume 12 @core.v1.FlexPersistentVolumeSource ptr omit
+F azureFile 13 @core.v1.AzureFilePersistentVolumeSource ptr omit
+F vsphereVolume 14 @core.v1.VsphereVirtualDiskVolumeSource ptr omit
+F quobyte 15 @core.v1.QuobyteVolumeSource ptr omit
+F azureDisk 16 @core.v1.AzureDiskVolumeSource ptr omit
+F photonPersistentDisk 17 @core.v1.PhotonPersistentDiskVolumeSource ptr omit
+F portworxVolume 18 @core.v1.PortworxVolumeSource ptr omit
+F scaleIO 19 @core.v1.ScaleIOPersistentVolumeSource ptr omit
+F local 20 @core.v1.LocalVolumeSource ptr omit
+F storageos 21 @core.v1.StorageOSPersistentVolumeSource ptr omit
+F csi 22 @core.v1.CSIPersistentVolumeSource ptr omit
+F accessModes 3 [s:core.v1.PersistentVolumeAccessMode] omit list=atomic
+F claimRef 4 @core.v1.ObjectReference ptr omit
+F persistentVolumeReclaimPolicy 5 s:core.v1.PersistentVolumeReclaimPolicy omit
+F storageClassName 6 s omit
+F mountOptions 7 [s] omit list=atomic
+F volumeMode 8 s:core.v1.PersistentVolumeMode ptr omit
+F nodeAffinity 9 @core.v1.VolumeNodeAffinity ptr omit
+F volumeAttributesClassName 10 s ptr omit
 T core.v1.PersistentVolumeStatus
-F phase 1 s:core.v1.PersistentVolumePhase
-F message 2 s
-F reason 3 s
-F lastPhaseTransitionTime 4 t
+F phase 1 s:core.v1.PersistentVolumePhase omit
+F message 2 s omit
+F reason 3 s omit
+F lastPhaseTransitionTime 4 t ptr omit
 T core.v1.PersistentVolumeClaimSpec
-F accessModes 1 [s:core.v1.PersistentVolumeAccessMode] list=atomic
-F selector 4 @meta.v1.LabelSelector
-F resources 2 @core.v1.VolumeResourceRequirements
-F volumeName 3 s
-F storageClassName 5 s
-F volumeMode 6 s:core.v1.PersistentVolumeMode
-F dataSource 7 @core.v1.TypedLocalObjectReference
-F dataSourceRef 8 @core.v1.TypedObjectReference
-F volumeAttributesClassName 9 s
+F accessModes 1 [s:core.v1.PersistentVolumeAccessMode] omit list=atomic
+F selector 4 @meta.v1.LabelSelector ptr omit
+F resources 2 @core.v1.VolumeResourceRequirements omit
+F volumeName 3 s omit
+F storageClassName 5 s ptr omit
+F volumeMode 6 s:core.v1.PersistentVolumeMode ptr omit
+F dataSource 7 @core.v1.TypedLocalObjectReference ptr omit
+F dataSourceRef 8 @core.v1.TypedObjectReference ptr omit
+F volumeAttributesClassName 9 s ptr omit
 T core.v1.PersistentVolumeClaimStatus
-F phase 1 s:core.v1.PersistentVolumeClaimPhase
-F accessModes 2 [s:core.v1.PersistentVolumeAccessMode] list=atomic
-F capacity 3 {q}
-F conditions 4 [@core.v1.PersistentVolumeClaimCondition] merge=type list=map:type
-F allocatedResources 5 {q}
-F allocatedResourceStatuses 7 {s:core.v1.ClaimResourceStatus} map=granular
-F currentVolumeAttributesClassName 8 s
-F modifyVolumeStatus 9 @core.v1.ModifyVolumeStatus
+F phase 1 s:core.v1.PersistentVolumeClaimPhase omit
+F accessModes 2 [s:core.v1.PersistentVolumeAccessMode] omit list=atomic
+F capacity 3 {q} omit
+F conditions 4 [@core.v1.PersistentVolumeClaimCondition] omit merge=type list=map:type
+F allocatedResources 5 {q} omit
+F allocatedResourceStatuses 7 {s:core.v1.ClaimResourceStatus} omit map=granular
+F currentVolumeAttributesClassName 8 s ptr omit
+F modifyVolumeStatus 9 @core.v1.ModifyVolumeStatus ptr omit
 T core.v1.ResourceQuotaSpec
-F hard 1 {q}
-F scopes 2 [s:core.v1.ResourceQuotaScope] list=atomic
-F scopeSelector 3 @core.v1.ScopeSelector
+F hard 1 {q} omit
+F scopes 2 [s:core.v1.ResourceQuotaScope] omit list=atomic
+F scopeSelector 3 @core.v1.ScopeSelector ptr omit
 T core.v1.ResourceQuotaStatus
-F hard 1 {q}
-F used 2 {q}
+F hard 1 {q} omit
+F used 2 {q} omit
 T core.v1.LimitRangeSpec
 F limits 1 [@core.v1.LimitRangeItem] list=atomic
 T core.v1.PodTemplateSpec
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @core.v1.PodSpec
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @core.v1.PodSpec omit
 T core.v1.ReplicationControllerSpec
-F replicas 1 i32
-F minReadySeconds 4 i32
-F selector 2 {s} map=atomic
-F template 3 @core.v1.PodTemplateSpec
+F replicas 1 i32 ptr omit
+F minReadySeconds 4 i32 omit
+F selector 2 {s} omit map=atomic
+F template 3 @core.v1.PodTemplateSpec ptr omit
 T core.v1.ReplicationControllerStatus
 F replicas 1 i32 req
-F fullyLabeledReplicas 2 i32
-F readyReplicas 4 i32
-F availableReplicas 5 i32
-F observedGeneration 3 i64
-F conditions 6 [@core.v1.ReplicationControllerCondition] merge=type list=map:type
+F fullyLabeledReplicas 2 i32 omit
+F readyReplicas 4 i32 omit
+F availableReplicas 5 i32 omit
+F observedGeneration 3 i64 omit
+F conditions 6 [@core.v1.ReplicationControllerCondition] omit merge=type list=map:type
 T core.v1.ComponentCondition
 F type 1 s req
 F status 2 s req
-F message 3 s
-F error 4 s
+F message 3 s omit
+F error 4 s omit
 T apps.v1.DeploymentSpec
-F replicas 1 i32
-F selector 2 @meta.v1.LabelSelector
+F replicas 1 i32 ptr omit
+F selector 2 @meta.v1.LabelSelector ptr
 F template 3 @core.v1.PodTemplateSpec req
-F strategy 4 @apps.v1.DeploymentStrategy retainKeys
-F minReadySeconds 5 i32
-F revisionHistoryLimit 6 i32
-F paused 7 b
-F progressDeadlineSeconds 9 i32
+F strategy 4 @apps.v1.DeploymentStrategy omit retainKeys
+F minReadySeconds 5 i32 omit
+F revisionHistoryLimit 6 i32 ptr omit
+F paused 7 b omit
+F progressDeadlineSeconds 9 i32 ptr omit
 T apps.v1.DeploymentStatus
-F observedGeneration 1 i64
-F replicas 2 i32
-F updatedReplicas 3 i32
-F readyReplicas 7 i32
-F availableReplicas 4 i32
-F unavailableReplicas 5 i32
-F conditions 6 [@apps.v1.DeploymentCondition] merge=type list=map:type
-F collisionCount 8 i32
+F observedGeneration 1 i64 omit
+F replicas 2 i32 omit
+F updatedReplicas 3 i32 omit
+F readyReplicas 7 i32 omit
+F availableReplicas 4 i32 omit
+F unavailableReplicas 5 i32 omit
+F conditions 6 [@apps.v1.DeploymentCondition] omit merge=type list=map:type
+F collisionCount 8 i32 ptr omit
 T apps.v1.ReplicaSetSpec
-F replicas 1 i32
-F minReadySeconds 4 i32
-F selector 2 @meta.v1.LabelSelector
-F template 3 @core.v1.PodTemplateSpec
+F replicas 1 i32 ptr omit
+F minReadySeconds 4 i32 omit
+F selector 2 @meta.v1.LabelSelector ptr
+F template 3 @core.v1.PodTemplateSpec omit
 T apps.v1.ReplicaSetStatus
 F replicas 1 i32 req
-F fullyLabeledReplicas 2 i32
-F readyReplicas 4 i32
-F availableReplicas 5 i32
-F observedGeneration 3 i64
-F conditions 6 [@apps.v1.ReplicaSetCondition] merge=type list=map:type
+F fullyLabeledReplicas 2 i32 omit
+F readyReplicas 4 i32 omit
+F availableReplicas 5 i32 omit
+F observedGeneration 3 i64 omit
+F conditions 6 [@apps.v1.ReplicaSetCondition] omit merge=type list=map:type
 T apps.v1.StatefulSetSpec
-F replicas 1 i32
-F selector 2 @meta.v1.LabelSelector
+F replicas 1 i32 ptr omit
+F selector 2 @meta.v1.LabelSelector ptr
 F template 3 @core.v1.PodTemplateSpec req
-F volumeClaimTemplates 4 [@core.v1.PersistentVolumeClaim] list=atomic
+F volumeClaimTemplates 4 [@core.v1.PersistentVolumeClaim] omit list=atomic
 F serviceName 5 s req
-F podManagementPolicy 6 s:apps.v1.PodManagementPolicyType
-F updateStrategy 7 @apps.v1.StatefulSetUpdateStrategy
-F revisionHistoryLimit 8 i32
-F minReadySeconds 9 i32
-F persistentVolumeClaimRetentionPolicy 10 @apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
-F ordinals 11 @apps.v1.StatefulSetOrdinals
+F podManagementPolicy 6 s:apps.v1.PodManagementPolicyType omit
+F updateStrategy 7 @apps.v1.StatefulSetUpdateStrategy omit
+F revisionHistoryLimit 8 i32 ptr omit
+F minReadySeconds 9 i32 omit
+F persistentVolumeClaimRetentionPolicy 10 @apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy ptr omit
+F ordinals 11 @apps.v1.StatefulSetOrdinals ptr omit
 T apps.v1.StatefulSetStatus
-F observedGeneration 1 i64
+F observedGeneration 1 i64 omit
 F replicas 2 i32 req
-F readyReplicas 3 i32
-F currentReplicas 4 i32
-F updatedReplicas 5 i32
-F currentRevision 6 s
-F updateRevision 7 s
-F collisionCount 9 i32
-F conditions 10 [@apps.v1.StatefulSetCondition] merge=type list=map:type
+F readyReplicas 3 i32 omit
+F currentReplicas 4 i32 omit
+F updatedReplicas 5 i32 omit
+F currentRevision 6 s omit
+F updateRevision 7 s omit
+F collisionCount 9 i32 ptr omit
+F conditions 10 [@apps.v1.StatefulSetCondition] omit merge=type list=map:type
 F availableReplicas 11 i32
 T apps.v1.DaemonSetSpec
-F selector 1 @meta.v1.LabelSelector
+F selector 1 @meta.v1.LabelSelector ptr
 F template 2 @core.v1.PodTemplateSpec req
-F updateStrategy 3 @apps.v1.DaemonSetUpdateStrategy
-F minReadySeconds 4 i32
-F revisionHistoryLimit 6 i32
+F updateStrategy 3 @apps.v1.DaemonSetUpdateStrategy omit
+F minReadySeconds 4 i32 omit
+F revisionHistoryLimit 6 i32 ptr omit
 T apps.v1.DaemonSetStatus
 F currentNumberScheduled 1 i32 req
 F numberMisscheduled 2 i32 req
 F desiredNumberScheduled 3 i32 req
 F numberReady 4 i32 req
-F observedGeneration 5 i64
-F updatedNumberScheduled 6 i32
-F numberAvailable 7 i32
-F numberUnavailable 8 i32
-F collisionCount 9 i32
-F conditions 10 [@apps.v1.DaemonSetCondition] merge=type list=map:type
+F observedGeneration 5 i64 omit
+F updatedNumberScheduled 6 i32 omit
+F numberAvailable 7 i32 omit
+F numberUnavailable 8 i32 omit
+F collisionCount 9 i32 ptr omit
+F conditions 10 [@apps.v1.DaemonSetCondition] omit merge=type list=map:type
 T batch.v1.JobSpec
-F parallelism 1 i32
-F completions 2 i32
-F activeDeadlineSeconds 3 i64
-F podFailurePolicy 11 @batch.v1.PodFailurePolicy
-F successPolicy 16 @batch.v1.SuccessPolicy
-F backoffLimit 7 i32
-F backoffLimitPerIndex 12 i32
-F maxFailedIndexes 13 i32
-F selector 4 @meta.v1.LabelSelector
-F manualSelector 5 b
+F parallelism 1 i32 ptr omit
+F completions 2 i32 ptr omit
+F activeDeadlineSeconds 3 i64 ptr omit
+F podFailurePolicy 11 @batch.v1.PodFailurePolicy ptr omit
+F successPolicy 16 @batch.v1.SuccessPolicy ptr omit
+F backoffLimit 7 i32 ptr omit
+F backoffLimitPerIndex 12 i32 ptr omit
+F maxFailedIndexes 13 i32 ptr omit
+F selector 4 @meta.v1.LabelSelector ptr omit
+F manualSelector 5 b ptr omit
 F template 6 @core.v1.PodTemplateSpec req
-F ttlSecondsAfterFinished 8 i32
-F completionMode 9 s:batch.v1.CompletionMode
-F suspend 10 b
-F podReplacementPolicy 14 s:batch.v1.PodReplacementPolicy
-F managedBy 15 s
+F ttlSecondsAfterFinished 8 i32 ptr omit
+F completionMode 9 s:batch.v1.CompletionMode ptr omit
+F suspend 10 b ptr omit
+F podReplacementPolicy 14 s:batch.v1.PodReplacementPolicy ptr omit
+F managedBy 15 s ptr omit
 T batch.v1.JobStatus
-F conditions 1 [@batch.v1.JobCondition] merge=type list=atomic
-F startTime 2 t
-F completionTime 3 t
-F active 4 i32
-F succeeded 5 i32
-F failed 6 i32
-F terminating 11 i32
-F completedIndexes 7 s
-F failedIndexes 10 s
-F uncountedTerminatedPods 8 @batch.v1.UncountedTerminatedPods
-F ready 9 i32
+F conditions 1 [@batch.v1.JobCondition] omit merge=type list=atomic
+F startTime 2 t ptr omit
+F completionTime 3 t ptr omit
+F active 4 i32 omit
+F succeeded 5 i32 omit
+F failed 6 i32 omit
+F terminating 11 i32 ptr omit
+F completedIndexes 7 s omit
+F failedIndexes 10 s ptr omit
+F uncountedTerminatedPods 8 @batch.v1.UncountedTerminatedPods ptr omit
+F ready 9 i32 ptr omit
 T batch.v1.CronJobSpec
 F schedule 1 s req
-F timeZone 8 s
-F startingDeadlineSeconds 2 i64
-F concurrencyPolicy 3 s:batch.v1.ConcurrencyPolicy
-F suspend 4 b
+F timeZone 8 s ptr omit
+F startingDeadlineSeconds 2 i64 ptr omit
+F concurrencyPolicy 3 s:batch.v1.ConcurrencyPolicy omit
+F suspend 4 b ptr omit
 F jobTemplate 5 @batch.v1.JobTemplateSpec req
-F successfulJobsHistoryLimit 6 i32
-F failedJobsHistoryLimit 7 i32
+F successfulJobsHistoryLimit 6 i32 ptr omit
+F failedJobsHistoryLimit 7 i32 ptr omit
 T batch.v1.CronJobStatus
-F active 1 [@core.v1.ObjectReference] list=atomic
-F lastScheduleTime 4 t
-F lastSuccessfulTime 5 t
+F active 1 [@core.v1.ObjectReference] omit list=atomic
+F lastScheduleTime 4 t ptr omit
+F lastSuccessfulTime 5 t ptr omit
 T coordination.v1.LeaseSpec
-F holderIdentity 1 s
-F leaseDurationSeconds 2 i32
-F acquireTime 3 mt
-F renewTime 4 mt
-F leaseTransitions 5 i32
-F strategy 6 s
-F preferredHolder 7 s
+F holderIdentity 1 s ptr omit
+F leaseDurationSeconds 2 i32 ptr omit
+F acquireTime 3 mt ptr omit
+F renewTime 4 mt ptr omit
+F leaseTransitions 5 i32 ptr omit
+F strategy 6 s ptr omit
+F preferredHolder 7 s ptr omit
 T discovery.v1.Endpoint
 F addresses 1 [s] list=set
-F conditions 2 @discovery.v1.EndpointConditions
-F hostname 3 s
-F targetRef 4 @core.v1.ObjectReference
-F deprecatedTopology 5 {s}
-F nodeName 6 s
-F zone 7 s
-F hints 8 @discovery.v1.EndpointHints
+F conditions 2 @discovery.v1.EndpointConditions omit
+F hostname 3 s ptr omit
+F targetRef 4 @core.v1.ObjectReference ptr omit
+F deprecatedTopology 5 {s} omit
+F nodeName 6 s ptr omit
+F zone 7 s ptr omit
+F hints 8 @discovery.v1.EndpointHints ptr omit
 T discovery.v1.EndpointPort struct=atomic
-F name 1 s
-F protocol 2 s:core.v1.Protocol
-F port 3 i32
-F appProtocol 4 s
+F name 1 s ptr omit
+F protocol 2 s:core.v1.Protocol ptr omit
+F port 3 i32 ptr omit
+F appProtocol 4 s ptr omit
 T autoscaling.v1.ScaleSpec
-F replicas 1 i32
+F replicas 1 i32 omit
 T autoscaling.v1.ScaleStatus
 F replicas 1 i32 req
-F selector 2 s
+F selector 2 s omit
 T autoscaling.v1.HorizontalPodAutoscalerSpec
 F scaleTargetRef 1 @autoscaling.v1.CrossVersionObjectReference req
-F minReplicas 2 i32
+F minReplicas 2 i32 ptr omit
 F maxReplicas 3 i32 req
-F targetCPUUtilizationPercentage 4 i32
+F targetCPUUtilizationPercentage 4 i32 ptr omit
 T autoscaling.v1.HorizontalPodAutoscalerStatus
-F observedGeneration 1 i64
-F lastScaleTime 2 t
+F observedGeneration 1 i64 ptr omit
+F lastScaleTime 2 t ptr omit
 F currentReplicas 3 i32 req
 F desiredReplicas 4 i32 req
-F currentCPUUtilizationPercentage 5 i32
+F currentCPUUtilizationPercentage 5 i32 ptr omit
 T autoscaling.v2.HorizontalPodAutoscalerSpec
 F scaleTargetRef 1 @autoscaling.v2.CrossVersionObjectReference req
-F minReplicas 2 i32
+F minReplicas 2 i32 ptr omit
 F maxReplicas 3 i32 req
-F metrics 4 [@autoscaling.v2.MetricSpec] list=atomic
-F behavior 5 @autoscaling.v2.HorizontalPodAutoscalerBehavior
+F metrics 4 [@autoscaling.v2.MetricSpec] omit list=atomic
+F behavior 5 @autoscaling.v2.HorizontalPodAutoscalerBehavior ptr omit
 T autoscaling.v2.HorizontalPodAutoscalerStatus
-F observedGeneration 1 i64
-F lastScaleTime 2 t
-F currentReplicas 3 i32
+F observedGeneration 1 i64 ptr omit
+F lastScaleTime 2 t ptr omit
+F currentReplicas 3 i32 omit
 F desiredReplicas 4 i32 req
 F currentMetrics 5 [@autoscaling.v2.MetricStatus] list=atomic
-F conditions 6 [@autoscaling.v2.HorizontalPodAutoscalerCondition] merge=type list=map:type
+F conditions 6 [@autoscaling.v2.HorizontalPodAutoscalerCondition] omit merge=type list=map:type
 T networking.v1.IngressSpec
-F ingressClassName 4 s
-F defaultBackend 1 @networking.v1.IngressBackend
-F tls 2 [@networking.v1.IngressTLS] list=atomic
-F rules 3 [@networking.v1.IngressRule] list=atomic
+F ingressClassName 4 s ptr omit
+F defaultBackend 1 @networking.v1.IngressBackend ptr omit
+F tls 2 [@networking.v1.IngressTLS] omit list=atomic
+F rules 3 [@networking.v1.IngressRule] omit list=atomic
 T networking.v1.IngressStatus
-F loadBalancer 1 @networking.v1.IngressLoadBalancerStatus
+F loadBalancer 1 @networking.v1.IngressLoadBalancerStatus omit
 T networking.v1.IngressClassSpec
-F controller 1 s
-F parameters 2 @networking.v1.IngressClassParametersReference
+F controller 1 s omit
+F parameters 2 @networking.v1.IngressClassParametersReference ptr omit
 T networking.v1.NetworkPolicySpec
 F podSelector 1 @meta.v1.LabelSelector req
-F ingress 2 [@networking.v1.NetworkPolicyIngressRule] list=atomic
-F egress 3 [@networking.v1.NetworkPolicyEgressRule] list=atomic
-F policyTypes 4 [s:networking.v1.PolicyType] list=atomic
+F ingress 2 [@networking.v1.NetworkPolicyIngressRule] omit list=atomic
+F egress 3 [@networking.v1.NetworkPolicyEgressRule] omit list=atomic
+F policyTypes 4 [s:networking.v1.PolicyType] omit list=atomic
 T policy.v1.PodDisruptionBudgetSpec
-F minAvailable 1 ios
-F selector 2 @meta.v1.LabelSelector replace
-F maxUnavailable 3 ios
-F unhealthyPodEvictionPolicy 4 s:policy.v1.UnhealthyPodEvictionPolicyType
+F minAvailable 1 ios ptr omit
+F selector 2 @meta.v1.LabelSelector ptr omit replace
+F maxUnavailable 3 ios ptr omit
+F unhealthyPodEvictionPolicy 4 s:policy.v1.UnhealthyPodEvictionPolicyType ptr omit
 T policy.v1.PodDisruptionBudgetStatus
-F observedGeneration 1 i64
-F disruptedPods 2 {t}
+F observedGeneration 1 i64 omit
+F disruptedPods 2 {t} omit
 F disruptionsAllowed 3 i32 req
 F currentHealthy 4 i32 req
 F desiredHealthy 5 i32 req
 F expectedPods 6 i32 req
-F conditions 7 [@meta.v1.Condition] merge=type list=map:type
+F conditions 7 [@meta.v1.Condition] omit merge=type list=map:type
 T core.v1.TopologySelectorTerm struct=atomic
-F matchLabelExpressions 1 [@core.v1.TopologySelectorLabelRequirement] list=atomic
+F matchLabelExpressions 1 [@core.v1.TopologySelectorLabelRequirement] omit list=atomic
 T events.v1.EventSeries
 F count 1 i32 req
 F lastObservedTime 2 mt req
 T meta.v1.StatusDetails
-F name 1 s
-F group 2 s
-F kind 3 s
-F uid 6 s
-F causes 4 [@meta.v1.StatusCause] list=atomic
-F retryAfterSeconds 5 i32
+F name 1 s omit
+F group 2 s omit
+F kind 3 s omit
+F uid 6 s omit
+F causes 4 [@meta.v1.StatusCause] omit list=atomic
+F retryAfterSeconds 5 i32 omit
 T meta.v1.Preconditions
-F uid 1 s
-F resourceVersion 2 s
+F uid 1 s ptr omit
+F resourceVersion 2 s ptr omit
 T meta.v1.OwnerReference struct=atomic
 F apiVersion 5 s req
 F kind 1 s req
 F name 3 s req
 F uid 4 s req
-F controller 6 b
-F blockOwnerDeletion 7 b
+F controller 6 b ptr omit
+F blockOwnerDeletion 7 b ptr omit
 T meta.v1.ManagedFieldsEntry
-F manager 1 s
-F operation 2 s
-F apiVersion 3 s
-F time 4 t
-F fieldsType 6 s
-F fieldsV1 7 raw
-F subresource 8 s
+F manager 1 s omit
+F operation 2 s omit
+F apiVersion 3 s omit
+F time 4 t ptr omit
+F fieldsType 6 s omit
+F fieldsV1 7 raw ptr omit
+F subresource 8 s omit
 T core.v1.NamespaceCondition
 F type 1 s req
 F status 2 s req
-F lastTransitionTime 4 t
-F reason 5 s
-F message 6 s
+F lastTransitionTime 4 t omit
+F reason 5 s omit
+F message 6 s omit
 T core.v1.Volume
 F name 1 s req
-F hostPath 1 @core.v1.HostPathVolumeSource
-F emptyDir 2 @core.v1.EmptyDirVolumeSource
-F gcePersistentDisk 3 @core.v1.GCEPersistentDiskVolumeSource
-F awsElasticBlockStore 4 @core.v1.AWSElasticBlockStoreVolumeSource
-F gitRepo 5 @core.v1.GitRepoVolumeSource
-F secret 6 @core.v1.SecretVolumeSource
-F nfs 7 @core.v1.NFSVolumeSource
-F iscsi 8 @core.v1.ISCSIVolumeSource
-F glusterfs 9 @core.v1.GlusterfsVolumeSource
-F persistentVolumeClaim 10 @core.v1.PersistentVolumeClaimVolumeSource
-F rbd 11 @core.v1.RBDVolumeSource
-F flexVolume 12 @core.v1.FlexVolumeSource
-F cinder 13 @core.v1.CinderVolumeSource
-F cephfs 14 @core.v1.CephFSVolumeSource
-F flocker 15 @core.v1.FlockerVolumeSource
-F downwardAPI 16 @core.v1.DownwardAPIVolumeSource
-F fc 17 @core.v1.FCVolumeSource
-F azureFile 18 @core.v1.AzureFileVolumeSource
-F configMap 19 @core.v1.ConfigMapVolumeSource
-F vsphereVolume 20 @core.v1.VsphereVirtualDiskVolumeSource
-F quobyte 21 @core.v1.QuobyteVolumeSource
-F azureDisk 22 @core.v1.AzureDiskVolumeSource
-F photonPersistentDisk 23 @core.v1.PhotonPersistentDiskVolumeSource
-F projected 26 @core.v1.ProjectedVolumeSource
-F portworxVolume 24 @core.v1.PortworxVolumeSource
-F scaleIO 25 @core.v1.ScaleIOVolumeSource
-F storageos 27 @core.v1.StorageOSVolumeSource
-F csi 28 @core.v1.CSIVolumeSource
-F ephemeral 29 @core.v1.EphemeralVolumeSource
-F image 30 @core.v1.ImageVolumeSource
+F hostPath 1 @core.v1.HostPathVolumeSource ptr omit
+F emptyDir 2 @core.v1.EmptyDirVolumeSource ptr omit
+F gcePersistentDisk 3 @core.v1.GCEPersistentDiskVolumeSource ptr omit
+F awsElasticBlockStore 4 @core.v1.AWSElasticBlockStoreVolumeSource ptr omit
+F gitRepo 5 @core.v1.GitRepoVolumeSource ptr omit
+F secret 6 @core.v1.SecretVolumeSource ptr omit
+F nfs 7 @core.v1.NFSVolumeSource ptr omit
+F iscsi 8 @core.v1.ISCSIVolumeSource ptr omit
+F glusterfs 9 @core.v1.GlusterfsVolumeSource ptr omit
+F persistentVolumeClaim 10 @core.v1.PersistentVolumeClaimVolumeSource ptr omit
+F rbd 11 @core.v1.RBDVolumeSource ptr omit
+F flexVolume 12 @core.v1.FlexVolumeSource ptr omit
+F cinder 13 @core.v1.CinderVolumeSource ptr omit
+F cephfs 14 @core.v1.CephFSVolumeSource ptr omit
+F flocker 15 @core.v1.FlockerVolumeSource ptr omit
+F downwardAPI 16 @core.v1.DownwardAPIVolumeSource ptr omit
+F fc 17 @core.v1.FCVolumeSource ptr omit
+F azureFile 18 @core.v1.AzureFileVolumeSource ptr omit
+F configMap 19 @core.v1.ConfigMapVolumeSource ptr omit
+F vsphereVolume 20 @core.v1.VsphereVirtualDiskVolumeSource ptr omit
+F quobyte 21 @core.v1.QuobyteVolumeSource ptr omit
+F azureDisk 22 @core.v1.AzureDiskVolumeSource ptr omit
+F photonPersistentDisk 23 @core.v1.PhotonPersistentDiskVolumeSource ptr omit
+F projected 26 @core.v1.ProjectedVolumeSource ptr omit
+F portworxVolume 24 @core.v1.PortworxVolumeSource ptr omit
+F scaleIO 25 @core.v1.ScaleIOVolumeSource ptr omit
+F storageos 27 @core.v1.StorageOSVolumeSource ptr omit
+F csi 28 @core.v1.CSIVolumeSource ptr omit
+F ephemeral 29 @core.v1.EphemeralVolumeSource ptr omit
+F image 30 @core.v1.ImageVolumeSource ptr omit
 T core.v1.Container
 F name 1 s req
-F image 2 s
-F command 3 [s] list=atomic
-F args 4 [s] list=atomic
-F workingDir 5 s
-F ports 6 [@core.v1.ContainerPort] merge=containerPort list=map:containerPort,protocol
-F envFrom 19 [@core.v1.EnvFromSource] list=atomic
-F env 7 [@core.v1.EnvVar] merge=name list=map:name
-F resources 8 @core.v1.ResourceRequirements
-F resizePolicy 23 [@core.v1.ContainerResizePolicy] list=atomic
-F restartPolicy 24 s
-F volumeMounts 9 [@core.v1.VolumeMount] merge=mountPath list=map:mountPath
-F volumeDevices 21 [@core.v1.VolumeDevice] merge=devicePath list=map:devicePath
-F livenessProbe 10 @core.v1.Probe
-F readinessProbe 11 @core.v1.Probe
-F startupProbe 22 @core.v1.Probe
-F lifecycle 12 @core.v1.Lifecycle
-F terminationMessagePath 13 s
-F terminationMessagePolicy 20 s:core.v1.TerminationMessagePolicy
-F imagePullPolicy 14 s:core.v1.PullPolicy
-F securityContext 15 @core.v1.SecurityContext
-F stdin 16 b
-F stdinOnce 17 b
-F tty 18 b
+F image 2 s omit
+F command 3 [s] omit list=atomic
+F args 4 [s] omit list=atomic
+F workingDir 5 s omit
+F ports 6 [@core.v1.ContainerPort] omit merge=containerPort list=map:containerPort,protocol
+F envFrom 19 [@core.v1.EnvFromSource] omit list=atomic
+F env 7 [@core.v1.EnvVar] omit merge=name list=map:name
+F resources 8 @core.v1.ResourceRequirements omit
+F resizePolicy 23 [@core.v1.ContainerResizePolicy] omit list=atomic
+F restartPolicy 24 s ptr omit
+F volumeMounts 9 [@core.v1.VolumeMount] omit merge=mountPath list=map:mountPath
+F volumeDevices 21 [@core.v1.VolumeDevice] omit merge=devicePath list=map:devicePath
+F livenessProbe 10 @core.v1.Probe ptr omit
+F readinessProbe 11 @core.v1.Probe ptr omit
+F startupProbe 22 @core.v1.Probe ptr omit
+F lifecycle 12 @core.v1.Lifecycle ptr omit
+F terminationMessagePath 13 s omit
+F terminationMessagePolicy 20 s:core.v1.TerminationMessagePolicy omit
+F imagePullPolicy 14 s:core.v1.PullPolicy omit
+F securityContext 15 @core.v1.SecurityContext ptr omit
+F stdin 16 b omit
+F stdinOnce 17 b omit
+F tty 18 b omit
 T core.v1.EphemeralContainer
 F name 1 s req
-F image 2 s
-F command 3 [s] list=atomic
-F args 4 [s] list=atomic
-F workingDir 5 s
-F ports 6 [@core.v1.ContainerPort] merge=containerPort list=map:containerPort,protocol
-F envFrom 19 [@core.v1.EnvFromSource] list=atomic
-F env 7 [@core.v1.EnvVar] merge=name list=map:name
-F resources 8 @core.v1.ResourceRequirements
-F resizePolicy 23 [@core.v1.ContainerResizePolicy] list=atomic
-F restartPolicy 24 s
-F volumeMounts 9 [@core.v1.VolumeMount] merge=mountPath list=map:mountPath
-F volumeDevices 21 [@core.v1.VolumeDevice] merge=devicePath list=map:devicePath
-F livenessProbe 10 @core.v1.Probe
-F readinessProbe 11 @core.v1.Probe
-F startupProbe 22 @core.v1.Probe
-F lifecycle 12 @core.v1.Lifecycle
-F terminationMessagePath 13 s
-F terminationMessagePolicy 20 s:core.v1.TerminationMessagePolicy
-F imagePullPolicy 14 s:core.v1.PullPolicy
-F securityContext 15 @core.v1.SecurityContext
-F stdin 16 b
-F stdinOnce 17 b
-F tty 18 b
-F targetContainerName 2 s
+F image 2 s omit
+F command 3 [s] omit list=atomic
+F args 4 [s] omit list=atomic
+F workingDir 5 s omit
+F ports 6 [@core.v1.ContainerPort] omit merge=containerPort list=map:containerPort,protocol
+F envFrom 19 [@core.v1.EnvFromSource] omit list=atomic
+F env 7 [@core.v1.EnvVar] omit merge=name list=map:name
+F resources 8 @core.v1.ResourceRequirements omit
+F resizePolicy 23 [@core.v1.ContainerResizePolicy] omit list=atomic
+F restartPolicy 24 s ptr omit
+F volumeMounts 9 [@core.v1.VolumeMount] omit merge=mountPath list=map:mountPath
+F volumeDevices 21 [@core.v1.VolumeDevice] omit merge=devicePath list=map:devicePath
+F livenessProbe 10 @core.v1.Probe ptr omit
+F readinessProbe 11 @core.v1.Probe ptr omit
+F startupProbe 22 @core.v1.Probe ptr omit
+F lifecycle 12 @core.v1.Lifecycle ptr omit
+F terminationMessagePath 13 s omit
+F terminationMessagePolicy 20 s:core.v1.TerminationMessagePolicy omit
+F imagePullPolicy 14 s:core.v1.PullPolicy omit
+F securityContext 15 @core.v1.SecurityContext ptr omit
+F stdin 16 b omit
+F stdinOnce 17 b omit
+F tty 18 b omit
+F targetContainerName 2 s omit
 T core.v1.PodSecurityContext
-F seLinuxOptions 1 @core.v1.SELinuxOptions
-F windowsOptions 8 @core.v1.WindowsSecurityContextOptions
-F runAsUser 2 i64
-F runAsGroup 6 i64
-F runAsNonRoot 3 b
-F supplementalGroups 4 [i64] list=atomic
-F supplementalGroupsPolicy 12 s:core.v1.SupplementalGroupsPolicy
-F fsGroup 5 i64
-F sysctls 7 [@core.v1.Sysctl] list=atomic
-F fsGroupChangePolicy 9 s:core.v1.PodFSGroupChangePolicy
-F seccompProfile 10 @core.v1.SeccompProfile
-F appArmorProfile 11 @core.v1.AppArmorProfile
-F seLinuxChangePolicy 13 s
+F seLinuxOptions 1 @core.v1.SELinuxOptions ptr omit
+F windowsOptions 8 @core.v1.WindowsSecurityContextOptions ptr omit
+F runAsUser 2 i64 ptr omit
+F runAsGroup 6 i64 ptr omit
+F runAsNonRoot 3 b ptr omit
+F supplementalGroups 4 [i64] omit list=atomic
+F supplementalGroupsPolicy 12 s:core.v1.SupplementalGroupsPolicy ptr omit
+F fsGroup 5 i64 ptr omit
+F sysctls 7 [@core.v1.Sysctl] omit list=atomic
+F fsGroupChangePolicy 9 s:core.v1.PodFSGroupChangePolicy ptr omit
+F seccompProfile 10 @core.v1.SeccompProfile ptr omit
+F appArmorProfile 11 @core.v1.AppArmorProfile ptr omit
+F seLinuxChangePolicy 13 s ptr omit
 T core.v1.Affinity
-F nodeAffinity 1 @core.v1.NodeAffinity
-F podAffinity 2 @core.v1.PodAffinity
-F podAntiAffinity 3 @core.v1.PodAntiAffinity
+F nodeAffinity 1 @core.v1.NodeAffinity ptr omit
+F podAffinity 2 @core.v1.PodAffinity ptr omit
+F podAntiAffinity 3 @core.v1.PodAntiAffinity ptr omit
 T core.v1.Toleration
-F key 1 s
-F operator 2 s:core.v1.TolerationOperator
-F value 3 s
-F effect 4 s:core.v1.TaintEffect
-F tolerationSeconds 5 i64
+F key 1 s omit
+F operator 2 s:core.v1.TolerationOperator omit
+F value 3 s omit
+F effect 4 s:core.v1.TaintEffect omit
+F tolerationSeconds 5 i64 ptr omit
 T core.v1.HostAlias
 F ip 1 s req
-F hostnames 2 [s] list=atomic
+F hostnames 2 [s] omit list=atomic
 T core.v1.PodDNSConfig
-F nameservers 1 [s] list=atomic
-F searches 2 [s] list=atomic
-F options 3 [@core.v1.PodDNSConfigOption] list=atomic
+F nameservers 1 [s] omit list=atomic
+F searches 2 [s] omit list=atomic
+F options 3 [@core.v1.PodDNSConfigOption] omit list=atomic
 T core.v1.PodReadinessGate
 F conditionType 1 s req
 T core.v1.TopologySpreadConstraint
 F maxSkew 1 i32 req
 F topologyKey 2 s req
 F whenUnsatisfiable 3 s:core.v1.UnsatisfiableConstraintAction req
-F labelSelector 4 @meta.v1.LabelSelector
-F minDomains 5 i32
-F nodeAffinityPolicy 6 s:core.v1.NodeInclusionPolicy
-F nodeTaintsPolicy 7 s:core.v1.NodeInclusionPolicy
-F matchLabelKeys 8 [s] list=atomic
+F labelSelector 4 @meta.v1.LabelSelector ptr omit
+F minDomains 5 i32 ptr omit
+F nodeAffinityPolicy 6 s:core.v1.NodeInclusionPolicy ptr omit
+F nodeTaintsPolicy 7 s:core.v1.NodeInclusionPolicy ptr omit
+F matchLabelKeys 8 [s] omit list=atomic
 T core.v1.PodOS
 F name 1 s req
 T core.v1.PodSchedulingGate
 F name 1 s req
 T core.v1.PodResourceClaim
 F name 1 s req
-F resourceClaimName 3 s
-F resourceClaimTemplateName 4 s
+F resourceClaimName 3 s ptr omit
+F resourceClaimTemplateName 4 s ptr omit
 T core.v1.ResourceRequirements
-F limits 1 {q}
-F requests 2 {q}
-F claims 3 [@core.v1.ResourceClaim] list=map:name
+F limits 1 {q} omit
+F requests 2 {q} omit
+F claims 3 [@core.v1.ResourceClaim] omit list=map:name
 T core.v1.PodCondition
 F type 1 s req
 F status 2 s req
-F lastProbeTime 3 t
-F lastTransitionTime 4 t
-F reason 5 s
-F message 6 s
+F lastProbeTime 3 t omit
+F lastTransitionTime 4 t omit
+F reason 5 s omit
+F message 6 s omit
 T core.v1.HostIP
 F ip 1 s req
 T core.v1.PodIP
 F ip 1 s req
 T core.v1.ContainerStatus
 F name 1 s req
-F state 2 @core.v1.ContainerState
-F lastState 3 @core.v1.ContainerState
+F state 2 @core.v1.ContainerState omit
+F lastState 3 @core.v1.ContainerState omit
 F ready 4 b req
 F restartCount 5 i32 req
 F image 6 s req
 F imageID 7 s req
-F containerID 8 s
-F started 9 b
-F allocatedResources 10 {q}
-F resources 11 @core.v1.ResourceRequirements
-F volumeMounts 12 [@core.v1.VolumeMountStatus] merge=mountPath list=map:mountPath
-F user 13 @core.v1.ContainerUser
-F allocatedResourcesStatus 14 [@core.v1.ResourceStatus] merge=name list=map:name
+F containerID 8 s omit
+F started 9 b ptr omit
+F allocatedResources 10 {q} omit
+F resources 11 @core.v1.ResourceRequirements ptr omit
+F volumeMounts 12 [@core.v1.VolumeMountStatus] omit merge=mountPath list=map:mountPath
+F user 13 @core.v1.ContainerUser ptr omit
+F allocatedResourcesStatus 14 [@core.v1.ResourceStatus] omit merge=name list=map:name
 T core.v1.PodResourceClaimStatus
 F name 1 s req
-F resourceClaimName 2 s
+F resourceClaimName 2 s ptr omit
 T core.v1.Taint
 F key 1 s req
-F value 2 s
+F value 2 s omit
 F effect 3 s:core.v1.TaintEffect req
-F timeAdded 4 t
+F timeAdded 4 t ptr omit
 T core.v1.NodeConfigSource
-F configMap 2 @core.v1.ConfigMapNodeConfigSource
+F configMap 2 @core.v1.ConfigMapNodeConfigSource ptr omit
 T core.v1.NodeCondition
 F type 1 s req
 F status 2 s req
-F lastHeartbeatTime 3 t
-F lastTransitionTime 4 t
-F reason 5 s
-F message 6 s
+F lastHeartbeatTime 3 t omit
+F lastTransitionTime 4 t omit
+F reason 5 s omit
+F message 6 s omit
 T core.v1.NodeAddress
 F type 1 s req
 F address 2 s req
 T core.v1.NodeDaemonEndpoints
-F kubeletEndpoint 1 @core.v1.DaemonEndpoint
+F kubeletEndpoint 1 @core.v1.DaemonEndpoint omit
 T core.v1.NodeSystemInfo
 F machineID 1 s req
 F systemUUID 2 s req
@@ -927,261 +927,261 @@ F operatingSystem 9 s req
 F architecture 10 s req
 T core.v1.ContainerImage
 F names 1 [s] list=atomic
-F sizeBytes 2 i64
+F sizeBytes 2 i64 omit
 T core.v1.AttachedVolume
 F name 1 s req
 F devicePath 2 s req
 T core.v1.NodeConfigStatus
-F assigned 1 @core.v1.NodeConfigSource
-F active 2 @core.v1.NodeConfigSource
-F lastKnownGood 3 @core.v1.NodeConfigSource
-F error 4 s
+F assigned 1 @core.v1.NodeConfigSource ptr omit
+F active 2 @core.v1.NodeConfigSource ptr omit
+F lastKnownGood 3 @core.v1.NodeConfigSource ptr omit
+F error 4 s omit
 T core.v1.NodeRuntimeHandler
 F name 1 s
-F features 2 @core.v1.NodeRuntimeHandlerFeatures
+F features 2 @core.v1.NodeRuntimeHandlerFeatures ptr omit
 T core.v1.NodeFeatures
-F supplementalGroupsPolicy 1 b
+F supplementalGroupsPolicy 1 b ptr omit
 T core.v1.ServicePort
-F name 1 s
-F protocol 2 s:core.v1.Protocol
-F appProtocol 6 s
+F name 1 s omit
+F protocol 2 s:core.v1.Protocol omit
+F appProtocol 6 s ptr omit
 F port 3 i32 req
-F targetPort 4 ios
-F nodePort 5 i32
+F targetPort 4 ios omit
+F nodePort 5 i32 omit
 T core.v1.SessionAffinityConfig
-F clientIP 1 @core.v1.ClientIPConfig
+F clientIP 1 @core.v1.ClientIPConfig ptr omit
 T core.v1.LoadBalancerStatus
-F ingress 1 [@core.v1.LoadBalancerIngress] list=atomic
+F ingress 1 [@core.v1.LoadBalancerIngress] omit list=atomic
 T meta.v1.Condition
 F type 1 s req
 F status 2 s req
-F observedGeneration 3 i64
+F observedGeneration 3 i64 omit
 F lastTransitionTime 4 t req
 F reason 5 s req
 F message 6 s req
 T core.v1.EndpointAddress struct=atomic
 F ip 1 s req
-F hostname 3 s
-F nodeName 4 s
-F targetRef 2 @core.v1.ObjectReference
+F hostname 3 s omit
+F nodeName 4 s ptr omit
+F targetRef 2 @core.v1.ObjectReference ptr omit
 T core.v1.EndpointPort struct=atomic
-F name 1 s
+F name 1 s omit
 F port 2 i32 req
-F protocol 3 s:core.v1.Protocol
-F appProtocol 4 s
+F protocol 3 s:core.v1.Protocol omit
+F appProtocol 4 s ptr omit
 T core.v1.GCEPersistentDiskVolumeSource
 F pdName 1 s req
-F fsType 2 s
-F partition 3 i32
-F readOnly 4 b
+F fsType 2 s omit
+F partition 3 i32 omit
+F readOnly 4 b omit
 T core.v1.AWSElasticBlockStoreVolumeSource
 F volumeID 1 s req
-F fsType 2 s
-F partition 3 i32
-F readOnly 4 b
+F fsType 2 s omit
+F partition 3 i32 omit
+F readOnly 4 b omit
 T core.v1.HostPathVolumeSource
 F path 1 s req
-F type 2 s:core.v1.HostPathType
+F type 2 s:core.v1.HostPathType ptr omit
 T core.v1.GlusterfsPersistentVolumeSource
 F endpoints 1 s req
 F path 2 s req
-F readOnly 3 b
-F endpointsNamespace 4 s
+F readOnly 3 b omit
+F endpointsNamespace 4 s ptr omit
 T core.v1.NFSVolumeSource
 F server 1 s req
 F path 2 s req
-F readOnly 3 b
+F readOnly 3 b omit
 T core.v1.RBDPersistentVolumeSource
 F monitors 1 [s] list=atomic
 F image 2 s req
-F fsType 3 s
-F pool 4 s
-F user 5 s
-F keyring 6 s
-F secretRef 7 @core.v1.SecretReference
-F readOnly 8 b
+F fsType 3 s omit
+F pool 4 s omit
+F user 5 s omit
+F keyring 6 s omit
+F secretRef 7 @core.v1.SecretReference ptr omit
+F readOnly 8 b omit
 T core.v1.ISCSIPersistentVolumeSource
 F targetPortal 1 s req
 F iqn 2 s req
 F lun 3 i32 req
-F iscsiInterface 4 s
-F fsType 5 s
-F readOnly 6 b
-F portals 7 [s] list=atomic
-F chapAuthDiscovery 8 b
-F chapAuthSession 11 b
-F secretRef 10 @core.v1.SecretReference
-F initiatorName 12 s
+F iscsiInterface 4 s omit
+F fsType 5 s omit
+F readOnly 6 b omit
+F portals 7 [s] omit list=atomic
+F chapAuthDiscovery 8 b omit
+F chapAuthSession 11 b omit
+F secretRef 10 @core.v1.SecretReference ptr omit
+F initiatorName 12 s ptr omit
 T core.v1.CinderPersistentVolumeSource
 F volumeID 1 s req
-F fsType 2 s
-F readOnly 3 b
-F secretRef 4 @core.v1.SecretReference
+F fsType 2 s omit
+F readOnly 3 b omit
+F secretRef 4 @core.v1.SecretReference ptr omit
 T core.v1.CephFSPersistentVolumeSource
 F monitors 1 [s] list=atomic
-F path 2 s
-F user 3 s
-F secretFile 4 s
-F secretRef 5 @core.v1.SecretReference
-F readOnly 6 b
+F path 2 s omit
+F user 3 s omit
+F secretFile 4 s omit
+F secretRef 5 @core.v1.SecretReference ptr omit
+F readOnly 6 b omit
 T core.v1.FCVolumeSource
-F targetWWNs 1 [s] list=atomic
-F lun 2 i32
-F fsType 3 s
-F readOnly 4 b
-F wwids 5 [s] list=atomic
+F targetWWNs 1 [s] omit list=atomic
+F lun 2 i32 ptr omit
+F fsType 3 s omit
+F readOnly 4 b omit
+F wwids 5 [s] omit list=atomic
 T core.v1.FlockerVolumeSource
-F datasetName 1 s
-F datasetUUID 2 s
+F datasetName 1 s omit
+F datasetUUID 2 s omit
 T core.v1.FlexPersistentVolumeSource
 F driver 1 s req
-F fsType 2 s
-F secretRef 3 @core.v1.SecretReference
-F readOnly 4 b
-F options 5 {s}
+F fsType 2 s omit
+F secretRef 3 @core.v1.SecretReference ptr omit
+F readOnly 4 b omit
+F options 5 {s} omit
 T core.v1.AzureFilePersistentVolumeSource
 F secretName 1 s req
 F shareName 2 s req
-F readOnly 3 b
-F secretNamespace 4 s
+F readOnly 3 b omit
+F secretNamespace 4 s ptr
 T core.v1.VsphereVirtualDiskVolumeSource
 F volumePath 1 s req
-F fsType 2 s
-F storagePolicyName 3 s
-F storagePolicyID 4 s
+F fsType 2 s omit
+F storagePolicyName 3 s omit
+F storagePolicyID 4 s omit
 T core.v1.QuobyteVolumeSource
 F registry 1 s req
 F volume 2 s req
-F readOnly 3 b
-F user 4 s
-F group 5 s
-F tenant 6 s
+F readOnly 3 b omit
+F user 4 s omit
+F group 5 s omit
+F tenant 6 s omit
 T core.v1.AzureDiskVolumeSource
 F diskName 1 s req
 F diskURI 2 s req
-F cachingMode 3 s:core.v1.AzureDataDiskCachingMode
-F fsType 4 s
-F readOnly 5 b
-F kind 6 s:core.v1.AzureDataDiskKind
+F cachingMode 3 s:core.v1.AzureDataDiskCachingMode ptr omit
+F fsType 4 s ptr omit
+F readOnly 5 b ptr omit
+F kind 6 s:core.v1.AzureDataDiskKind ptr omit
 T core.v1.PhotonPersistentDiskVolumeSource
 F pdID 1 s req
-F fsType 2 s
+F fsType 2 s omit
 T core.v1.PortworxVolumeSource
 F volumeID 1 s req
-F fsType 2 s
-F readOnly 3 b
+F fsType 2 s omit
+F readOnly 3 b omit
 T core.v1.ScaleIOPersistentVolumeSource
 F gateway 1 s req
 F system 2 s req
-F secretRef 3 @core.v1.SecretReference
-F sslEnabled 4 b
-F protectionDomain 5 s
-F storagePool 6 s
-F storageMode 7 s
-F volumeName 8 s
-F fsType 9 s
-F readOnly 10 b
+F secretRef 3 @core.v1.SecretReference ptr
+F sslEnabled 4 b omit
+F protectionDomain 5 s omit
+F storagePool 6 s omit
+F storageMode 7 s omit
+F volumeName 8 s omit
+F fsType 9 s omit
+F readOnly 10 b omit
 T core.v1.LocalVolumeSource
 F path 1 s req
-F fsType 2 s
+F fsType 2 s ptr omit
 T core.v1.StorageOSPersistentVolumeSource
-F volumeName 1 s
-F volumeNamespace 2 s
-F fsType 3 s
-F readOnly 4 b
-F secretRef 5 @core.v1.ObjectReference
+F volumeName 1 s omit
+F volumeNamespace 2 s omit
+F fsType 3 s omit
+F readOnly 4 b omit
+F secretRef 5 @core.v1.ObjectReference ptr omit
 T core.v1.CSIPersistentVolumeSource
 F driver 1 s req
 F volumeHandle 2 s req
-F readOnly 3 b
-F fsType 4 s
-F volumeAttributes 5 {s}
-F controllerPublishSecretRef 6 @core.v1.SecretReference
-F nodeStageSecretRef 7 @core.v1.SecretReference
-F nodePublishSecretRef 8 @core.v1.SecretReference
-F controllerExpandSecretRef 9 @core.v1.SecretReference
-F nodeExpandSecretRef 10 @core.v1.SecretReference
+F readOnly 3 b omit
+F fsType 4 s omit
+F volumeAttributes 5 {s} omit
+F controllerPublishSecretRef 6 @core.v1.SecretReference ptr omit
+F nodeStageSecretRef 7 @core.v1.SecretReference ptr omit
+F nodePublishSecretRef 8 @core.v1.SecretReference ptr omit
+F controllerExpandSecretRef 9 @core.v1.SecretReference ptr omit
+F nodeExpandSecretRef 10 @core.v1.SecretReference ptr omit
 T core.v1.VolumeNodeAffinity
-F required 1 @core.v1.NodeSelector
+F required 1 @core.v1.NodeSelector ptr omit
 T meta.v1.LabelSelector struct=atomic
-F matchLabels 1 {s}
-F matchExpressions 2 [@meta.v1.LabelSelectorRequirement] list=atomic
+F matchLabels 1 {s} omit
+F matchExpressions 2 [@meta.v1.LabelSelectorRequirement] omit list=atomic
 T core.v1.VolumeResourceRequirements
-F limits 1 {q}
-F requests 2 {q}
+F limits 1 {q} omit
+F requests 2 {q} omit
 T core.v1.TypedLocalObjectReference struct=atomic
-F apiGroup 1 s
+F apiGroup 1 s ptr
 F kind 2 s req
 F name 3 s req
 T core.v1.TypedObjectReference
-F apiGroup 1 s
+F apiGroup 1 s ptr
 F kind 2 s req
 F name 3 s req
-F namespace 4 s
+F namespace 4 s ptr omit
 T core.v1.PersistentVolumeClaimCondition
 F type 1 s req
 F status 2 s req
-F lastProbeTime 3 t
-F lastTransitionTime 4 t
-F reason 5 s
-F message 6 s
+F lastProbeTime 3 t omit
+F lastTransitionTime 4 t omit
+F reason 5 s omit
+F message 6 s omit
 T core.v1.ModifyVolumeStatus
-F targetVolumeAttributesClassName 1 s
+F targetVolumeAttributesClassName 1 s omit
 F status 2 s:core.v1.PersistentVolumeClaimModifyVolumeStatus req
 T core.v1.ScopeSelector struct=atomic
-F matchExpressions 1 [@core.v1.ScopedResourceSelectorRequirement] list=atomic
+F matchExpressions 1 [@core.v1.ScopedResourceSelectorRequirement] omit list=atomic
 T core.v1.LimitRangeItem
 F type 1 s req
-F max 2 {q}
-F min 3 {q}
-F default 4 {q}
-F defaultRequest 5 {q}
-F maxLimitRequestRatio 6 {q}
+F max 2 {q} omit
+F min 3 {q} omit
+F default 4 {q} omit
+F defaultRequest 5 {q} omit
+F maxLimitRequestRatio 6 {q} omit
 T core.v1.ReplicationControllerCondition
 F type 1 s req
 F status 2 s req
-F lastTransitionTime 3 t
-F reason 4 s
-F message 5 s
+F lastTransitionTime 3 t omit
+F reason 4 s omit
+F message 5 s omit
 T apps.v1.DeploymentStrategy
-F type 1 s:apps.v1.DeploymentStrategyType
-F rollingUpdate 2 @apps.v1.RollingUpdateDeployment
+F type 1 s:apps.v1.DeploymentStrategyType omit
+F rollingUpdate 2 @apps.v1.RollingUpdateDeployment ptr omit
 T apps.v1.DeploymentCondition
 F type 1 s req
 F status 2 s req
-F lastUpdateTime 6 t
-F lastTransitionTime 7 t
-F reason 4 s
-F message 5 s
+F lastUpdateTime 6 t omit
+F lastTransitionTime 7 t omit
+F reason 4 s omit
+F message 5 s omit
 T apps.v1.ReplicaSetCondition
 F type 1 s req
 F status 2 s req
-F lastTransitionTime 3 t
-F reason 4 s
-F message 5 s
+F lastTransitionTime 3 t omit
+F reason 4 s omit
+F message 5 s omit
 T apps.v1.StatefulSetUpdateStrategy
-F type 1 s:apps.v1.StatefulSetUpdateStrategyType
-F rollingUpdate 2 @apps.v1.RollingUpdateStatefulSetStrategy
+F type 1 s:apps.v1.StatefulSetUpdateStrategyType omit
+F rollingUpdate 2 @apps.v1.RollingUpdateStatefulSetStrategy ptr omit
 T apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
-F whenDeleted 1 s
-F whenScaled 2 s
+F whenDeleted 1 s omit
+F whenScaled 2 s omit
 T apps.v1.StatefulSetOrdinals
 F start 1 i32
 T apps.v1.StatefulSetCondition
 F type 1 s req
 F status 2 s req
-F lastTransitionTime 3 t
-F reason 4 s
-F message 5 s
+F lastTransitionTime 3 t omit
+F reason 4 s omit
+F message 5 s omit
 T apps.v1.DaemonSetUpdateStrategy
-F type 1 s:apps.v1.DaemonSetUpdateStrategyType
-F rollingUpdate 2 @apps.v1.RollingUpdateDaemonSet
+F type 1 s:apps.v1.DaemonSetUpdateStrategyType omit
+F rollingUpdate 2 @apps.v1.RollingUpdateDaemonSet ptr omit
 T apps.v1.DaemonSetCondition
 F type 1 s req
 F status 2 s req
-F lastTransitionTime 3 t
-F reason 4 s
-F message 5 s
+F lastTransitionTime 3 t omit
+F reason 4 s omit
+F message 5 s omit
 T batch.v1.PodFailurePolicy
 F rules 1 [@batch.v1.PodFailurePolicyRule] list=atomic
 T batch.v1.SuccessPolicy
@@ -1189,334 +1189,334 @@ F rules 1 [@batch.v1.SuccessPolicyRule] list=atomic
 T batch.v1.JobCondition
 F type 1 s req
 F status 2 s req
-F lastProbeTime 3 t
-F lastTransitionTime 4 t
-F reason 5 s
-F message 6 s
+F lastProbeTime 3 t omit
+F lastTransitionTime 4 t omit
+F reason 5 s omit
+F message 6 s omit
 T batch.v1.UncountedTerminatedPods
-F succeeded 1 [s] list=set
-F failed 2 [s] list=set
+F succeeded 1 [s] omit list=set
+F failed 2 [s] omit list=set
 T batch.v1.JobTemplateSpec
-F metadata 1 @meta.v1.ObjectMeta
-F spec 2 @batch.v1.JobSpec
+F metadata 1 @meta.v1.ObjectMeta omit
+F spec 2 @batch.v1.JobSpec omit
 T discovery.v1.EndpointConditions
-F ready 1 b
-F serving 2 b
-F terminating 3 b
+F ready 1 b ptr omit
+F serving 2 b ptr omit
+F terminating 3 b ptr omit
 T discovery.v1.EndpointHints
-F forZones 1 [@discovery.v1.ForZone] list=atomic
+F forZones 1 [@discovery.v1.ForZone] omit list=atomic
 T autoscaling.v1.CrossVersionObjectReference struct=atomic
 F kind 1 s req
 F name 2 s req
-F apiVersion 3 s
+F apiVersion 3 s omit
 T autoscaling.v2.CrossVersionObjectReference
 F kind 1 s req
 F name 2 s req
-F apiVersion 3 s
+F apiVersion 3 s omit
 T autoscaling.v2.MetricSpec
 F type 1 s req
-F object 2 @autoscaling.v2.ObjectMetricSource
-F pods 3 @autoscaling.v2.PodsMetricSource
-F resource 4 @autoscaling.v2.ResourceMetricSource
-F containerResource 7 @autoscaling.v2.ContainerResourceMetricSource
-F external 5 @autoscaling.v2.ExternalMetricSource
+F object 2 @autoscaling.v2.ObjectMetricSource ptr omit
+F pods 3 @autoscaling.v2.PodsMetricSource ptr omit
+F resource 4 @autoscaling.v2.ResourceMetricSource ptr omit
+F containerResource 7 @autoscaling.v2.ContainerResourceMetricSource ptr omit
+F external 5 @autoscaling.v2.ExternalMetricSource ptr omit
 T autoscaling.v2.HorizontalPodAutoscalerBehavior
-F scaleUp 1 @autoscaling.v2.HPAScalingRules
-F scaleDown 2 @autoscaling.v2.HPAScalingRules
+F scaleUp 1 @autoscaling.v2.HPAScalingRules ptr omit
+F scaleDown 2 @autoscaling.v2.HPAScalingRules ptr omit
 T autoscaling.v2.MetricStatus
 F type 1 s req
-F object 2 @autoscaling.v2.ObjectMetricStatus
-F pods 3 @autoscaling.v2.PodsMetricStatus
-F resource 4 @autoscaling.v2.ResourceMetricStatus
-F containerResource 7 @autoscaling.v2.ContainerResourceMetricStatus
-F external 5 @autoscaling.v2.ExternalMetricStatus
+F object 2 @autoscaling.v2.ObjectMetricStatus ptr omit
+F pods 3 @autoscaling.v2.PodsMetricStatus ptr omit
+F resource 4 @autoscaling.v2.ResourceMetricStatus ptr omit
+F containerResource 7 @autoscaling.v2.ContainerResourceMetricStatus ptr omit
+F external 5 @autoscaling.v2.ExternalMetricStatus ptr omit
 T autoscaling.v2.HorizontalPodAutoscalerCondition
 F type 1 s req
 F status 2 s req
-F lastTransitionTime 3 t
-F reason 4 s
-F message 5 s
+F lastTransitionTime 3 t omit
+F reason 4 s omit
+F message 5 s omit
 T networking.v1.IngressBackend
-F service 4 @networking.v1.IngressServiceBackend
-F resource 3 @core.v1.TypedLocalObjectReference
+F service 4 @networking.v1.IngressServiceBackend ptr omit
+F resource 3 @core.v1.TypedLocalObjectReference ptr omit
 T networking.v1.IngressTLS
-F hosts 1 [s] list=atomic
-F secretName 2 s
+F hosts 1 [s] omit list=atomic
+F secretName 2 s omit
 T networking.v1.IngressRule
-F host 1 s
-F http 1 @networking.v1.HTTPIngressRuleValue
+F host 1 s omit
+F http 1 @networking.v1.HTTPIngressRuleValue ptr omit
 T networking.v1.IngressLoadBalancerStatus
-F ingress 1 [@networking.v1.IngressLoadBalancerIngress] list=atomic
+F ingress 1 [@networking.v1.IngressLoadBalancerIngress] omit list=atomic
 T networking.v1.IngressClassParametersReference
-F apiGroup 1 s
+F apiGroup 1 s ptr omit
 F kind 2 s req
 F name 3 s req
-F scope 4 s
-F namespace 5 s
+F scope 4 s ptr
+F namespace 5 s ptr omit
 T networking.v1.NetworkPolicyIngressRule
-F ports 1 [@networking.v1.NetworkPolicyPort] list=atomic
-F from 2 [@networking.v1.NetworkPolicyPeer] list=atomic
+F ports 1 [@networking.v1.NetworkPolicyPort] omit list=atomic
+F from 2 [@networking.v1.NetworkPolicyPeer] omit list=atomic
 T networking.v1.NetworkPolicyEgressRule
-F ports 1 [@networking.v1.NetworkPolicyPort] list=atomic
-F to 2 [@networking.v1.NetworkPolicyPeer] list=atomic
+F ports 1 [@networking.v1.NetworkPolicyPort] omit list=atomic
+F to 2 [@networking.v1.NetworkPolicyPeer] omit list=atomic
 T core.v1.TopologySelectorLabelRequirement
 F key 1 s req
 F values 2 [s] list=atomic
 T meta.v1.StatusCause
-F reason 1 s
-F message 2 s
-F field 3 s
+F reason 1 s omit
+F message 2 s omit
+F field 3 s omit
 T core.v1.EmptyDirVolumeSource
-F medium 1 s
-F sizeLimit 2 q
+F medium 1 s omit
+F sizeLimit 2 q ptr omit
 T core.v1.GitRepoVolumeSource
 F repository 1 s req
-F revision 2 s
-F directory 3 s
+F revision 2 s omit
+F directory 3 s omit
 T core.v1.SecretVolumeSource
-F secretName 1 s
-F items 2 [@core.v1.KeyToPath] list=atomic
-F defaultMode 3 i32
-F optional 4 b
+F secretName 1 s omit
+F items 2 [@core.v1.KeyToPath] omit list=atomic
+F defaultMode 3 i32 ptr omit
+F optional 4 b ptr omit
 T core.v1.ISCSIVolumeSource
 F targetPortal 1 s req
 F iqn 2 s req
 F lun 3 i32 req
-F iscsiInterface 4 s
-F fsType 5 s
-F readOnly 6 b
-F portals 7 [s] list=atomic
-F chapAuthDiscovery 8 b
-F chapAuthSession 11 b
-F secretRef 10 @core.v1.LocalObjectReference
-F initiatorName 12 s
+F iscsiInterface 4 s omit
+F fsType 5 s omit
+F readOnly 6 b omit
+F portals 7 [s] omit list=atomic
+F chapAuthDiscovery 8 b omit
+F chapAuthSession 11 b omit
+F secretRef 10 @core.v1.LocalObjectReference ptr omit
+F initiatorName 12 s ptr omit
 T core.v1.GlusterfsVolumeSource
 F endpoints 1 s req
 F path 2 s req
-F readOnly 3 b
+F readOnly 3 b omit
 T core.v1.PersistentVolumeClaimVolumeSource
 F claimName 1 s req
-F readOnly 2 b
+F readOnly 2 b omit
 T core.v1.RBDVolumeSource
 F monitors 1 [s] list=atomic
 F image 2 s req
-F fsType 3 s
-F pool 4 s
-F user 5 s
-F keyring 6 s
-F secretRef 7 @core.v1.LocalObjectReference
-F readOnly 8 b
+F fsType 3 s omit
+F pool 4 s omit
+F user 5 s omit
+F keyring 6 s omit
+F secretRef 7 @core.v1.LocalObjectReference ptr omit
+F readOnly 8 b omit
 T core.v1.FlexVolumeSource
 F driver 1 s req
-F fsType 2 s
-F secretRef 3 @core.v1.LocalObjectReference
-F readOnly 4 b
-F options 5 {s}
+F fsType 2 s omit
+F secretRef 3 @core.v1.LocalObjectReference ptr omit
+F readOnly 4 b omit
+F options 5 {s} omit
 T core.v1.CinderVolumeSource
 F volumeID 1 s req
-F fsType 2 s
-F readOnly 3 b
-F secretRef 4 @core.v1.LocalObjectReference
+F fsType 2 s omit
+F readOnly 3 b omit
+F secretRef 4 @core.v1.LocalObjectReference ptr omit
 T core.v1.CephFSVolumeSource
 F monitors 1 [s] list=atomic
-F path 2 s
-F user 3 s
-F secretFile 4 s
-F secretRef 5 @core.v1.LocalObjectReference
-F readOnly 6 b
+F path 2 s omit
+F user 3 s omit
+F secretFile 4 s omit
+F secretRef 5 @core.v1.LocalObjectReference ptr omit
+F readOnly 6 b omit
 T core.v1.DownwardAPIVolumeSource
-F items 1 [@core.v1.DownwardAPIVolumeFile] list=atomic
-F defaultMode 2 i32
+F items 1 [@core.v1.DownwardAPIVolumeFile] omit list=atomic
+F defaultMode 2 i32 ptr omit
 T core.v1.AzureFileVolumeSource
 F secretName 1 s req
 F shareName 2 s req
-F readOnly 3 b
+F readOnly 3 b omit
 T core.v1.ConfigMapVolumeSource
-F name 1 s
-F items 2 [@core.v1.KeyToPath] list=atomic
-F defaultMode 3 i32
-F optional 4 b
+F name 1 s omit
+F items 2 [@core.v1.KeyToPath] omit list=atomic
+F defaultMode 3 i32 ptr omit
+F optional 4 b ptr omit
 T core.v1.ProjectedVolumeSource
 F sources 1 [@core.v1.VolumeProjection] list=atomic
-F defaultMode 2 i32
+F defaultMode 2 i32 ptr omit
 T core.v1.ScaleIOVolumeSource
 F gateway 1 s req
 F system 2 s req
-F secretRef 3 @core.v1.LocalObjectReference
-F sslEnabled 4 b
-F protectionDomain 5 s
-F storagePool 6 s
-F storageMode 7 s
-F volumeName 8 s
-F fsType 9 s
-F readOnly 10 b
+F secretRef 3 @core.v1.LocalObjectReference ptr
+F sslEnabled 4 b omit
+F protectionDomain 5 s omit
+F storagePool 6 s omit
+F storageMode 7 s omit
+F volumeName 8 s omit
+F fsType 9 s omit
+F readOnly 10 b omit
 T core.v1.StorageOSVolumeSource
-F volumeName 1 s
-F volumeNamespace 2 s
-F fsType 3 s
-F readOnly 4 b
-F secretRef 5 @core.v1.LocalObjectReference
+F volumeName 1 s omit
+F volumeNamespace 2 s omit
+F fsType 3 s omit
+F readOnly 4 b omit
+F secretRef 5 @core.v1.LocalObjectReference ptr omit
 T core.v1.CSIVolumeSource
 F driver 1 s req
-F readOnly 2 b
-F fsType 3 s
-F volumeAttributes 4 {s}
-F nodePublishSecretRef 5 @core.v1.LocalObjectReference
+F readOnly 2 b ptr omit
+F fsType 3 s ptr omit
+F volumeAttributes 4 {s} omit
+F nodePublishSecretRef 5 @core.v1.LocalObjectReference ptr omit
 T core.v1.EphemeralVolumeSource
-F volumeClaimTemplate 1 @core.v1.PersistentVolumeClaimTemplate
+F volumeClaimTemplate 1 @core.v1.PersistentVolumeClaimTemplate ptr omit
 T core.v1.ImageVolumeSource
-F reference 1 s
-F pullPolicy 2 s:core.v1.PullPolicy
+F reference 1 s omit
+F pullPolicy 2 s:core.v1.PullPolicy omit
 T core.v1.ContainerPort
-F name 1 s
-F hostPort 2 i32
+F name 1 s omit
+F hostPort 2 i32 omit
 F containerPort 3 i32 req
-F protocol 4 s:core.v1.Protocol
-F hostIP 5 s
+F protocol 4 s:core.v1.Protocol omit
+F hostIP 5 s omit
 T core.v1.EnvFromSource
-F prefix 1 s
-F configMapRef 2 @core.v1.ConfigMapEnvSource
-F secretRef 3 @core.v1.SecretEnvSource
+F prefix 1 s omit
+F configMapRef 2 @core.v1.ConfigMapEnvSource ptr omit
+F secretRef 3 @core.v1.SecretEnvSource ptr omit
 T core.v1.EnvVar
 F name 1 s req
-F value 2 s
-F valueFrom 3 @core.v1.EnvVarSource
+F value 2 s omit
+F valueFrom 3 @core.v1.EnvVarSource ptr omit
 T core.v1.ContainerResizePolicy
 F resourceName 1 s req
 F restartPolicy 2 s req
 T core.v1.VolumeMount
 F name 1 s req
-F readOnly 2 b
-F recursiveReadOnly 7 s
+F readOnly 2 b omit
+F recursiveReadOnly 7 s ptr omit
 F mountPath 3 s req
-F subPath 4 s
-F mountPropagation 5 s:core.v1.MountPropagationMode
-F subPathExpr 6 s
+F subPath 4 s omit
+F mountPropagation 5 s:core.v1.MountPropagationMode ptr omit
+F subPathExpr 6 s omit
 T core.v1.VolumeDevice
 F name 1 s req
 F devicePath 2 s req
 T core.v1.Probe
-F exec 1 @core.v1.ExecAction
-F httpGet 2 @core.v1.HTTPGetAction
-F tcpSocket 3 @core.v1.TCPSocketAction
-F grpc 4 @core.v1.GRPCAction
-F initialDelaySeconds 2 i32
-F timeoutSeconds 3 i32
-F periodSeconds 4 i32
-F successThreshold 5 i32
-F failureThreshold 6 i32
-F terminationGracePeriodSeconds 7 i64
+F exec 1 @core.v1.ExecAction ptr omit
+F httpGet 2 @core.v1.HTTPGetAction ptr omit
+F tcpSocket 3 @core.v1.TCPSocketAction ptr omit
+F grpc 4 @core.v1.GRPCAction ptr omit
+F initialDelaySeconds 2 i32 omit
+F timeoutSeconds 3 i32 omit
+F periodSeconds 4 i32 omit
+F successThreshold 5 i32 omit
+F failureThreshold 6 i32 omit
+F terminationGracePeriodSeconds 7 i64 ptr omit
 T core.v1.Lifecycle
-F postStart 1 @core.v1.LifecycleHandler
-F preStop 2 @core.v1.LifecycleHandler
+F postStart 1 @core.v1.LifecycleHandler ptr omit
+F preStop 2 @core.v1.LifecycleHandler ptr omit
 T core.v1.SecurityContext
-F capabilities 1 @core.v1.Capabilities
-F privileged 2 b
-F seLinuxOptions 3 @core.v1.SELinuxOptions
-F windowsOptions 10 @core.v1.WindowsSecurityContextOptions
-F runAsUser 4 i64
-F runAsGroup 8 i64
-F runAsNonRoot 5 b
-F readOnlyRootFilesystem 6 b
-F allowPrivilegeEscalation 7 b
-F procMount 9 s:core.v1.ProcMountType
-F seccompProfile 11 @core.v1.SeccompProfile
-F appArmorProfile 12 @core.v1.AppArmorProfile
+F capabilities 1 @core.v1.Capabilities ptr omit
+F privileged 2 b ptr omit
+F seLinuxOptions 3 @core.v1.SELinuxOptions ptr omit
+F windowsOptions 10 @core.v1.WindowsSecurityContextOptions ptr omit
+F runAsUser 4 i64 ptr omit
+F runAsGroup 8 i64 ptr omit
+F runAsNonRoot 5 b ptr omit
+F readOnlyRootFilesystem 6 b ptr omit
+F allowPrivilegeEscalation 7 b ptr omit
+F procMount 9 s:core.v1.ProcMountType ptr omit
+F seccompProfile 11 @core.v1.SeccompProfile ptr omit
+F appArmorProfile 12 @core.v1.AppArmorProfile ptr omit
 T core.v1.SELinuxOptions
-F user 1 s
-F role 2 s
-F type 3 s
-F level 4 s
+F user 1 s omit
+F role 2 s omit
+F type 3 s omit
+F level 4 s omit
 T core.v1.WindowsSecurityContextOptions
-F gmsaCredentialSpecName 1 s
-F gmsaCredentialSpec 2 s
-F runAsUserName 3 s
-F hostProcess 4 b
+F gmsaCredentialSpecName 1 s ptr omit
+F gmsaCredentialSpec 2 s ptr omit
+F runAsUserName 3 s ptr omit
+F hostProcess 4 b ptr omit
 T core.v1.Sysctl
 F name 1 s req
 F value 2 s req
 T core.v1.SeccompProfile
 F type 1 s:core.v1.SeccompProfileType req
-F localhostProfile 2 s
+F localhostProfile 2 s ptr omit
 T core.v1.AppArmorProfile
 F type 1 s:core.v1.AppArmorProfileType req
-F localhostProfile 2 s
+F localhostProfile 2 s ptr omit
 T core.v1.NodeAffinity
-F requiredDuringSchedulingIgnoredDuringExecution 1 @core.v1.NodeSelector
-F preferredDuringSchedulingIgnoredDuringExecution 2 [@core.v1.PreferredSchedulingTerm] list=atomic
+F requiredDuringSchedulingIgnoredDuringExecution 1 @core.v1.NodeSelector ptr omit
+F preferredDuringSchedulingIgnoredDuringExecution 2 [@core.v1.PreferredSchedulingTerm] omit list=atomic
 T core.v1.PodAffinity
-F requiredDuringSchedulingIgnoredDuringExecution 1 [@core.v1.PodAffinityTerm] list=atomic
-F preferredDuringSchedulingIgnoredDuringExecution 2 [@core.v1.WeightedPodAffinityTerm] list=atomic
+F requiredDuringSchedulingIgnoredDuringExecution 1 [@core.v1.PodAffinityTerm] omit list=atomic
+F preferredDuringSchedulingIgnoredDuringExecution 2 [@core.v1.WeightedPodAffinityTerm] omit list=atomic
 T core.v1.PodAntiAffinity
-F requiredDuringSchedulingIgnoredDuringExecution 1 [@core.v1.PodAffinityTerm] list=atomic
-F preferredDuringSchedulingIgnoredDuringExecution 2 [@core.v1.WeightedPodAffinityTerm] list=atomic
+F requiredDuringSchedulingIgnoredDuringExecution 1 [@core.v1.PodAffinityTerm] omit list=atomic
+F preferredDuringSchedulingIgnoredDuringExecution 2 [@core.v1.WeightedPodAffinityTerm] omit list=atomic
 T core.v1.PodDNSConfigOption
-F name 1 s
-F value 2 s
+F name 1 s omit
+F value 2 s ptr omit
 T core.v1.ResourceClaim
 F name 1 s req
-F request 2 s
+F request 2 s omit
 T core.v1.ContainerState
-F waiting 1 @core.v1.ContainerStateWaiting
-F running 2 @core.v1.ContainerStateRunning
-F terminated 3 @core.v1.ContainerStateTerminated
+F waiting 1 @core.v1.ContainerStateWaiting ptr omit
+F running 2 @core.v1.ContainerStateRunning ptr omit
+F terminated 3 @core.v1.ContainerStateTerminated ptr omit
 T core.v1.VolumeMountStatus
 F name 1 s req
 F mountPath 2 s req
-F readOnly 3 b
-F recursiveReadOnly 4 s
+F readOnly 3 b omit
+F recursiveReadOnly 4 s ptr omit
 T core.v1.ContainerUser
-F linux 1 @core.v1.LinuxContainerUser
+F linux 1 @core.v1.LinuxContainerUser ptr omit
 T core.v1.ResourceStatus
 F name 1 s req
-F resources 2 [@core.v1.ResourceHealth] list=map:resourceID
+F resources 2 [@core.v1.ResourceHealth] omit list=map:resourceID
 T core.v1.ConfigMapNodeConfigSource
 F namespace 1 s req
 F name 2 s req
-F uid 3 s
-F resourceVersion 4 s
+F uid 3 s omit
+F resourceVersion 4 s omit
 F kubeletConfigKey 5 s req
 T core.v1.DaemonEndpoint
 F Port 1 i32 req
 T core.v1.NodeRuntimeHandlerFeatures
-F recursiveReadOnlyMounts 1 b
-F userNamespaces 2 b
+F recursiveReadOnlyMounts 1 b ptr omit
+F userNamespaces 2 b ptr omit
 T core.v1.ClientIPConfig
-F timeoutSeconds 1 i32
+F timeoutSeconds 1 i32 ptr omit
 T core.v1.LoadBalancerIngress
-F ip 1 s
-F hostname 2 s
-F ipMode 3 s
-F ports 4 [@core.v1.PortStatus] list=atomic
+F ip 1 s omit
+F hostname 2 s omit
+F ipMode 3 s ptr omit
+F ports 4 [@core.v1.PortStatus] omit list=atomic
 T core.v1.SecretReference struct=atomic
-F name 1 s
-F namespace 2 s
+F name 1 s omit
+F namespace 2 s omit
 T core.v1.NodeSelector struct=atomic
 F nodeSelectorTerms 1 [@core.v1.NodeSelectorTerm] list=atomic
 T meta.v1.LabelSelectorRequirement
 F key 1 s req
 F operator 2 s req
-F values 3 [s] list=atomic
+F values 3 [s] omit list=atomic
 T core.v1.ScopedResourceSelectorRequirement
 F scopeName 1 s:core.v1.ResourceQuotaScope req
 F operator 2 s:core.v1.ScopeSelectorOperator req
-F values 3 [s] list=atomic
+F values 3 [s] omit list=atomic
 T apps.v1.RollingUpdateDeployment
-F maxUnavailable 1 ios
-F maxSurge 2 ios
+F maxUnavailable 1 ios ptr omit
+F maxSurge 2 ios ptr omit
 T apps.v1.RollingUpdateStatefulSetStrategy
-F partition 1 i32
-F maxUnavailable 2 ios
+F partition 1 i32 ptr omit
+F maxUnavailable 2 ios ptr omit
 T apps.v1.RollingUpdateDaemonSet
-F maxUnavailable 1 ios
-F maxSurge 2 ios
+F maxUnavailable 1 ios ptr omit
+F maxSurge 2 ios ptr omit
 T batch.v1.PodFailurePolicyRule
 F action 1 s:batch.v1.PodFailurePolicyAction req
-F onExitCodes 2 @batch.v1.PodFailurePolicyOnExitCodesRequirement
-F onPodConditions 3 [@batch.v1.PodFailurePolicyOnPodConditionsPattern] list=atomic
+F onExitCodes 2 @batch.v1.PodFailurePolicyOnExitCodesRequirement ptr omit
+F onPodConditions 3 [@batch.v1.PodFailurePolicyOnPodConditionsPattern] omit list=atomic
 T batch.v1.SuccessPolicyRule
-F succeededIndexes 1 s
-F succeededCount 2 i32
+F succeededIndexes 1 s ptr omit
+F succeededCount 2 i32 ptr omit
 T discovery.v1.ForZone
 F name 1 s req
 T autoscaling.v2.ObjectMetricSource
@@ -1537,9 +1537,9 @@ T autoscaling.v2.ExternalMetricSource
 F metric 1 @autoscaling.v2.MetricIdentifier req
 F target 2 @autoscaling.v2.MetricTarget req
 T autoscaling.v2.HPAScalingRules
-F stabilizationWindowSeconds 3 i32
-F selectPolicy 1 s
-F policies 2 [@autoscaling.v2.HPAScalingPolicy] list=atomic
+F stabilizationWindowSeconds 3 i32 ptr omit
+F selectPolicy 1 s ptr omit
+F policies 2 [@autoscaling.v2.HPAScalingPolicy] omit list=atomic
 T autoscaling.v2.ObjectMetricStatus
 F metric 1 @autoscaling.v2.MetricIdentifier req
 F current 2 @autoscaling.v2.MetricValueStatus req
@@ -1559,114 +1559,114 @@ F metric 1 @autoscaling.v2.MetricIdentifier req
 F current 2 @autoscaling.v2.MetricValueStatus req
 T networking.v1.IngressServiceBackend
 F name 1 s req
-F port 2 @networking.v1.ServiceBackendPort
+F port 2 @networking.v1.ServiceBackendPort omit
 T networking.v1.HTTPIngressRuleValue
 F paths 1 [@networking.v1.HTTPIngressPath] list=atomic
 T networking.v1.IngressLoadBalancerIngress
-F ip 1 s
-F hostname 2 s
-F ports 4 [@networking.v1.IngressPortStatus] list=atomic
+F ip 1 s omit
+F hostname 2 s omit
+F ports 4 [@networking.v1.IngressPortStatus] omit list=atomic
 T networking.v1.NetworkPolicyPort
-F protocol 1 s:core.v1.Protocol
-F port 2 ios
-F endPort 3 i32
+F protocol 1 s:core.v1.Protocol ptr omit
+F port 2 ios ptr omit
+F endPort 3 i32 ptr omit
 T networking.v1.NetworkPolicyPeer
-F podSelector 1 @meta.v1.LabelSelector
-F namespaceSelector 2 @meta.v1.LabelSelector
-F ipBlock 3 @networking.v1.IPBlock
+F podSelector 1 @meta.v1.LabelSelector ptr omit
+F namespaceSelector 2 @meta.v1.LabelSelector ptr omit
+F ipBlock 3 @networking.v1.IPBlock ptr omit
 T core.v1.KeyToPath
 F key 1 s req
 F path 2 s req
-F mode 3 i32
+F mode 3 i32 ptr omit
 T core.v1.DownwardAPIVolumeFile
 F path 1 s req
-F fieldRef 2 @core.v1.ObjectFieldSelector
-F resourceFieldRef 3 @core.v1.ResourceFieldSelector
-F mode 4 i32
+F fieldRef 2 @core.v1.ObjectFieldSelector ptr omit
+F resourceFieldRef 3 @core.v1.ResourceFieldSelector ptr omit
+F mode 4 i32 ptr omit
 T core.v1.VolumeProjection
-F secret 1 @core.v1.SecretProjection
-F downwardAPI 2 @core.v1.DownwardAPIProjection
-F configMap 3 @core.v1.ConfigMapProjection
-F serviceAccountToken 4 @core.v1.ServiceAccountTokenProjection
-F clusterTrustBundle 5 @core.v1.ClusterTrustBundleProjection
+F secret 1 @core.v1.SecretProjection ptr omit
+F downwardAPI 2 @core.v1.DownwardAPIProjection ptr omit
+F configMap 3 @core.v1.ConfigMapProjection ptr omit
+F serviceAccountToken 4 @core.v1.ServiceAccountTokenProjection ptr omit
+F clusterTrustBundle 5 @core.v1.ClusterTrustBundleProjection ptr omit
 T core.v1.PersistentVolumeClaimTemplate
-F metadata 1 @meta.v1.ObjectMeta
+F metadata 1 @meta.v1.ObjectMeta omit
 F spec 2 @core.v1.PersistentVolumeClaimSpec req
 T core.v1.ConfigMapEnvSource
-F name 1 s
-F optional 2 b
+F name 1 s omit
+F optional 2 b ptr omit
 T core.v1.SecretEnvSource
-F name 1 s
-F optional 2 b
+F name 1 s omit
+F optional 2 b ptr omit
 T core.v1.EnvVarSource
-F fieldRef 1 @core.v1.ObjectFieldSelector
-F resourceFieldRef 2 @core.v1.ResourceFieldSelector
-F configMapKeyRef 3 @core.v1.ConfigMapKeySelector
-F secretKeyRef 4 @core.v1.SecretKeySelector
+F fieldRef 1 @core.v1.ObjectFieldSelector ptr omit
+F resourceFieldRef 2 @core.v1.ResourceFieldSelector ptr omit
+F configMapKeyRef 3 @core.v1.ConfigMapKeySelector ptr omit
+F secretKeyRef 4 @core.v1.SecretKeySelector ptr omit
 T core.v1.ExecAction
-F command 1 [s] list=atomic
+F command 1 [s] omit list=atomic
 T core.v1.HTTPGetAction
-F path 1 s
+F path 1 s omit
 F port 2 ios req
-F host 3 s
-F scheme 4 s:core.v1.URIScheme
-F httpHeaders 5 [@core.v1.HTTPHeader] list=atomic
+F host 3 s omit
+F scheme 4 s:core.v1.URIScheme omit
+F httpHeaders 5 [@core.v1.HTTPHeader] omit list=atomic
 T core.v1.TCPSocketAction
 F port 1 ios req
-F host 2 s
+F host 2 s omit
 T core.v1.GRPCAction
 F port 1 i32 req
-F service 2 s
+F service 2 s ptr
 T core.v1.LifecycleHandler
-F exec 1 @core.v1.ExecAction
-F httpGet 2 @core.v1.HTTPGetAction
-F tcpSocket 3 @core.v1.TCPSocketAction
-F sleep 4 @core.v1.SleepAction
+F exec 1 @core.v1.ExecAction ptr omit
+F httpGet 2 @core.v1.HTTPGetAction ptr omit
+F tcpSocket 3 @core.v1.TCPSocketAction ptr omit
+F sleep 4 @core.v1.SleepAction ptr omit
 T core.v1.Capabilities
-F add 1 [s] list=atomic
-F drop 2 [s] list=atomic
+F add 1 [s] omit list=atomic
+F drop 2 [s] omit list=atomic
 T core.v1.PreferredSchedulingTerm
 F weight 1 i32 req
 F preference 2 @core.v1.NodeSelectorTerm req
 T core.v1.PodAffinityTerm
-F labelSelector 1 @meta.v1.LabelSelector
-F namespaces 2 [s] list=atomic
+F labelSelector 1 @meta.v1.LabelSelector ptr omit
+F namespaces 2 [s] omit list=atomic
 F topologyKey 3 s req
-F namespaceSelector 4 @meta.v1.LabelSelector
-F matchLabelKeys 5 [s] list=atomic
-F mismatchLabelKeys 6 [s] list=atomic
+F namespaceSelector 4 @meta.v1.LabelSelector ptr omit
+F matchLabelKeys 5 [s] omit list=atomic
+F mismatchLabelKeys 6 [s] omit list=atomic
 T core.v1.WeightedPodAffinityTerm
 F weight 1 i32 req
 F podAffinityTerm 2 @core.v1.PodAffinityTerm req
 T core.v1.ContainerStateWaiting
-F reason 1 s
-F message 2 s
+F reason 1 s omit
+F message 2 s omit
 T core.v1.ContainerStateRunning
-F startedAt 1 t
+F startedAt 1 t omit
 T core.v1.ContainerStateTerminated
 F exitCode 1 i32 req
-F signal 2 i32
-F reason 3 s
-F message 4 s
-F startedAt 5 t
-F finishedAt 6 t
-F containerID 7 s
+F signal 2 i32 omit
+F reason 3 s omit
+F message 4 s omit
+F startedAt 5 t omit
+F finishedAt 6 t omit
+F containerID 7 s omit
 T core.v1.LinuxContainerUser
 F uid 1 i64 req
 F gid 2 i64 req
-F supplementalGroups 3 [i64] list=atomic
+F supplementalGroups 3 [i64] omit list=atomic
 T core.v1.ResourceHealth
 F resourceID 1 s req
-F health 2 s
+F health 2 s omit
 T core.v1.PortStatus
 F port 1 i32 req
 F protocol 2 s:core.v1.Protocol req
-F error 3 s
+F error 3 s ptr omit
 T core.v1.NodeSelectorTerm struct=atomic
-F matchExpressions 1 [@core.v1.NodeSelectorRequirement] list=atomic
-F matchFields 2 [@core.v1.NodeSelectorRequirement] list=atomic
+F matchExpressions 1 [@core.v1.NodeSelectorRequirement] omit list=atomic
+F matchFields 2 [@core.v1.NodeSelectorRequirement] omit list=atomic
 T batch.v1.PodFailurePolicyOnExitCodesRequirement
-F containerName 1 s
+F containerName 1 s ptr omit
 F operator 2 s:batch.v1.PodFailurePolicyOnExitCodesOperator req
 F values 3 [i32] list=set
 T batch.v1.PodFailurePolicyOnPodConditionsPattern
@@ -1674,69 +1674,69 @@ F type 1 s req
 F status 2 s req
 T autoscaling.v2.MetricTarget
 F type 1 s req
-F value 2 q
-F averageValue 3 q
-F averageUtilization 4 i32
+F value 2 q ptr omit
+F averageValue 3 q ptr omit
+F averageUtilization 4 i32 ptr omit
 T autoscaling.v2.MetricIdentifier
 F name 1 s req
-F selector 2 @meta.v1.LabelSelector
+F selector 2 @meta.v1.LabelSelector ptr omit
 T autoscaling.v2.HPAScalingPolicy
 F type 1 s req
 F value 2 i32 req
 F periodSeconds 3 i32 req
 T autoscaling.v2.MetricValueStatus
-F value 1 q
-F averageValue 2 q
-F averageUtilization 3 i32
+F value 1 q ptr omit
+F averageValue 2 q ptr omit
+F averageUtilization 3 i32 ptr omit
 T networking.v1.ServiceBackendPort struct=atomic
-F name 1 s
-F number 2 i32
+F name 1 s omit
+F number 2 i32 omit
 T networking.v1.HTTPIngressPath
-F path 1 s
-F pathType 3 s
+F path 1 s omit
+F pathType 3 s ptr
 F backend 2 @networking.v1.IngressBackend req
 T networking.v1.IngressPortStatus
 F port 1 i32 req
 F protocol 2 s:core.v1.Protocol req
-F error 3 s
+F error 3 s ptr omit
 T networking.v1.IPBlock
 F cidr 1 s req
-F except 2 [s] list=atomic
+F except 2 [s] omit list=atomic
 T core.v1.ObjectFieldSelector struct=atomic
-F apiVersion 1 s
+F apiVersion 1 s omit
 F fieldPath 2 s req
 T core.v1.ResourceFieldSelector struct=atomic
-F containerName 1 s
+F containerName 1 s omit
 F resource 2 s req
-F divisor 3 q
+F divisor 3 q omit
 T core.v1.SecretProjection
-F name 1 s
-F items 2 [@core.v1.KeyToPath] list=atomic
-F optional 4 b
+F name 1 s omit
+F items 2 [@core.v1.KeyToPath] omit list=atomic
+F optional 4 b ptr omit
 T core.v1.DownwardAPIProjection
-F items 1 [@core.v1.DownwardAPIVolumeFile] list=atomic
+F items 1 [@core.v1.DownwardAPIVolumeFile] omit list=atomic
 T core.v1.ConfigMapProjection
-F name 1 s
-F items 2 [@core.v1.KeyToPath] list=atomic
-F optional 4 b
+F name 1 s omit
+F items 2 [@core.v1.KeyToPath] omit list=atomic
+F optional 4 b ptr omit
 T core.v1.ServiceAccountTokenProjection
-F audience 1 s
-F expirationSeconds 2 i64
+F audience 1 s omit
+F expirationSeconds 2 i64 ptr omit
 F path 3 s req
 T core.v1.ClusterTrustBundleProjection
-F name 1 s
-F signerName 2 s
-F labelSelector 3 @meta.v1.LabelSelector
-F optional 5 b
+F name 1 s ptr omit
+F signerName 2 s ptr omit
+F labelSelector 3 @meta.v1.LabelSelector ptr omit
+F optional 5 b ptr omit
 F path 4 s req
 T core.v1.ConfigMapKeySelector struct=atomic
-F name 1 s
+F name 1 s omit
 F key 2 s req
-F optional 3 b
+F optional 3 b ptr omit
 T core.v1.SecretKeySelector struct=atomic
-F name 1 s
+F name 1 s omit
 F key 2 s req
-F optional 3 b
+F optional 3 b ptr omit
 T core.v1.HTTPHeader
 F name 1 s req
 F value 2 s req
@@ -1745,7 +1745,7 @@ F seconds 1 i64 req
 T core.v1.NodeSelectorRequirement
 F key 1 s req
 F operator 2 s:core.v1.NodeSelectorOperator req
-F values 3 [s] list=atomic
+F values 3 [s] omit list=atomic
 E apps.v1.DaemonSetUpdateStrategyType RollingUpdate OnDelete
 E apps.v1.DeploymentStrategyType Recreate RollingUpdate
 E apps.v1.PodManagementPolicyType OrderedReady Parallel

@@ -1,0 +1,342 @@
+import Foundation
+import Resources
+
+extension ResourceHandler {
+    /// How often a write that raced another is tried again (an unconditional update or a patch re-reads and
+    /// re-applies; one given a resourceVersion fails with Conflict instead).
+    static let maxAttempts = 8
+
+    func create(_ request: APIRequest, _ target: RequestTarget.ResourceTarget) async throws(Status) -> APIResponse {
+        let type = target.type
+        var decoded = try BodyDecoder.decode(request, as: type)
+        try lifecycle().prepareForCreate(&decoded.object, type: type, namespace: target.namespace)
+        Defaults.apply(&decoded.object, type: type)
+        return try await store(new: decoded.object, request: request, target: target, warnings: decoded.warnings)
+    }
+
+    /// Validates and writes a new object; shared by create and by apply/update that create.
+    func store(new object: JSONValue, request: APIRequest, target: RequestTarget.ResourceTarget,
+               warnings: [String]) async throws(Status) -> APIResponse {
+        let type = target.type
+        let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
+        let errors = ObjectValidator.validate(object, type: type)
+        guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
+        try await checkNamespace(target.namespace, creating: type)
+        let bytes = Self.storedBytes(object)
+        try Self.checkSize(bytes)
+        if try Self.isDryRun(request) { return respond(object, status: .created, request: request, type: type, warnings: warnings) }
+        switch try await store.create(key(target, name: name), bytes) {
+        case .written(let revision):
+            var created = object
+            created[path: ["metadata", "resourceVersion"]] = .string(String(revision))
+            return respond(created, status: .created, request: request, type: type, warnings: warnings)
+        case .conflict:
+            throw Status.alreadyExists(type, name: name)
+        }
+    }
+
+    func update(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String,
+                subresource: String?) async throws(Status) -> APIResponse {
+        let type = target.type
+        let decoded = try BodyDecoder.decode(request, as: type)
+        let bodyName = decoded.object[path: ["metadata", "name"]]?.stringValue ?? ""
+        guard bodyName == name else {
+            throw Status.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        if type.namespaced, let given = decoded.object[path: ["metadata", "namespace"]]?.stringValue, !given.isEmpty, given != target.namespace {
+            throw Status.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        let expected = decoded.object[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        if let expected, Int64(expected) == nil { throw Status.badRequest("invalid resource version \"\(expected)\"") }
+        return try await modify(request, target, name: name, subresource: subresource, expected: expected.flatMap { Int64($0) },
+                                warnings: decoded.warnings) { _ in (decoded.object, []) }
+    }
+
+    /// Reads the object, computes its new state from the current one, and writes it if nothing changed in
+    /// between; without an expected version, a lost race is retried on a fresh read.
+    func modify(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String, subresource: String?,
+                expected: Int64?, warnings: [String] = [], createIfMissing: (@Sendable () throws(Status) -> JSONValue)? = nil,
+                change: (JSONValue) throws(Status) -> (JSONValue, [String])) async throws(Status) -> APIResponse {
+        var warnings = warnings
+        let type = target.type
+        let key = key(target, name: name)
+        var current = try await store.get(key)
+        for _ in 0..<Self.maxAttempts {
+            guard let stored = current else {
+                if let createIfMissing, subresource == nil {
+                    var object = try createIfMissing()
+                    try lifecycle().prepareForCreate(&object, type: type, namespace: target.namespace)
+                    Defaults.apply(&object, type: type)
+                    return try await store(new: object, request: request, target: target, warnings: warnings)
+                }
+                throw Status.notFound(type, name: name)
+            }
+            if let expected, expected != stored.modRevision { throw Status.conflict(type, name: name) }
+            let old = try Self.object(stored)
+            var (new, changeWarnings) = try change(old)
+            if warnings.isEmpty { warnings = changeWarnings }
+            new["kind"] = .string(type.kind)
+            new["apiVersion"] = .string(type.apiVersion)
+            lifecycle().prepareForUpdate(&new, old: old, type: type, subresource: subresource)
+            Defaults.apply(&new, type: type)
+            var errors = ObjectValidator.validate(new, type: type)
+            errors += Self.immutableChanges(old: old, new: new, type: type)
+            guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
+            // An object being deleted goes once its last finalizer is removed.
+            if new[path: ["metadata", "deletionTimestamp"]] != nil, (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
+                if try Self.isDryRun(request) { return respond(new, status: .ok, request: request, type: type, warnings: warnings) }
+                switch try await store.delete(key, expecting: stored.modRevision) {
+                case .written:
+                    return respond(new, status: .ok, request: request, type: type, warnings: warnings)
+                case .conflict(let now):
+                    if expected != nil { throw Status.conflict(type, name: name) }
+                    current = now
+                    continue
+                }
+            }
+            var oldComparable = old
+            oldComparable[path: ["metadata", "resourceVersion"]] = nil
+            var newComparable = new
+            newComparable[path: ["metadata", "resourceVersion"]] = nil
+            if oldComparable == newComparable {
+                // Nothing changed: no write, the version stays (as kube-apiserver does).
+                return respond(old, status: .ok, request: request, type: type, warnings: warnings)
+            }
+            let bytes = Self.storedBytes(new)
+            try Self.checkSize(bytes)
+            if try Self.isDryRun(request) { return respond(new, status: .ok, request: request, type: type, warnings: warnings) }
+            switch try await store.update(key, bytes, expecting: stored.modRevision) {
+            case .written(let revision):
+                new[path: ["metadata", "resourceVersion"]] = .string(String(revision))
+                return respond(new, status: .ok, request: request, type: type, warnings: warnings)
+            case .conflict(let now):
+                if expected != nil { throw Status.conflict(type, name: name) }
+                current = now
+            }
+        }
+        throw Status.conflict(type, name: name)
+    }
+
+    /// Fields that may not change once set, as Kubernetes' update validation refuses them.
+    static func immutableChanges(old: JSONValue, new: JSONValue, type: ResourceType) -> [FieldError] {
+        var errors: [FieldError] = []
+        func check(_ path: [String], _ message: String = "field is immutable") {
+            let before = old[path: path], after = new[path: path]
+            if before != nil, before != after {
+                errors.append(FieldError(kind: .invalid, field: path.joined(separator: "."),
+                                         value: after.map { JSONWriter.string($0) } ?? "null", detail: message))
+            }
+        }
+        switch type.kind {
+        case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet": check(["spec", "selector"])
+        case "Job": check(["spec", "selector"])
+        case "Pod":
+            if old[path: ["spec", "nodeName"]] != nil { check(["spec", "nodeName"]) }
+        case "ConfigMap", "Secret":
+            if old["immutable"]?.boolValue == true {
+                for field in ["data", "binaryData", "stringData"] {
+                    if old[field] != new[field] { errors.append(.forbidden(field, "field is immutable when `immutable` is set")) }
+                }
+                if new["immutable"]?.boolValue != true { errors.append(.forbidden("immutable", "field is immutable when `immutable` is set")) }
+            }
+        case "Service": if let ip = old[path: ["spec", "clusterIP"]]?.stringValue, !ip.isEmpty { check(["spec", "clusterIP"]) }
+        default: break
+        }
+        return errors
+    }
+
+    func patch(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String,
+               subresource: String?) async throws(Status) -> APIResponse {
+        let type = target.type
+        let contentType = request.contentType ?? ""
+        let patchValue: JSONValue
+        do {
+            patchValue = try JSONParser.parse(request.body)
+        } catch {
+            throw Status.badRequest("error decoding patch: \(error.message)")
+        }
+        let validation = try BodyDecoder.fieldValidation(request.query)
+        let schemaType = type.schemaType
+        let apply: @Sendable (JSONValue) throws(Status) -> JSONValue
+        switch contentType {
+        case "application/json-patch+json":
+            apply = { current throws(Status) in
+                do throws(Patch.Failure) { return try Patch.json(current, patchValue) } catch { throw Status.failure(.unprocessableEntity, reason: "Invalid", message: error.message) }
+            }
+        case "application/merge-patch+json":
+            guard case .object = patchValue else { throw Status.badRequest("the merge patch must be a JSON object") }
+            apply = { current in Patch.merge(current, patchValue) }
+        case "application/strategic-merge-patch+json":
+            guard case .object = patchValue else { throw Status.badRequest("the strategic merge patch must be a JSON object") }
+            apply = { current throws(Status) in
+                do throws(Patch.Failure) { return try Patch.strategic(current, patchValue, type: schemaType) } catch { throw Status.badRequest(error.message) }
+            }
+        case "application/apply-patch+yaml", "application/apply-patch+cbor":
+            return try await serverSideApply(request, target, name: name, subresource: subresource, patch: patchValue)
+        default:
+            throw Status.unsupportedMediaType(contentType)
+        }
+        // The patched object is checked against the schema like a body (unknown fields per fieldValidation).
+        let check: @Sendable (JSONValue) throws(Status) -> (JSONValue, [String]) = { patched throws(Status) in
+            var decoder = ObjectDecoder()
+            let decoded: JSONValue
+            do throws(ObjectDecoder.TypeError) { decoded = try decoder.decode(patched, as: schemaType) } catch { throw Status.badRequest(error.message) }
+            let unknown = decoder.unknownFields.map { "unknown field \"\($0)\"" }
+            if validation == .strict, !unknown.isEmpty {
+                throw Status.badRequest("\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): strict decoding error: " + unknown.joined(separator: ", "))
+            }
+            return (decoded, validation == .warn ? unknown : [])
+        }
+        return try await modify(request, target, name: name, subresource: subresource, expected: nil) { current throws(Status) in
+            try check(try apply(current))
+        }
+    }
+
+    /// Server-side apply without field ownership yet: the applied configuration is merged into the live
+    /// object as a strategic merge (creating it if absent). Conflicts between managers are not detected.
+    func serverSideApply(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String,
+                         subresource: String?, patch: JSONValue) async throws(Status) -> APIResponse {
+        let type = target.type
+        guard request.query["fieldManager"].map({ !$0.isEmpty }) ?? false else {
+            throw Status.badRequest("PATCH, application/apply-patch+yaml requests require fieldManager to be set")
+        }
+        var applyRequest = request
+        applyRequest.body = JSONWriter.bytes(patch)
+        applyRequest.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        let decoded = try BodyDecoder.decode(applyRequest, as: type)
+        if let bodyName = decoded.object[path: ["metadata", "name"]]?.stringValue, bodyName != name {
+            throw Status.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        let applied = decoded.object
+        let schemaType = type.schemaType
+        return try await modify(request, target, name: name, subresource: subresource, expected: nil, warnings: decoded.warnings,
+                                createIfMissing: { applied }) { current throws(Status) in
+            do throws(Patch.Failure) { return (try Patch.strategic(current, applied, type: schemaType), []) } catch { throw Status.badRequest(error.message) }
+        }
+    }
+
+    struct DeleteOptions {
+        var gracePeriod: Int64?
+        var propagation: String?
+        var preconditionUID: String?
+        var preconditionVersion: String?
+    }
+
+    static func deleteOptions(_ request: APIRequest, type: ResourceType) throws(Status) -> DeleteOptions {
+        var options = DeleteOptions()
+        if !request.body.isEmpty {
+            var body: JSONValue
+            if request.contentType == "application/vnd.kubernetes.protobuf" {
+                do { body = try ProtobufObjectDecoder().decode(request.body, as: "meta.v1.DeleteOptions") } catch { throw Status.badRequest(error.message) }
+            } else {
+                do { body = try JSONParser.parse(request.body) } catch { throw Status.badRequest("couldn't get version/kind; json parse error: \(error.message)") }
+            }
+            var decoder = ObjectDecoder()
+            do { body = try decoder.decode(body, as: "meta.v1.DeleteOptions") } catch { throw Status.badRequest(error.message) }
+            options.gracePeriod = body["gracePeriodSeconds"]?.intValue
+            options.propagation = body["propagationPolicy"]?.stringValue
+            if body["orphanDependents"]?.boolValue == true { options.propagation = "Orphan" }
+            options.preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue
+            options.preconditionVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
+        }
+        if let grace = request.query["gracePeriodSeconds"] {
+            guard let value = Int64(grace) else { throw Status.badRequest("invalid gracePeriodSeconds \"\(grace)\"") }
+            options.gracePeriod = value
+        }
+        if let policy = request.query["propagationPolicy"] { options.propagation = policy }
+        if let policy = options.propagation, !["Orphan", "Background", "Foreground"].contains(policy) {
+            throw Status.invalid(type, name: "", [.notSupported("propagationPolicy", policy, supported: ["Foreground", "Background", "Orphan"])])
+        }
+        return options
+    }
+
+    func delete(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String) async throws(Status) -> APIResponse {
+        let options = try Self.deleteOptions(request, type: target.type)
+        return try await delete(request, target, name: name, options: options)
+    }
+
+    func delete(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String,
+                options: DeleteOptions) async throws(Status) -> APIResponse {
+        let type = target.type
+        let key = key(target, name: name)
+        let dryRun = try Self.isDryRun(request)
+        var current = try await store.get(key)
+        for _ in 0..<Self.maxAttempts {
+            guard let stored = current else { throw Status.notFound(type, name: name) }
+            var object = try Self.object(stored)
+            if let uid = options.preconditionUID, uid != object[path: ["metadata", "uid"]]?.stringValue {
+                throw Status.conflict(type, name: name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(object[path: ["metadata", "uid"]]?.stringValue ?? "")")
+            }
+            if let version = options.preconditionVersion, version != String(stored.modRevision) {
+                throw Status.conflict(type, name: name, "Precondition failed: ResourceVersion in precondition: \(version), ResourceVersion in object meta: \(stored.modRevision)")
+            }
+            var finalizers = (object[path: ["metadata", "finalizers"]]?.arrayValue ?? []).compactMap(\.stringValue)
+            switch options.propagation {
+            case "Orphan"?: if !finalizers.contains("orphan") && Self.hasDependents(type) { finalizers.append("orphan") }
+            case "Foreground"?: if !finalizers.contains("foregroundDeletion") && Self.hasDependents(type) { finalizers.append("foregroundDeletion") }
+            default: break
+            }
+            // A pod on a node is deleted gracefully: marked, then removed by its kubelet (or with grace 0).
+            let graceful = type.kind == "Pod" && object[path: ["spec", "nodeName"]] != nil && (options.gracePeriod ?? 1) > 0
+                && object[path: ["status", "phase"]]?.stringValue.map({ !["Succeeded", "Failed"].contains($0) }) ?? true
+            if !finalizers.isEmpty || graceful {
+                let grace = graceful ? (options.gracePeriod ?? object[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30) : 0
+                let before = object
+                lifecycle().markDeleting(&object, gracePeriod: grace)
+                object[path: ["metadata", "finalizers"]] = finalizers.isEmpty ? nil : .array(finalizers.map { .string($0) })
+                if object == before { return respond(object, status: .ok, request: request, type: type) }
+                if dryRun { return respond(object, status: .ok, request: request, type: type) }
+                switch try await store.update(key, Self.storedBytes(object), expecting: stored.modRevision) {
+                case .written(let revision):
+                    object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
+                    return respond(object, status: .ok, request: request, type: type)
+                case .conflict(let now):
+                    current = now
+                    continue
+                }
+            }
+            if dryRun { return deletedResponse(object, request: request, type: type, name: name) }
+            switch try await store.delete(key, expecting: stored.modRevision) {
+            case .written:
+                return deletedResponse(object, request: request, type: type, name: name)
+            case .conflict(let now):
+                current = now
+            }
+        }
+        throw Status.conflict(type, name: name)
+    }
+
+    /// Kinds other objects are owned by, for which Orphan/Foreground finalizers mean something.
+    static func hasDependents(_ type: ResourceType) -> Bool {
+        ["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController", "Namespace", "Service"].contains(type.kind)
+    }
+
+    /// kube-apiserver answers a completed delete with the object for pods, a Success Status for the rest.
+    func deletedResponse(_ object: JSONValue, request: APIRequest, type: ResourceType, name: String) -> APIResponse {
+        if type.kind == "Pod" { return respond(object, status: .ok, request: request, type: type) }
+        return Status.success(type, name: name, uid: object[path: ["metadata", "uid"]]?.stringValue).response
+    }
+
+    func deleteCollection(_ request: APIRequest, _ target: RequestTarget.ResourceTarget) async throws(Status) -> APIResponse {
+        let type = target.type
+        let options = try Self.deleteOptions(request, type: type)
+        let selection = try Self.selection(request, type: type)
+        let page = try await store.list(prefix: type.storagePrefix(namespace: target.namespace))
+        var deleted: [JSONValue] = []
+        for stored in page.items {
+            let object = try Self.object(stored)
+            guard selection.matches(object), let name = object[path: ["metadata", "name"]]?.stringValue else { continue }
+            var objectTarget = target
+            objectTarget.namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? target.namespace
+            do {
+                _ = try await delete(request, objectTarget, name: name, options: options)
+                deleted.append(object)
+            } catch let status where status.code == .notFound {
+                continue
+            }
+        }
+        let body: JSONValue = ["kind": .string(type.listKind), "apiVersion": .string(type.apiVersion),
+                               "metadata": ["resourceVersion": .string(String(page.revision))], "items": .array(deleted)]
+        return .json(.ok, JSONWriter.bytes(body))
+    }
+}
