@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
@@ -69,10 +73,17 @@ let package = Package(
         // Kubernetes API objects: their schema (generated from Kubernetes' Go types by tools/gen-resource-schema),
         // JSON, protobuf bodies, quantities, selectors, validation.
         .target(name: "Resources"),
+        // The cluster's certificate authority and the certificates it issues (swift-certificates, swift-crypto).
+        .target(name: "ClusterPKI", dependencies: [
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         // Kubernetes' REST API over the store (through StoreClient), on SwiftNIO's HTTP/1.1.
         .target(name: "APIServer", dependencies: [
             "Resources", "StoreClient", "EtcdProto", "GRPC",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -93,12 +104,13 @@ let package = Package(
         // The chaos test's history and its checks (pure: no I/O), used by `podium chaos`.
         .target(name: "Chaos"),
         .executableTarget(name: "podium", dependencies: [
-            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport", "APIServer", "StoreClient",
+            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport", "APIServer", "StoreClient", "ClusterPKI",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // Test support: an in-memory reference model of the MVCC store and a seeded workload generator,
         // shared by the model-based tests and the crash-test child process.

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// Answers one request; the API server's request pipeline behind the HTTP layer.
 public protocol APIResponder: Sendable {
@@ -27,9 +28,9 @@ public final class HTTPServer: Sendable {
 
     public var port: Int { channel.localAddress?.port ?? 0 }
 
-    /// Binds `host:port`; `reusePort` lets several API servers on one machine share the port (the kernel spreads
-    /// connections over the live ones).
-    public static func start(host: String, port: Int, reusePort: Bool = false, group: EventLoopGroup,
+    /// Binds `host:port`, serving HTTPS when given a TLS context (HTTP/1.1 by ALPN); `reusePort` lets several API
+    /// servers on one machine share the port (the kernel spreads connections over the live ones).
+    public static func start(host: String, port: Int, reusePort: Bool = false, tls: NIOSSLContext?, group: EventLoopGroup,
                              responder: APIResponder, logger: Logger) async throws -> HTTPServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -39,12 +40,22 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(responder: responder, logger: logger))
                 }
             }
             .bind(host: host, port: port).get()
         return HTTPServer(channel: channel)
+    }
+
+    /// A TLS context serving `certificatePEM` (the chain, leaf first) with `keyPEM`, offering HTTP/1.1 by ALPN.
+    public static func tlsContext(certificatePEM: String, keyPEM: String) throws -> NIOSSLContext {
+        let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        configuration.applicationProtocols = ["http/1.1"]
+        return try NIOSSLContext(configuration: configuration)
     }
 
     public func close() async {

@@ -1,9 +1,11 @@
 import APIServer
 import ArgumentParser
+import ClusterPKI
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import StoreClient
 
 /// `podium apiserver`: the Kubernetes API server alone, against any etcd v3 endpoints (Podium's store or etcd).
@@ -21,8 +23,20 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("secure-port"), help: "Port to serve the API on.")
     var port = 6443
 
-    @Option(name: .customLong("token"), help: "A bearer token clients must present (repeatable; none: no authentication).")
+    @Option(name: .customLong("token"), help: "A bearer token clients may present (repeatable).")
     var tokens: [String] = []
+
+    @Option(name: .customLong("token-auth-file"), help: "A file of bearer tokens, one per line (token[,user,...], as kube-apiserver's).")
+    var tokenFile: String?
+
+    @Option(name: .customLong("ca-dir"), help: "The cluster CA's directory (ca.crt, ca.key; made if missing): it signs this server's certificate.")
+    var caDirectory = "podium-pki"
+
+    @Option(name: .customLong("cert-dir"), help: "Where this server keeps the serving certificate it is issued (default: the CA directory).")
+    var certDirectory: String?
+
+    @Option(name: .customLong("advertise-address"), help: "Addresses (IPs or names) clients reach this server by, for its certificate (comma-separated).")
+    var advertiseAddresses = ""
 
     @Flag(name: .customLong("reuse-port"), help: "Share the port with other API servers on this machine (SO_REUSEPORT).")
     var reusePort = false
@@ -44,13 +58,25 @@ struct APIServerCommand: AsyncParsableCommand {
         }
         var configuration = APIServer.Configuration()
         configuration.tokens = Set(tokens)
+        if let tokenFile {
+            do {
+                configuration.tokens.formUnion(try TokenFile.read(tokenFile))
+            } catch {
+                throw CommandFailure("cannot read --token-auth-file \(tokenFile): \(error)")
+            }
+        }
+        guard !configuration.tokens.isEmpty else {
+            throw CommandFailure("no bearer tokens: give --token or --token-auth-file (anonymous requests are refused)")
+        }
+        let tls = try ServingCertificate.context(caDirectory: caDirectory, certDirectory: certDirectory ?? caDirectory,
+                                                 hosts: [bindAddress] + (try HostPort.list(advertiseAddresses)))
         configuration.maxInFlight = maxInFlight
         configuration.advertisedAddress = "\(bindAddress):\(port)"
         let server = APIServer(client: client, configuration: configuration, logger: logger)
         try await server.bootstrap()
         let http: HTTPServer
         do {
-            http = try await HTTPServer.start(host: bindAddress, port: port, reusePort: reusePort, group: group,
+            http = try await HTTPServer.start(host: bindAddress, port: port, reusePort: reusePort, tls: tls, group: group,
                                               responder: server, logger: logger)
         } catch {
             throw CommandFailure("cannot listen on \(bindAddress):\(port): \(error)")
@@ -61,5 +87,44 @@ struct APIServerCommand: AsyncParsableCommand {
         await http.close()
         await client.close()
         try? await group.shutdownGracefully()
+    }
+}
+
+/// kube-apiserver's static token file: one token per line, optionally followed by user name, uid and groups
+/// (comma-separated); blank lines and lines starting with # are skipped.
+enum TokenFile {
+    static func read(_ path: String) throws -> Set<String> {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var tokens = Set<String>()
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
+            let token = trimmed.split(separator: ",").first.map(String.init) ?? trimmed
+            if !token.isEmpty { tokens.insert(token) }
+        }
+        return tokens
+    }
+}
+
+/// The API server's serving certificate: issued by the cluster CA for 127.0.0.1, localhost, the in-cluster
+/// names of the `kubernetes` Service and every address the server is reached at, and renewed when those change.
+enum ServingCertificate {
+    static let clusterNames = ["127.0.0.1", "::1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                               "kubernetes.default.svc.cluster.local"]
+
+    static func context(caDirectory: String, certDirectory: String, hosts: [String]) throws -> NIOSSLContext {
+        let authority: CertificateAuthority
+        do {
+            authority = try CertificateAuthority.loadOrCreate(in: caDirectory)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let names = Set(clusterNames + hosts.filter { !$0.isEmpty && $0 != "0.0.0.0" })
+        let (certificate, key) = try authority.issueServingCertificate(commonName: "kube-apiserver", hosts: Array(names))
+        try FileManager.default.createDirectory(atPath: certDirectory, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: certDirectory + "/apiserver.crt", contents: Data(certificate.utf8))
+        _ = FileManager.default.createFile(atPath: certDirectory + "/apiserver.key", contents: Data(key.utf8),
+                                           attributes: [.posixPermissions: 0o600])
+        return try HTTPServer.tlsContext(certificatePEM: certificate, keyPEM: key)
     }
 }

@@ -13,7 +13,9 @@ final class APIServerProcess {
     let directory: TemporaryDirectory
     let logPath: String
     var kubeconfig: String { directory.child("kubeconfig") }
-    var url: String { "http://127.0.0.1:\(port)" }
+    var url: String { "https://127.0.0.1:\(port)" }
+    let token = "test-admin-token"
+    var caDirectory: String { directory.child("pki") }
 
     init(etcdServers: [String], in directory: TemporaryDirectory) throws {
         self.directory = directory
@@ -21,17 +23,23 @@ final class APIServerProcess {
         logPath = directory.child("apiserver.log")
         process.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
         process.arguments = ["apiserver", "--etcd-servers", etcdServers.map { "http://\($0)" }.joined(separator: ","),
-                             "--secure-port", String(port)]
+                             "--secure-port", String(port), "--token", token, "--ca-dir", directory.child("pki")]
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log
         try process.run()
+        try FileManager.default.createDirectory(atPath: directory.child("home"), withIntermediateDirectories: true)
+    }
+
+    /// The kubeconfig kubectl uses: the server's URL, the cluster CA to verify it by, and the admin token.
+    func writeKubeconfig() throws {
+        let ca = try String(contentsOfFile: caDirectory + "/ca.crt", encoding: .utf8)
         let config = """
         apiVersion: v1
         kind: Config
         clusters:
-        - cluster: {server: "\(url)"}
+        - cluster: {server: "\(url)", certificate-authority-data: "\(Data(ca.utf8).base64EncodedString())"}
           name: test
         contexts:
         - context: {cluster: test, user: test}
@@ -39,10 +47,9 @@ final class APIServerProcess {
         current-context: test
         users:
         - name: test
-          user: {}
+          user: {token: "\(token)"}
         """
         try config.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
-        try FileManager.default.createDirectory(atPath: directory.child("home"), withIntermediateDirectories: true)
     }
 
     deinit {
@@ -87,6 +94,10 @@ final class APIServerProcess {
     /// Waits until the server answers /readyz (the store reachable), up to `timeout` seconds.
     func waitUntilReady(timeout: Double = 60) throws {
         let deadline = Date().addingTimeInterval(TestTime.seconds(timeout))
+        while !FileManager.default.fileExists(atPath: caDirectory + "/ca.crt"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try writeKubeconfig()
         while Date() < deadline {
             if let result = try? kubectl(["get", "--raw", "/readyz"], timeout: 10), result.status == 0,
                (try? kubectl(["get", "namespace", "default"], timeout: 10))?.status == 0 {

@@ -67,6 +67,9 @@ extension ProcessClusterTests {
             defer { withExtendedLifetime((cluster, etcd)) {} }
 
             try Self.expect(server, ["version"], contains: ["Server Version: v1.32.4"])
+            // Over HTTPS with the cluster CA: no token, no access.
+            let anonymous = try server.kubectl(["get", "ns", "--token", "wrong"])
+            #expect(anonymous.status == 1 && anonymous.all.contains("Unauthorized"), "\(anonymous.all)")
             try Self.expect(server, ["api-resources"], contains: ["deployments", "deploy", "apps/v1", "leases", "coordination.k8s.io/v1"])
             try Self.expect(server, ["get", "ns"], contains: ["default", "kube-system", "kube-public", "kube-node-lease", "Active"])
 
