@@ -17,10 +17,37 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("etcd-servers"), help: "Client URLs of the store's members (comma-separated).")
     var etcdServers = "http://127.0.0.1:2379"
 
+    @OptionGroup var options: APIServerOptions
+
+    func run() async throws {
+        LoggingSystem.bootstrap { LogLineHandler(label: $0) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let server = try await options.start(etcdServers: try HostPort.list(etcdServers), group: group)
+        _ = await StoreCommand.waitForTermination()
+        await server.stop()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// An API server running in this process, and the store client it uses.
+struct RunningAPIServer: Sendable {
+    let http: HTTPServer
+    let client: StoreClient
+    let logger: Logger
+
+    func stop() async {
+        logger.info("stopping the API server")
+        await http.close()
+        await client.close()
+    }
+}
+
+/// The API server's flags, shared by `podium apiserver` and `podium master`.
+struct APIServerOptions: ParsableArguments {
     @Option(name: .customLong("bind-address"), help: "Address to serve the API on.")
     var bindAddress = "127.0.0.1"
 
-    @Option(name: .customLong("secure-port"), help: "Port to serve the API on.")
+    @Option(name: [.customLong("apiserver-port"), .customLong("secure-port")], help: "Port to serve the API (HTTPS) on.")
     var port = 6443
 
     @Option(name: .customLong("token"), help: "A bearer token clients may present (repeatable).")
@@ -38,23 +65,21 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("advertise-address"), help: "Addresses (IPs or names) clients reach this server by, for its certificate (comma-separated).")
     var advertiseAddresses = ""
 
-    @Flag(name: .customLong("reuse-port"), help: "Share the port with other API servers on this machine (SO_REUSEPORT).")
+    @Flag(name: .customLong("reuse-port"), help: "Share the port with other API servers on this machine (SO_REUSEPORT): the kernel spreads connections over the live ones.")
     var reusePort = false
 
     @Option(name: .customLong("max-requests-inflight"), help: "Requests (other than watches) served at once; more get 429.")
     var maxInFlight = 800
 
-    func run() async throws {
-        LoggingSystem.bootstrap { LogLineHandler(label: $0) }
+    /// Connects to the store, creates the bootstrap namespaces, and serves HTTPS; returns once it serves.
+    func start(etcdServers: [String], group: EventLoopGroup) async throws -> RunningAPIServer {
         var logger = Logger(label: "podium.apiserver")
         logger.logLevel = .info
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let endpoints = try HostPort.list(etcdServers)
         let client: StoreClient
         do {
-            client = try StoreClient(configuration: .init(endpoints: endpoints), group: group)
+            client = try StoreClient(configuration: .init(endpoints: etcdServers), group: group)
         } catch {
-            throw CommandFailure("invalid --etcd-servers: \(error)")
+            throw CommandFailure("invalid store endpoints: \(error)")
         }
         var configuration = APIServer.Configuration()
         configuration.tokens = Set(tokens)
@@ -81,12 +106,8 @@ struct APIServerCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("cannot listen on \(bindAddress):\(port): \(error)")
         }
-        logger.info("API server ready", metadata: ["address": "\(bindAddress):\(http.port)", "etcd-servers": "\(etcdServers)"])
-        _ = await StoreCommand.waitForTermination()
-        logger.info("stopping")
-        await http.close()
-        await client.close()
-        try? await group.shutdownGracefully()
+        logger.info("API server ready", metadata: ["address": "https://\(bindAddress):\(http.port)", "etcd-servers": "\(etcdServers.joined(separator: ","))"])
+        return RunningAPIServer(http: http, client: client, logger: logger)
     }
 }
 

@@ -82,6 +82,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the cluster to become healthy.")
     var timeout = 60.0
 
+    @Option(name: .customLong("apiserver-port"), help: "The port the masters' API servers share on 127.0.0.1 (HTTPS).")
+    var apiServerPort = 6443
+
     func validate() throws {
         guard masters == 3 || masters == 5 else { throw ValidationError("--masters must be 3 or 5") }
         guard (1024...65000).contains(basePort) else { throw ValidationError("--base-port must be within 1024...65000") }
@@ -90,7 +93,7 @@ struct Up: AsyncParsableCommand {
     func run() async throws {
         let directory = location.path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let cluster: LocalCluster
+        var cluster: LocalCluster
         if let existing = try LocalCluster.load(from: directory) {
             guard existing.members.count == masters, existing.members.first?.clientPort == basePort else {
                 throw CommandFailure("\(directory) holds a cluster of \(existing.members.count) masters from port "
@@ -101,13 +104,18 @@ struct Up: AsyncParsableCommand {
             print("reusing the existing cluster data in \(directory)")
         } else {
             cluster = LocalCluster(masters: masters, basePort: basePort, token: "podium-\(UInt32.random(in: 0...UInt32.max))")
-            try cluster.save(in: directory)
             print("creating a new cluster in \(directory)")
         }
+        cluster.apiServerPort = cluster.apiServerPort ?? apiServerPort
+        try cluster.save(in: directory)
+        let credentials = try ClusterCredentials.loadOrCreate(in: directory)
         let running = Dictionary(uniqueKeysWithValues: cluster.members.compactMap { member in
             LocalCluster.runningPID(directory, member.name).map { (member.name, $0) }
         })
         // Checked for every member before starting any, so a refusal leaves nothing half-started.
+        if running.isEmpty, let port = cluster.apiServerPort, !LocalCluster.isFree(port) {
+            throw CommandFailure("port \(port) for the API servers is taken by another process; stop it, or use --apiserver-port")
+        }
         for member in cluster.members where running[member.name] == nil {
             for port in [member.clientPort, member.peerPort] where !LocalCluster.isFree(port) {
                 throw CommandFailure("port \(port) of \(member.name) is taken by another process; stop it, or "
@@ -125,10 +133,18 @@ struct Up: AsyncParsableCommand {
         let statuses = try await awaitHealthy(cluster, directory: directory, timeout: timeout)
         let leaderID = statuses.values.first?.leader ?? 0
         let leader = statuses.first { $0.value.header.memberID == leaderID }?.key ?? "?"
+        let port = cluster.apiServerPort ?? apiServerPort
+        try await credentials.awaitAPIServer(port: port, timeout: timeout, directory: directory)
+        let kubeconfig = try credentials.writeKubeconfig(in: directory, port: port)
         print("""
 
             cluster healthy: \(cluster.members.count) masters, leader \(leader)
-            endpoints: \(cluster.endpoints)
+            store endpoints: \(cluster.endpoints)
+            API server: https://127.0.0.1:\(port) (every master; the kernel spreads connections over the live ones)
+
+            use it with kubectl:
+              export KUBECONFIG=\(kubeconfig)
+              kubectl get ns
 
             connect with etcdctl:
               ETCDCTL_API=3 etcdctl --endpoints=\(cluster.endpoints) endpoint status -w table

@@ -20,6 +20,9 @@ struct LocalCluster: Codable {
 
     var members: [Member]
     var token: String
+    /// The port every master's API server listens on (shared through SO_REUSEPORT); nil for a cluster made
+    /// before masters ran API servers.
+    var apiServerPort: Int?
 
     /// Member i listens for clients on basePort + 2i and for peers on basePort + 2i + 1 (2379/2380 first, as
     /// etcd does).
@@ -34,6 +37,9 @@ struct LocalCluster: Codable {
     var endpoints: String { members.map(\.endpoint).joined(separator: ",") }
 
     static func layoutPath(_ directory: String) -> String { directory + "/cluster.json" }
+    static func tokenPath(_ directory: String) -> String { directory + "/admin.token" }
+    static func pkiPath(_ directory: String) -> String { directory + "/pki" }
+    static func kubeconfigPath(_ directory: String) -> String { directory + "/kubeconfig" }
 
     static func load(from directory: String) throws -> LocalCluster? {
         let path = layoutPath(directory)
@@ -84,7 +90,7 @@ struct LocalCluster: Codable {
         let ours = getpid()
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry), pid != ours, let arguments = commandLine(of: pid),
-                  arguments.count > 1, arguments[0].hasSuffix("podium"), arguments[1] == "store",
+                  arguments.count > 1, arguments[0].hasSuffix("podium"), arguments[1] == "store" || arguments[1] == "master",
                   let flag = arguments.firstIndex(of: "--data-dir"), flag + 1 < arguments.count else { continue }
             var path = arguments[flag + 1]
             if !path.hasPrefix("/") {
@@ -140,12 +146,21 @@ struct LocalCluster: Codable {
     /// appending its output to `NAME.log`.
     func start(_ member: Member, in directory: String) throws -> pid_t {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let arguments = [
-            executable, "store", "--name", member.name, "--data-dir", "\(directory)/\(member.name)",
+        var arguments = [
+            executable, apiServerPort == nil ? "store" : "master", "--name", member.name, "--data-dir", "\(directory)/\(member.name)",
             "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
             "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.advertisedPeerURL,
             "--initial-cluster", initialCluster, "--initial-cluster-token", token,
         ]
+        if let apiServerPort {
+            // Its own member first, then the others: the API server fails over between them.
+            let endpoints = [member.clientURL] + members.filter { $0.name != member.name }.map(\.clientURL)
+            arguments += [
+                "--apiserver-port", String(apiServerPort), "--reuse-port", "--etcd-servers", endpoints.joined(separator: ","),
+                "--token-auth-file", Self.tokenPath(directory), "--ca-dir", Self.pkiPath(directory),
+                "--cert-dir", "\(directory)/\(member.name)/pki",
+            ]
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -5,7 +5,7 @@ struct Podium: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "podium",
         abstract: "A high-availability container orchestrator with its own Raft-replicated etcd-compatible store.",
-        subcommands: [Version.self, Up.self, Status.self, Kill.self, Stop.self, Start.self, Down.self, StoreCommand.self, APIServerCommand.self,
+        subcommands: [Version.self, Up.self, Status.self, Kill.self, Stop.self, Start.self, Down.self, StoreCommand.self, MasterCommand.self, APIServerCommand.self,
                       SnapshotCommand.self, BenchCommand.self, ChaosCommand.self])
 }
 

@@ -17,6 +17,46 @@ struct StoreCommand: AsyncParsableCommand {
         commandName: "store",
         abstract: "Run one member of a replicated store that speaks etcd's v3 API.")
 
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        LoggingSystem.bootstrap { LogLineHandler(label: $0) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let store = try await options.start(group: group)
+        let reason = await Self.waitForTermination { store.member.status.isRemoved }
+        await store.stop(removed: reason == .removed)
+        try? await group.shutdownGracefully()
+    }
+
+    enum Termination { case signal, removed }
+}
+
+/// A store member running in this process: its Raft member, client servers and the task that publishes its
+/// name and URLs.
+struct RunningStore: Sendable {
+    let member: StoreMember
+    let servers: [GRPCServer]
+    let publisher: Task<Void, Never>
+    let logger: Logger
+    /// The client URLs it serves on.
+    let clientURLs: [String]
+
+    func stop(removed: Bool) async {
+        publisher.cancel()
+        if removed {
+            // As etcd: a removed member stops. A moment first, so the answer to the removal (and any request in
+            // flight) reaches its client.
+            logger.warning("the member has been permanently removed from the cluster; stopping")
+            try? await Task.sleep(for: .seconds(1))
+        }
+        logger.info("stopping")
+        for server in servers { await server.shutdown() }
+        await member.stop()
+    }
+}
+
+/// `podium store`'s flags (etcd's), shared with `podium master`, which runs a member too.
+struct StoreOptions: ParsableArguments {
     @Option(help: "Human-readable name of this member.")
     var name = "default"
 
@@ -77,8 +117,8 @@ struct StoreCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        LoggingSystem.bootstrap { LogLineHandler(label: $0) }
+    /// Opens the member's data, joins or starts the cluster, and serves clients; returns once it serves.
+    func start(group: EventLoopGroup) async throws -> RunningStore {
         var logger = Logger(label: "podium.store")
         logger.logLevel = .info
         let dataDirectory = self.dataDirectory ?? "\(name).podium"
@@ -104,7 +144,6 @@ struct StoreCommand: AsyncParsableCommand {
             isNewMember = true
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         var configuration = MemberConfiguration(id: identity.memberID, dataDirectory: dataDirectory)
         let peerListen = try HostPort(url: try HostPort.list(listenPeerURLs).first ?? listenPeerURLs)
         configuration.peerHost = peerListen.host
@@ -188,22 +227,11 @@ struct StoreCommand: AsyncParsableCommand {
             }
         }
 
-        let reason = await Self.waitForTermination { member.status.isRemoved }
-        publisher.cancel()
-        if reason == .removed {
-            // As etcd: a removed member stops. A moment first, so the answer to the removal (and any request in
-            // flight) reaches its client.
-            logger.warning("the member has been permanently removed from the cluster; stopping")
-            try? await Task.sleep(for: .seconds(1))
-        }
-        logger.info("stopping")
-        for server in servers { await server.shutdown() }
-        await member.stop()
-        try? await group.shutdownGracefully()
+        return RunningStore(member: member, servers: servers, publisher: publisher, logger: logger, clientURLs: clientURLs)
     }
+}
 
-    enum Termination { case signal, removed }
-
+extension StoreCommand {
     /// Returns on SIGINT or SIGTERM, or once `removed` says so (polled a few times a second).
     static func waitForTermination(removed: @escaping @Sendable () -> Bool = { false }) async -> Termination {
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in

@@ -5,13 +5,29 @@ import TestSupport
 extension ProcessClusterTests {
     /// `podium up` / `status` / `kill` / `start` / `down` as a user runs them.
     @Suite struct UpCommandTests {
-        /// A base port whose next six ports are free right now.
+        /// A base port whose next seven ports are free right now (six for the store, one the API servers share).
         static func freeBasePort() throws -> Int {
             for _ in 0..<50 {
                 let base = Int.random(in: 10_000...31_990)
-                if (0..<6).allSatisfy({ LocalCluster.isFree(base + $0) }) { return base }
+                if (0..<7).allSatisfy({ LocalCluster.isFree(base + $0) }) { return base }
             }
-            throw ClusterTestError("no run of six free ports found")
+            throw ClusterTestError("no run of seven free ports found")
+        }
+
+        /// kubectl with a kubeconfig and a home of its own (no shared discovery cache), bounded in time.
+        static func kubectl(_ arguments: [String], kubeconfig: String, home: String) throws -> LocalCluster.CommandResult {
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: APIServerProcess.kubectlPath)
+            process.arguments = arguments + ["--request-timeout=\(Int(TestTime.seconds(20)))s"]
+            process.environment = ["KUBECONFIG": kubeconfig, "HOME": home, "PATH": "/usr/bin:/bin"]
+            let output = Pipe(), error = Pipe()
+            process.standardOutput = output
+            process.standardError = error
+            try process.run()
+            let collected = PipeCollector(output, error, timeout: TestTime.seconds(60)) { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            return LocalCluster.CommandResult(status: process.terminationStatus, output: collected.output, error: collected.error)
         }
 
         @Test func upStatusKillStartDown() throws {
@@ -20,7 +36,7 @@ extension ProcessClusterTests {
             let base = try Self.freeBasePort()
             defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
 
-            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
+            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
             #expect(up.status == 0, "\(up.error)")
             #expect(up.output.contains("cluster healthy: 3 masters"))
             #expect(up.output.contains("127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"))
@@ -36,6 +52,13 @@ extension ProcessClusterTests {
                 #expect(read.status == 0, "a linearizable read through 127.0.0.1:\(port) right after up: \(read.error)")
             }
             #expect(try tools.ctl("put", "k", "v", endpoints: endpoints) == "OK\n")
+            #expect(up.output.contains("export KUBECONFIG=\(dataDirectory)/kubeconfig"), "\(up.output)")
+            let kubectl = { (arguments: [String]) throws -> LocalCluster.CommandResult in
+                try Self.kubectl(arguments, kubeconfig: dataDirectory + "/kubeconfig", home: tools.directory.child("home"))
+            }
+            let namespaces = try kubectl(["get", "ns"])
+            #expect(namespaces.status == 0 && namespaces.output.contains("kube-system"), "kubectl right after up: \(namespaces.error)")
+            #expect(try kubectl(["create", "deployment", "web", "--image=x"]).output.contains("deployment.apps/web created"))
 
             let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
             let members = (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
@@ -52,6 +75,13 @@ extension ProcessClusterTests {
                 put = try tools.etcdctl(["put", "k2", "v2"], endpoints: "127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)", timeout: 10)
             }
             #expect(put.output == "OK\n", "\(put.error)")
+            // The kubeconfig's one URL still works: the other masters' API servers share the port.
+            var read = try kubectl(["get", "deployment", "web", "-o", "name"])
+            while read.status != 0, Date() < putDeadline {
+                Thread.sleep(forTimeInterval: 0.2)
+                read = try kubectl(["get", "deployment", "web", "-o", "name"])
+            }
+            #expect(read.output == "deployment.apps/web\n", "kubectl after master1 was killed: \(read.error)")
             #expect(try tools.podium(["start", "master1", "--data-dir", dataDirectory]).status == 0)
             let deadline = Date().addingTimeInterval(TestTime.seconds(60))
             var seen = ""
@@ -62,10 +92,10 @@ extension ProcessClusterTests {
             }
             #expect(seen == "k2\nv2\n", "the restarted member did not catch up")
 
-            let again = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"])
+            let again = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
             #expect(again.output.contains("reusing the existing cluster data"))
             #expect(again.output.contains("already running"))
-            let mismatch = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--masters", "5"])
+            let mismatch = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)", "--masters", "5"])
             #expect(mismatch.status != 0 && mismatch.error.contains("down --purge"))
 
             let down = try tools.podium(["down", "--data-dir", dataDirectory])
@@ -93,7 +123,7 @@ extension ProcessClusterTests {
             try #require(bound == 0 && listen(holder, 1) == 0)
             defer { _ = try? tools.podium(["down", "--purge", "--data-dir", dataDirectory]) }
 
-            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--timeout", "20"])
+            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)", "--timeout", "20"])
             #expect(up.status != 0)
             #expect(up.error.contains("port \(base + 2) of master2 is taken by another process"), "\(up.error)")
         }
@@ -103,7 +133,7 @@ extension ProcessClusterTests {
             let dataDirectory = tools.directory.child("cluster")
             let base = try Self.freeBasePort()
             defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
-            #expect(try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)"]).status == 0)
+            #expect(try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"]).status == 0)
 
             func members() throws -> [[String: Any]] {
                 let status = try tools.podium(["status", "--json", "--data-dir", dataDirectory])
