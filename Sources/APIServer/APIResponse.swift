@@ -76,4 +76,19 @@ public final class ResponseStream: Sendable {
     public func write(_ bytes: [UInt8]) -> Bool {
         write(ByteBuffer(bytes: bytes))
     }
+
+    /// Sends one chunk, waiting while more than 1 MiB is unsent: for a producer with a lot to send at once (a
+    /// watch's initial objects), which then goes at the client's pace instead of filling the buffer.
+    public func send(_ bytes: [UInt8]) async -> Bool {
+        guard channel.isActive else { return false }
+        let size = bytes.count
+        let total = buffered.add(size, ordering: .relaxed).newValue
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in self.buffered.subtract(size, ordering: .relaxed) }
+        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: promise)
+        if total > 1 << 20 {
+            do { try await promise.futureResult.get() } catch { return false }
+        }
+        return true
+    }
 }

@@ -88,10 +88,10 @@ enum Defaults {
 
     static func job(_ object: inout JSONValue, at path: [String], uid: String?) {
         guard object[path: path] != nil else { return }
-        setIfMissing(&object, path + ["parallelism"], 1)
-        if object[path: path + ["completions"]] == nil, object[path: path + ["parallelism"]] == 1 {
+        if object[path: path + ["completions"]] == nil, object[path: path + ["parallelism"]] == nil {
             object[path: path + ["completions"]] = 1
         }
+        setIfMissing(&object, path + ["parallelism"], 1)
         setIfMissing(&object, path + ["backoffLimit"], 6)
         setIfMissing(&object, path + ["completionMode"], "NonIndexed")
         setIfMissing(&object, path + ["suspend"], false)

@@ -61,7 +61,7 @@ public struct ObjectLifecycle: Sendable {
         object["metadata"] = metadata
         if type.hasStatus, type.kind != "Pod", type.kind != "Namespace", type.kind != "Node" { object["status"] = nil }
         if type.kind == "Namespace" { object["status"] = ["phase": "Active"] }
-        if type.kind == "Pod", object[path: ["status", "phase"]] == nil { object[path: ["status", "phase"]] = "Pending" }
+        if type.kind == "Pod" { object["status"] = ["phase": "Pending", "qosClass": .string(Self.qosClass(object["spec"]))] }
     }
 
     /// Prepares an update of `old` to `new`: what the server owns is carried over (uid, creation time,
@@ -79,12 +79,34 @@ public struct ObjectLifecycle: Sendable {
             new = kept
             return
         }
-        if type.hasStatus { new["status"] = old["status"] }
+        // Binding writes spec.nodeName and the PodScheduled condition together.
+        if type.hasStatus, subresource != "binding" { new["status"] = old["status"] }
         metadata["generation"] = oldMetadata["generation"]
         new["metadata"] = metadata
         if Self.tracksGeneration(type), Self.specPart(new) != Self.specPart(old) {
             new[path: ["metadata", "generation"]] = .int((oldMetadata["generation"]?.intValue ?? 0) + 1)
         }
+    }
+
+    /// A pod's quality-of-service class from its containers' requests and limits, as Kubernetes computes it:
+    /// Guaranteed when every container limits cpu and memory and requests what it limits, BestEffort when none
+    /// asks for anything, Burstable otherwise.
+    static func qosClass(_ spec: JSONValue?) -> String {
+        let containers = (spec?["containers"]?.arrayValue ?? []) + (spec?["initContainers"]?.arrayValue ?? [])
+        var anything = false
+        var guaranteed = !containers.isEmpty
+        for container in containers {
+            let requests = container[path: ["resources", "requests"]]?.objectValue ?? [:]
+            let limits = container[path: ["resources", "limits"]]?.objectValue ?? [:]
+            if !requests.isEmpty || !limits.isEmpty { anything = true }
+            for resource in ["cpu", "memory"] {
+                guard let limit = limits[resource]?.stringValue.flatMap(Quantity.init) else { guaranteed = false; continue }
+                let request = requests[resource]?.stringValue.flatMap(Quantity.init) ?? limit
+                if request != limit { guaranteed = false }
+            }
+        }
+        if !anything { return "BestEffort" }
+        return guaranteed ? "Guaranteed" : "Burstable"
     }
 
     /// Everything but metadata and status: what a generation counts changes of.
@@ -99,6 +121,7 @@ public struct ObjectLifecycle: Sendable {
 
     /// Marks an object as being deleted (it has finalizers, or is a pod on a node with a grace period).
     public func markDeleting(_ object: inout JSONValue, gracePeriod: Int64) {
+        let gracePeriod = min(max(gracePeriod, 0), 86_400 * 365)
         if object[path: ["metadata", "deletionTimestamp"]] == nil {
             object[path: ["metadata", "deletionTimestamp"]] = .string(RFC3339.format(now + Double(gracePeriod)))
             object[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(gracePeriod)

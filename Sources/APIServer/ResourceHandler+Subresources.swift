@@ -46,8 +46,10 @@ extension ResourceHandler {
             } else {
                 scale = body
             }
-            guard let replicas = scale[path: ["spec", "replicas"]]?.intValue else {
-                throw Status.badRequest("the Scale's spec.replicas must be an integer")
+            // replicas is omitempty: a Scale to 0 from a Go client arrives with none.
+            let replicas = scale[path: ["spec", "replicas"]]?.intValue ?? 0
+            guard scale[path: ["spec", "replicas"]].map({ $0.intValue != nil }) ?? true, replicas <= Int64(Int32.max) else {
+                throw Status.badRequest("the Scale's spec.replicas must be an int32")
             }
             guard replicas >= 0 else {
                 throw Status.invalid(target.type, name: name, [.invalid("spec.replicas", number: replicas, "must be greater than or equal to 0")])
@@ -64,14 +66,13 @@ extension ResourceHandler {
 
     /// pods/binding: assigns the pod to a node, once (what the scheduler calls).
     func bind(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String) async throws(Status) -> APIResponse {
-        let binding: JSONValue
-        do { binding = try JSONParser.parse(request.body) } catch { throw Status.badRequest("couldn't get version/kind; json parse error: \(error.message)") }
+        let binding = try BodyDecoder.decode(request, as: target.type, schemaType: "core.v1.Binding", kind: "Binding", apiVersion: "v1").object
         guard binding[path: ["target", "kind"]]?.stringValue.map({ $0.isEmpty || $0 == "Node" }) ?? true,
               let node = binding[path: ["target", "name"]]?.stringValue, !node.isEmpty else {
             throw Status.invalid(target.type, name: name, [.required("target.name")])
         }
         let type = target.type
-        _ = try await modify(request, target, name: name, subresource: nil, expected: nil) { current throws(Status) in
+        _ = try await modify(request, target, name: name, subresource: "binding", expected: nil) { current throws(Status) in
             if current[path: ["metadata", "deletionTimestamp"]] != nil {
                 throw Status.conflict(type, name: name, "pod \(name) is being deleted, cannot be assigned to a host")
             }
@@ -95,14 +96,19 @@ extension ResourceHandler {
     func evict(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String) async throws(Status) -> APIResponse {
         var options = DeleteOptions()
         if !request.body.isEmpty {
-            let body: JSONValue
-            do { body = try JSONParser.parse(request.body) } catch { throw Status.badRequest("couldn't get version/kind; json parse error: \(error.message)") }
-            options.gracePeriod = body[path: ["deleteOptions", "gracePeriodSeconds"]]?.intValue
-            options.preconditionUID = body[path: ["deleteOptions", "preconditions", "uid"]]?.stringValue
+            let eviction = try BodyDecoder.decode(request, as: target.type, schemaType: "policy.v1.Eviction", kind: "Eviction",
+                                                  apiVersion: "policy/v1").object
+            try options.read(eviction["deleteOptions"] ?? [:])
         }
+        if try Self.isDryRun(request) { options.dryRun = true }
         guard let stored = try await store.get(key(target, name: name)) else { throw Status.notFound(target.type, name: name) }
         let pod = try Self.object(stored)
-        try await checkDisruptionBudgets(for: pod, namespace: target.namespace)
+        // A pod that is not running (or already going) disrupts nothing: no budget is consulted, as kube's
+        // eviction does.
+        let phase = pod[path: ["status", "phase"]]?.stringValue ?? "Pending"
+        if phase == "Running", pod[path: ["metadata", "deletionTimestamp"]] == nil {
+            try await checkDisruptionBudgets(for: pod, namespace: target.namespace)
+        }
         _ = try await delete(request, target, name: name, options: options)
         return Status(code: .created, reason: "", message: "", details: nil).response
     }

@@ -16,7 +16,8 @@ extension ResourceHandler {
         let bookmarks = request.query.flag("allowWatchBookmarks")
         let table = Table.wanted(request.headers.first(name: "accept") ?? "")
         let include = request.query["includeObject"] ?? "Metadata"
-        var timeout = Double(request.query["timeoutSeconds"] ?? "") ?? 0
+        // As kube-apiserver: whole seconds, at most the request timeout's range; none or 0 means 30–60 minutes.
+        var timeout = Double(min(max(Int64(request.query["timeoutSeconds"] ?? "") ?? 0, 0), 3600))
         if timeout <= 0 { timeout = Double.random(in: 1800...3600) }
         let prefix = type.storagePrefix(namespace: target.namespace)
         let client = store.client
@@ -43,8 +44,8 @@ extension ResourceHandler {
             let watch = client.watch(key: Array(prefix.utf8), rangeEnd: Array(ObjectStore.prefixEnd(prefix)), from: start, prevKV: true)
             let consume = Task {
                 var encoder = encoder
-                for object in initialObjects where !stream.isClosed {
-                    stream.write(encoder.encode("ADDED", object))
+                for object in initialObjects {
+                    guard await stream.send(encoder.encode("ADDED", object)) else { return }
                 }
                 var lastBookmark = Date()
                 do {
@@ -125,7 +126,11 @@ struct WatchEventEncoder: Sendable {
             let before = old.map(selection.matches) ?? false
             switch (before, now) {
             case (_, true): return encode(old == nil || !before ? "ADDED" : "MODIFIED", object)
-            case (true, false): return encode("DELETED", object)
+            case (true, false):
+                // It left the selection: the watcher is told with the object it last saw, at this version.
+                guard var gone = old else { return nil }
+                gone[path: ["metadata", "resourceVersion"]] = .string(String(revision))
+                return encode("DELETED", gone)
             default: return nil
             }
         case .delete:

@@ -75,6 +75,8 @@ extension ResourceHandler {
             let old = try Self.object(stored)
             var (new, changeWarnings) = try change(old)
             if warnings.isEmpty { warnings = changeWarnings }
+            try Self.checkIdentity(new, old: old, name: name, namespace: target.namespace, type: type,
+                                   storedRevision: stored.modRevision, expected: expected)
             new["kind"] = .string(type.kind)
             new["apiVersion"] = .string(type.apiVersion)
             lifecycle().prepareForUpdate(&new, old: old, type: type, subresource: subresource)
@@ -82,8 +84,12 @@ extension ResourceHandler {
             var errors = ObjectValidator.validate(new, type: type)
             errors += Self.immutableChanges(old: old, new: new, type: type)
             guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
-            // An object being deleted goes once its last finalizer is removed.
-            if new[path: ["metadata", "deletionTimestamp"]] != nil, (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
+            // An object being deleted goes once its last finalizer is removed — if it was waiting only for them
+            // (a pod in its grace period waits for its kubelet instead), as kube-apiserver's store decides.
+            let hadFinalizers = !(old[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty
+            if hadFinalizers, new[path: ["metadata", "deletionTimestamp"]] != nil,
+               (old[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0) == 0,
+               (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
                 if try Self.isDryRun(request) { return respond(new, status: .ok, request: request, type: type, warnings: warnings) }
                 switch try await store.delete(key, expecting: stored.modRevision) {
                 case .written:
@@ -115,6 +121,26 @@ extension ResourceHandler {
             }
         }
         throw Status.conflict(type, name: name)
+    }
+
+    /// What no write may change: the object's name and namespace (its key), and its uid; and a resourceVersion
+    /// carried inside a patch is a precondition, as in kube-apiserver.
+    static func checkIdentity(_ new: JSONValue, old: JSONValue, name: String, namespace: String?, type: ResourceType,
+                              storedRevision: Int64, expected: Int64?) throws(Status) {
+        let newName = new[path: ["metadata", "name"]]?.stringValue ?? ""
+        guard newName == name else {
+            throw Status.badRequest("the name of the object (\(newName)) does not match the name on the URL (\(name))")
+        }
+        if type.namespaced, let given = new[path: ["metadata", "namespace"]]?.stringValue, !given.isEmpty, given != namespace {
+            throw Status.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        if let uid = new[path: ["metadata", "uid"]]?.stringValue, !uid.isEmpty, uid != old[path: ["metadata", "uid"]]?.stringValue {
+            throw Status.conflict(type, name: name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(old[path: ["metadata", "uid"]]?.stringValue ?? "")")
+        }
+        if expected == nil, let version = new[path: ["metadata", "resourceVersion"]]?.stringValue, !version.isEmpty,
+           version != String(storedRevision) {
+            throw Status.conflict(type, name: name)
+        }
     }
 
     /// Fields that may not change once set, as Kubernetes' update validation refuses them.
@@ -207,11 +233,19 @@ extension ResourceHandler {
         if let bodyName = decoded.object[path: ["metadata", "name"]]?.stringValue, bodyName != name {
             throw Status.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        let applied = decoded.object
+        let created = decoded.object
+        // The live object takes the applied configuration as written (zero values too), then is decoded whole.
+        var raw = patch
+        raw["kind"] = nil
+        raw["apiVersion"] = nil
+        let applied = raw
         let schemaType = type.schemaType
         return try await modify(request, target, name: name, subresource: subresource, expected: nil, warnings: decoded.warnings,
-                                createIfMissing: { applied }) { current throws(Status) in
-            do throws(Patch.Failure) { return (try Patch.strategic(current, applied, type: schemaType), []) } catch { throw Status.badRequest(error.message) }
+                                createIfMissing: { created }) { current throws(Status) in
+            let merged: JSONValue
+            do throws(Patch.Failure) { merged = try Patch.strategic(current, applied, type: schemaType) } catch { throw Status.badRequest(error.message) }
+            var decoder = ObjectDecoder()
+            do throws(ObjectDecoder.TypeError) { return (try decoder.decode(merged, as: schemaType), []) } catch { throw Status.badRequest(error.message) }
         }
     }
 
@@ -220,6 +254,25 @@ extension ResourceHandler {
         var propagation: String?
         var preconditionUID: String?
         var preconditionVersion: String?
+        /// dryRun=All, from the query or the options body (where client-go puts it).
+        var dryRun = false
+
+        /// The longest grace period honoured (a day); longer ones are cut to it, so no value can overflow a
+        /// deadline.
+        static let maxGracePeriod: Int64 = 86_400
+
+        /// Reads a DeleteOptions object (the body of a delete, or an Eviction's deleteOptions).
+        mutating func read(_ body: JSONValue) throws(Status) {
+            if let grace = body["gracePeriodSeconds"]?.intValue { gracePeriod = grace }
+            if let policy = body["propagationPolicy"]?.stringValue { propagation = policy }
+            if body["orphanDependents"]?.boolValue == true { propagation = "Orphan" }
+            preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue ?? preconditionUID
+            preconditionVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue ?? preconditionVersion
+            for value in body["dryRun"]?.arrayValue ?? [] {
+                guard value == "All" else { throw Status.badRequest("dryRun parameter unsupported: \(value.stringValue ?? "") (only All is supported)") }
+                dryRun = true
+            }
+        }
     }
 
     static func deleteOptions(_ request: APIRequest, type: ResourceType) throws(Status) -> DeleteOptions {
@@ -233,12 +286,9 @@ extension ResourceHandler {
             }
             var decoder = ObjectDecoder()
             do { body = try decoder.decode(body, as: "meta.v1.DeleteOptions") } catch { throw Status.badRequest(error.message) }
-            options.gracePeriod = body["gracePeriodSeconds"]?.intValue
-            options.propagation = body["propagationPolicy"]?.stringValue
-            if body["orphanDependents"]?.boolValue == true { options.propagation = "Orphan" }
-            options.preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue
-            options.preconditionVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
+            try options.read(body)
         }
+        if try isDryRun(request) { options.dryRun = true }
         if let grace = request.query["gracePeriodSeconds"] {
             guard let value = Int64(grace) else { throw Status.badRequest("invalid gracePeriodSeconds \"\(grace)\"") }
             options.gracePeriod = value
@@ -259,7 +309,7 @@ extension ResourceHandler {
                 options: DeleteOptions) async throws(Status) -> APIResponse {
         let type = target.type
         let key = key(target, name: name)
-        let dryRun = try Self.isDryRun(request)
+        let dryRun = options.dryRun
         var current = try await store.get(key)
         for _ in 0..<Self.maxAttempts {
             guard let stored = current else { throw Status.notFound(type, name: name) }
@@ -270,17 +320,18 @@ extension ResourceHandler {
             if let version = options.preconditionVersion, version != String(stored.modRevision) {
                 throw Status.conflict(type, name: name, "Precondition failed: ResourceVersion in precondition: \(version), ResourceVersion in object meta: \(stored.modRevision)")
             }
-            var finalizers = (object[path: ["metadata", "finalizers"]]?.arrayValue ?? []).compactMap(\.stringValue)
-            switch options.propagation {
-            case "Orphan"?: if !finalizers.contains("orphan") && Self.hasDependents(type) { finalizers.append("orphan") }
-            case "Foreground"?: if !finalizers.contains("foregroundDeletion") && Self.hasDependents(type) { finalizers.append("foregroundDeletion") }
-            default: break
+            // (Orphan and Foreground propagation need the garbage collector, which a later part of Podium brings;
+            // until then a delete removes the object itself and leaves dependents, as Background does.)
+            let finalizers = (object[path: ["metadata", "finalizers"]]?.arrayValue ?? []).compactMap(\.stringValue)
+            if type.kind == "Namespace" {
+                return try await deleteNamespace(request, target, name: name, stored: stored, dryRun: dryRun)
             }
             // A pod on a node is deleted gracefully: marked, then removed by its kubelet (or with grace 0).
             let graceful = type.kind == "Pod" && object[path: ["spec", "nodeName"]] != nil && (options.gracePeriod ?? 1) > 0
                 && object[path: ["status", "phase"]]?.stringValue.map({ !["Succeeded", "Failed"].contains($0) }) ?? true
             if !finalizers.isEmpty || graceful {
-                let grace = graceful ? (options.gracePeriod ?? object[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30) : 0
+                var grace = graceful ? (options.gracePeriod ?? object[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30) : 0
+                grace = min(max(grace, 0), DeleteOptions.maxGracePeriod)
                 let before = object
                 lifecycle().markDeleting(&object, gracePeriod: grace)
                 object[path: ["metadata", "finalizers"]] = finalizers.isEmpty ? nil : .array(finalizers.map { .string($0) })
@@ -306,9 +357,33 @@ extension ResourceHandler {
         throw Status.conflict(type, name: name)
     }
 
-    /// Kinds other objects are owned by, for which Orphan/Foreground finalizers mean something.
-    static func hasDependents(_ type: ResourceType) -> Bool {
-        ["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController", "Namespace", "Service"].contains(type.kind)
+    /// Deleting a namespace deletes what is in it: the namespace is marked Terminating (no new objects), its
+    /// objects of every kind are deleted, then the namespace itself — what kube-apiserver and its namespace
+    /// controller do together. A delete cut short leaves it Terminating; deleting it again finishes the job.
+    func deleteNamespace(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String,
+                         stored: ObjectStore.Stored, dryRun: Bool) async throws(Status) -> APIResponse {
+        var object = try Self.object(stored)
+        if dryRun { return respond(object, status: .ok, request: request, type: target.type) }
+        if object[path: ["metadata", "deletionTimestamp"]] == nil {
+            lifecycle().markDeleting(&object, gracePeriod: 0)
+            object[path: ["status", "phase"]] = "Terminating"
+            guard case .written = try await store.update(stored.key, Self.storedBytes(object), expecting: stored.modRevision) else {
+                throw Status.conflict(target.type, name: name)
+            }
+        }
+        for type in ResourceType.all where type.namespaced {
+            let prefix = type.storagePrefix(namespace: name)
+            while true {
+                let page = try await store.list(prefix: prefix, limit: 500)
+                for item in page.items {
+                    _ = try await store.delete(item.key, expecting: item.modRevision)
+                }
+                if page.items.isEmpty || page.remaining == nil { break }
+            }
+        }
+        guard let current = try await store.get(stored.key) else { return Status.success(target.type, name: name, uid: nil).response }
+        _ = try await store.delete(stored.key, expecting: current.modRevision)
+        return Status.success(target.type, name: name, uid: object[path: ["metadata", "uid"]]?.stringValue).response
     }
 
     /// kube-apiserver answers a completed delete with the object for pods, a Success Status for the rest.

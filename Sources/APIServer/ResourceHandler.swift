@@ -25,6 +25,13 @@ struct ResourceHandler: Sendable {
         if let subresource = target.subresource {
             return try await handleSubresource(request, target, subresource)
         }
+        // Namespaced kinds across all namespaces may be listed and watched only.
+        if target.type.namespaced, target.namespace == nil, target.name == nil, request.method != .GET {
+            throw Status.methodNotAllowed(request.method)
+        }
+        if target.type.namespaced, target.namespace == nil, target.name != nil {
+            throw Status.routeNotFound
+        }
         switch (request.method, target.name) {
         case (.GET, nil):
             return request.query.flag("watch") ? try await watch(request, target) : try await list(request, target)

@@ -68,13 +68,21 @@ public struct FieldSelector: Sendable, Equatable {
 
     /// The selector's value for one field of `object` (as its string form; "" when absent).
     public static func value(of field: String, in object: JSONValue) -> String {
-        switch object[path: field.split(separator: ".").map(String.init)] {
+        // Selector names that are not the field's path (kube's field label conversions).
+        let path: String
+        switch field {
+        case "status.successful": path = "status.succeeded"
+        case "source": path = object[path: ["source", "component"]] != nil ? "source.component" : "reportingComponent"
+        default: path = field
+        }
+        switch object[path: path.split(separator: ".").map(String.init)] {
         case .string(let text)?: return text
         case .bool(let flag)?: return flag ? "true" : "false"
         case .int(let number)?: return String(number)
         default:
             // Kubernetes selects a pod's unset hostNetwork as "false", an unset count as "0".
             if field == "spec.hostNetwork" || field == "spec.unschedulable" { return "false" }
+            if field == "status.replicas" || field == "status.successful" { return "0" }
             return ""
         }
     }

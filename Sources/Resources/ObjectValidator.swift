@@ -168,7 +168,7 @@ public enum ObjectValidator {
         let message = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
         for field in ["data", "binaryData", "stringData"] {
             for key in (object[field]?.objectValue ?? [:]).keys.sorted() {
-                let ok = !key.isEmpty && key.utf8.count <= 253 && key.utf8.allSatisfy {
+                let ok = !key.isEmpty && key != "." && key != ".." && !key.hasPrefix("..") && key.utf8.count <= 253 && key.utf8.allSatisfy {
                     Validation.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
                 }
                 if !ok { errors.append(.invalid("\(field)[\(key)]", key, message)) }

@@ -24,11 +24,18 @@ public enum Patch {
 
     // MARK: JSON patch
 
+    public static let maxOperations = 10_000
+    public static let maxCopiedBytes = 3 << 20
+
     public static func json(_ target: JSONValue, _ operations: JSONValue) throws(Failure) -> JSONValue {
         guard case .array(let list) = operations else {
             throw Failure(message: "json: cannot unmarshal \(operations.typeName) into Go value of type jsonpatch.Patch")
         }
+        guard list.count <= maxOperations else {
+            throw Failure(message: "the JSON patch has \(list.count) operations; at most \(maxOperations) are allowed")
+        }
         var document = target
+        var copied = 0
         for operation in list {
             guard let op = operation["op"]?.stringValue else { throw Failure(message: "Unexpected kind: unknown") }
             guard let pathText = operation["path"]?.stringValue else { throw Failure(message: "missing path in \(op) operation") }
@@ -49,7 +56,13 @@ public enum Patch {
                 document = try add(removed, path, value)
             case "copy":
                 guard let from = operation["from"]?.stringValue else { throw Failure(message: "missing from in copy operation") }
-                document = try add(document, path, try get(document, try pointer(from)))
+                let value = try get(document, try pointer(from))
+                // Copies can double a document each time: their total is bounded, as kube-apiserver bounds it.
+                copied += JSONWriter.bytes(value).count
+                guard copied <= maxCopiedBytes else {
+                    throw Failure(message: "the JSON patch's copy operations add more than \(maxCopiedBytes) bytes")
+                }
+                document = try add(document, path, value)
             case "test":
                 guard let value = operation["value"] else { throw Failure(message: "missing value in test operation") }
                 guard try get(document, path) == value else { throw Failure(message: "testing value \(pathText) failed: test failed") }
@@ -180,6 +193,8 @@ public enum Patch {
                 continue
             }
             switch (field?.type, value) {
+            case (.object?, .object(let patchFields)) where field?.replace == true:
+                fields[key] = .object(patchFields.filter { !$0.key.hasPrefix("$") })
             case (.object(let name)?, .object(let patchFields)):
                 let merged = try strategicObject(fields[key]?.objectValue ?? [:], patchFields, type: schema[type: name], schema: schema)
                 fields[key] = merged.isNull ? nil : merged
