@@ -17,6 +17,9 @@ public final class APIServer: APIResponder {
         public var maxInFlight = 800
         /// host:port clients reach this server at (in /api's serverAddressByClientCIDRs).
         public var advertisedAddress = "127.0.0.1:6443"
+        /// Recent changes each resource type's watch cache keeps for resuming watches (kube's
+        /// --default-watch-cache-size; larger here, where memory is cheap next to relists).
+        public var watchCacheSize = 10_000
 
         public init() {}
     }
@@ -33,7 +36,8 @@ public final class APIServer: APIResponder {
         self.configuration = configuration
         self.logger = logger
         store = ObjectStore(client: client)
-        resources = ResourceHandler(store: store, lifecycle: { ObjectLifecycle() }, progress: WatchProgressTicker(client: client))
+        resources = ResourceHandler(store: store, lifecycle: { ObjectLifecycle() }, progress: WatchProgressTicker(client: client),
+                                    caches: WatchCaches(store: store, size: configuration.watchCacheSize))
         var documents: [String: [UInt8]] = [:]
         for group in ResourceType.groups {
             let path = group.name.isEmpty ? "api/\(group.version)" : "apis/\(group.name)/\(group.version)"
@@ -46,6 +50,7 @@ public final class APIServer: APIResponder {
     /// Creates the namespaces every cluster has (default, kube-system, kube-public, kube-node-lease) if they are
     /// missing, as kube-apiserver's bootstrap does; retried until the store answers or `deadline` passes.
     public func bootstrap(deadline: Date = Date().addingTimeInterval(60)) async throws {
+        resources.caches.startAll()
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             while true {
                 do {

@@ -74,6 +74,12 @@ extension ResourceHandler {
     func list(_ request: APIRequest, _ target: RequestTarget.ResourceTarget) async throws(Status) -> APIResponse {
         let type = target.type
         let selection = try Self.selection(request, type: type)
+        // resourceVersion=0: any recent state will do, so the watch cache serves it (limit aside, as
+        // kube-apiserver's cache does).
+        if request.query["resourceVersion"] == "0", (request.query["continue"] ?? "").isEmpty {
+            let (objects, revision) = try await caches.cache(for: type).list(namespace: target.namespace, selection: selection)
+            return listResponse(objects, type: type, metadata: ["resourceVersion": .string(String(revision))], request: request)
+        }
         var limit = Int64(request.query["limit"] ?? "") ?? 0
         if limit < 0 { limit = 0 }
         let prefix = type.storagePrefix(namespace: target.namespace)
@@ -127,6 +133,10 @@ extension ResourceHandler {
             metadata["continue"] = .string(ContinueToken(revision: readRevision, start: next).encoded)
             if let remaining { metadata["remainingItemCount"] = .int(remaining) }
         }
+        return listResponse(items, type: type, metadata: metadata, request: request)
+    }
+
+    func listResponse(_ items: [JSONValue], type: ResourceType, metadata: JSONValue, request: APIRequest) -> APIResponse {
         let accept = request.headers.first(name: "accept") ?? ""
         let body: JSONValue
         if Table.wanted(accept) {

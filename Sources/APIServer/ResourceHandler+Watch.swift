@@ -16,68 +16,50 @@ extension ResourceHandler {
         let bookmarks = request.query.flag("allowWatchBookmarks")
         let table = Table.wanted(request.headers.first(name: "accept") ?? "")
         let include = request.query["includeObject"] ?? "Metadata"
-        // As kube-apiserver: whole seconds, at most the request timeout's range; none or 0 means 30–60 minutes.
-        var timeout = Double(min(max(Int64(request.query["timeoutSeconds"] ?? "") ?? 0, 0), 3600))
-        if timeout <= 0 { timeout = Double.random(in: 1800...3600) }
-        let prefix = type.storagePrefix(namespace: target.namespace)
-        let client = store.client
-
-        var initial: [JSONValue] = []
-        let start: Int64
+        // As kube-apiserver: whole seconds, at most an hour; none or 0 means 30–60 minutes.
+        var timeout = min(max(Int64(request.query["timeoutSeconds"] ?? "") ?? 0, 0), 3600)
+        if timeout <= 0 { timeout = Int64.random(in: 1800...3600) }
+        let cache = caches.cache(for: type)
         if let requested {
-            start = requested + 1
+            try await cache.waitUntil(requested)
+        } else if (request.query["resourceVersion"] ?? "").isEmpty {
+            // "" is the latest state: the cache must have caught up with the store as of now.
+            try await cache.waitUntil(try await store.currentRevision())
         } else {
-            let page = try await store.list(prefix: prefix)
-            for stored in page.items {
-                let object = try Self.object(stored)
-                if selection.matches(object) { initial.append(object) }
-            }
-            start = page.revision + 1
+            try await cache.waitUntil(0)
         }
-        let encoder = WatchEventEncoder(type: type, table: table, include: include)
         var headers = APIResponse.json(.ok, []).headers
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         headers.add(name: "Transfer-Encoding", value: "chunked")
-        let initialObjects = initial
-        let timeoutSeconds = timeout
+        let encoder = WatchEventEncoder(type: type, table: table, include: include)
+        let namespace = target.namespace
+        let lifetime = TimeAmount.seconds(timeout)
         return APIResponse(status: .ok, headers: headers, body: .stream { stream in
-            let watch = client.watch(key: Array(prefix.utf8), rangeEnd: Array(ObjectStore.prefixEnd(prefix)), from: start, prevKV: true)
-            let consume = Task {
-                var encoder = encoder
-                for object in initialObjects {
-                    guard await stream.send(encoder.encode("ADDED", object)) else { return }
-                }
-                var lastBookmark = Date()
-                do {
-                    for try await batch in watch {
-                        if stream.isClosed { return }
-                        if batch.events.isEmpty {
-                            if bookmarks, Date().timeIntervalSince(lastBookmark) >= 5 {
-                                lastBookmark = Date()
-                                stream.write(encoder.bookmark(revision: batch.revision))
-                            }
-                            continue
-                        }
-                        for event in batch.events {
-                            guard let line = try? encoder.line(for: event, selection: selection) else { continue }
-                            stream.write(line)
-                        }
-                    }
-                } catch StoreClientError.compacted(let oldest) {
-                    let status = Status.gone("too old resource version: \(start - 1) (\(oldest))")
-                    stream.write(encoder.encode("ERROR", status.json))
-                } catch {
-                    let status = Status.internalError("the watch of the store ended: \(error)")
-                    stream.write(encoder.encode("ERROR", status.json))
+            let watcher = WatchCache.Watcher(id: cache.nextWatcherID(), namespace: namespace, selection: selection, stream: stream,
+                                             encoder: encoder, table: table, bookmarks: bookmarks)
+            var encoder = encoder
+            let initial: [JSONValue]
+            do throws(Status) {
+                initial = try cache.register(watcher, from: requested)
+            } catch {
+                stream.write(encoder.encode("ERROR", error.json))
+                return
+            }
+            for object in initial {
+                guard await stream.send(encoder.encode("ADDED", object)) else {
+                    cache.remove(watcher)
+                    return
                 }
             }
-            let timer = Task {
-                try? await Task.sleep(nanoseconds: UInt64(timeoutSeconds * 1_000_000_000))
-                consume.cancel()
-            }
-            stream.closed.whenComplete { _ in consume.cancel() }
-            await consume.value
+            watcher.encoder = encoder
+            cache.goLive(watcher)
+            let channel = stream.channel
+            let done = channel.eventLoop.makePromise(of: Void.self)
+            let timer = channel.eventLoop.scheduleTask(in: lifetime) { done.succeed() }
+            stream.closed.whenComplete { _ in done.succeed() }
+            try? await done.futureResult.get()
             timer.cancel()
+            cache.remove(watcher)
         })
     }
 }

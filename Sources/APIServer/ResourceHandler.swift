@@ -9,6 +9,7 @@ struct ResourceHandler: Sendable {
     let store: ObjectStore
     let lifecycle: @Sendable () -> ObjectLifecycle
     let progress: WatchProgressTicker
+    let caches: WatchCaches
 
     func handle(_ request: APIRequest, _ target: RequestTarget.ResourceTarget) async -> APIResponse {
         do {

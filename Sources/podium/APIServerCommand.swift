@@ -71,6 +71,9 @@ struct APIServerOptions: ParsableArguments {
     @Option(name: .customLong("max-requests-inflight"), help: "Requests (other than watches) served at once; more get 429.")
     var maxInFlight = 800
 
+    @Option(name: .customLong("default-watch-cache-size"), help: "Recent changes kept per resource type for resuming watches.")
+    var watchCacheSize = 10_000
+
     /// Connects to the store, creates the bootstrap namespaces, and serves HTTPS; returns once it serves.
     func start(etcdServers: [String], group: EventLoopGroup) async throws -> RunningAPIServer {
         var logger = Logger(label: "podium.apiserver")
@@ -96,6 +99,7 @@ struct APIServerOptions: ParsableArguments {
         let tls = try ServingCertificate.context(caDirectory: caDirectory, certDirectory: certDirectory ?? caDirectory,
                                                  hosts: [bindAddress] + (try HostPort.list(advertiseAddresses)))
         configuration.maxInFlight = maxInFlight
+        configuration.watchCacheSize = watchCacheSize
         configuration.advertisedAddress = "\(bindAddress):\(port)"
         let server = APIServer(client: client, configuration: configuration, logger: logger)
         try await server.bootstrap()

@@ -17,13 +17,13 @@ final class APIServerProcess {
     let token = "test-admin-token"
     var caDirectory: String { directory.child("pki") }
 
-    init(etcdServers: [String], in directory: TemporaryDirectory) throws {
+    init(etcdServers: [String], in directory: TemporaryDirectory, extraArguments: [String] = []) throws {
         self.directory = directory
         port = try LocalCluster.freePort()
         logPath = directory.child("apiserver.log")
         process.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
         process.arguments = ["apiserver", "--etcd-servers", etcdServers.map { "http://\($0)" }.joined(separator: ","),
-                             "--secure-port", String(port), "--token", token, "--ca-dir", directory.child("pki")]
+                             "--secure-port", String(port), "--token", token, "--ca-dir", directory.child("pki")] + extraArguments
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
