@@ -93,6 +93,8 @@ let package = Package(
             "GRPC", "EtcdProto",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         // The deterministic cluster simulator: used by the tests and by `raft-sim` for long runs.

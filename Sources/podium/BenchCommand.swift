@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmark an etcd v3 API (Podium's or etcd's).",
         subcommands: [BenchPut.self, BenchRange.self, BenchTxnPut.self, BenchDelete.self, BenchWatch.self,
-                      BenchWatchLatency.self, BenchWatchCatchup.self, BenchLeaseKeepAlive.self])
+                      BenchWatchLatency.self, BenchWatchCatchup.self, BenchLeaseKeepAlive.self, BenchAPI.self])
 }
 
 struct BenchOptions: ParsableArguments {
