@@ -136,8 +136,9 @@ let package = Package(
         ]),
         // Real `podium store` processes driven by the real etcdctl.
         .testTarget(name: "ClusterTests", dependencies: [
-            "TestSupport", "StoreClient", "EtcdProto", "GRPC",
+            "TestSupport", "StoreClient", "EtcdProto", "GRPC", "Bench",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos"]),
         .testTarget(name: "GRPCTests", dependencies: [
@@ -153,6 +154,7 @@ let package = Package(
         ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ResourcesTests", dependencies: ["Resources"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]
 )

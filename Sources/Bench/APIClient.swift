@@ -74,7 +74,7 @@ public final class APIClientConnection: Sendable {
 
     /// Sends one request and waits for its whole answer.
     public func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
-                        contentType: String = "application/json") async throws -> Response {
+                        contentType: String = "application/json", timeout: TimeAmount = .seconds(30)) async throws -> Response {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "\(target.host):\(target.port)")
         headers.add(name: "Authorization", value: "Bearer \(target.token)")
@@ -88,11 +88,19 @@ public final class APIClientConnection: Sendable {
         let handler = self.handler
         let channel = self.channel
         channel.eventLoop.execute {
+            // A connection the server closed (after a 413, say) fails at once rather than never answering.
+            guard channel.isActive else { return promise.fail(APIClientError("the connection closed")) }
             handler.value.pending.append(promise)
             channel.write(HTTPClientRequestPart.head(head), promise: nil)
             if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         }
+        // An answer that never comes fails the request and closes the connection (the server is at fault).
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
+            promise.fail(APIClientError("no answer within \(timeout)"))
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
         return try await promise.futureResult.get()
     }
 
