@@ -108,6 +108,11 @@ public final class APIClientConnection: Sendable {
         try? await channel.close()
     }
 
+    /// Starts closing without waiting for the TLS shutdown.
+    public func closeSoon() {
+        channel.close(promise: nil)
+    }
+
     /// Matches answers to requests in order; in streaming mode hands each line of a body over as it comes.
     final class ResponseHandler: ChannelInboundHandler {
         typealias InboundIn = HTTPClientResponsePart

@@ -94,7 +94,7 @@ public enum APILoad {
             for (error, count) in tally.errors { report.errors[error, default: 0] += count }
         }
         report.parameters = ["clients": String(options.clients), "total": String(options.total)]
-        for connection in connections { await connection.close() }
+        for connection in connections { connection.closeSoon() }
         return report
     }
 
@@ -140,7 +140,8 @@ public enum APILoad {
         }
         let listed = try await setup.request(.GET, "/api/v1/namespaces/\(namespace)/pods?limit=1")
         let listText = listed.body.getString(at: listed.body.readerIndex, length: listed.body.readableBytes) ?? ""
-        guard let range = listText.range(of: #""resourceVersion":""#),
+        // The list's own version is the last one in it (metadata follows the items).
+        guard let range = listText.range(of: #""resourceVersion":""#, options: .backwards),
               let end = listText[range.upperBound...].firstIndex(of: "\"") else {
             throw APIClientError("the list had no resourceVersion")
         }
@@ -206,8 +207,9 @@ public enum APILoad {
             try await Task.sleep(for: .milliseconds(50))
         }
         let totalSeconds = (ContinuousClock.now - started).seconds
-        for connection in watchConnections { await connection.close() }
-        for writer in writers { await writer.close() }
+        // Closed all at once: a TLS close waits for the peer's close_notify, one by one that adds up.
+        for connection in watchConnections { connection.closeSoon() }
+        for writer in writers { writer.closeSoon() }
         var report = BenchReport(workload: "api-watch-fanout")
         report.parameters = ["watchers": String(options.watchers), "rate": String(options.rate), "duration": String(options.duration),
                              "sampledWatchers": String(options.sampledWatchers)]
