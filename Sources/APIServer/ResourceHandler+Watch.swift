@@ -94,37 +94,4 @@ struct WatchEventEncoder: Sendable {
         encode("BOOKMARK", ["kind": .string(type.kind), "apiVersion": .string(type.apiVersion),
                             "metadata": ["resourceVersion": .string(String(revision))]])
     }
-
-    /// The line for one store event after the watcher's selectors, or nil if the watcher does not see it.
-    mutating func line(for event: Mvccpb_Event, selection: ResourceHandler.Selection) throws(Status) -> [UInt8]? {
-        let revision = event.kv.modRevision
-        // A create is a put whose key was created at this revision (as kube's etcd watcher reads it); a previous
-        // value comes only with a modification or a delete.
-        let hasOld = event.hasPrevKv && !event.prevKv.key.isEmpty
-        let old: JSONValue? = hasOld
-            ? try ResourceHandler.object(ObjectStore.Stored(key: "", value: Array(event.prevKv.value), modRevision: event.prevKv.modRevision))
-            : nil
-        switch event.type {
-        case .put:
-            let object = try ResourceHandler.object(ObjectStore.Stored(key: "", value: Array(event.kv.value), modRevision: revision))
-            let created = event.kv.createRevision == event.kv.modRevision
-            let now = selection.matches(object)
-            let before = created ? false : (old.map(selection.matches) ?? true)
-            switch (before, now) {
-            case (_, true): return encode(created || !before ? "ADDED" : "MODIFIED", object)
-            case (true, false):
-                // It left the selection: the watcher is told with the object it last saw, at this version.
-                guard var gone = old else { return nil }
-                gone[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-                return encode("DELETED", gone)
-            default: return nil
-            }
-        case .delete:
-            guard var object = old, selection.matches(object) else { return nil }
-            object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-            return encode("DELETED", object)
-        default:
-            return nil
-        }
-    }
 }
