@@ -1,4 +1,6 @@
+import Foundation
 import NIOCore
+import Resources
 import NIOHTTP1
 import Synchronization
 
@@ -25,6 +27,16 @@ public struct APIResponse: Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         return APIResponse(status: status, headers: headers, body: .bytes(bytes))
+    }
+
+    /// An object in the representation the Accept header asks for: YAML when `application/yaml` is its first
+    /// choice, JSON otherwise.
+    static func object(_ status: HTTPResponseStatus, _ value: JSONValue, accept: String) -> APIResponse {
+        let first = accept.split(separator: ",").first?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
+        if first == "application/yaml" {
+            return .json(status, YAMLWriter.bytes(value), contentType: "application/yaml")
+        }
+        return .json(status, JSONWriter.bytes(value))
     }
 
     public static func text(_ status: HTTPResponseStatus, _ text: String) -> APIResponse {

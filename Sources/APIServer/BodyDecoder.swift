@@ -22,6 +22,31 @@ struct BodyDecoder {
         return mode
     }
 
+    /// Reads a YAML body (JSON is YAML too). `problem` words the error for a malformed one as kube-apiserver
+    /// does on that path. NaN and infinities, which YAML has and JSON has not, are refused as kube-apiserver's
+    /// conversion to JSON refuses them.
+    static func parseYAML(_ body: [UInt8], problem: (String) -> String) throws(Status) -> (value: JSONValue, duplicates: [String]) {
+        let parsed: (value: JSONValue, duplicateFields: [String])
+        do {
+            parsed = try YAMLParser.parseNoting(body)
+        } catch {
+            throw Status.badRequest(problem(error.message))
+        }
+        if let bad = firstNonFinite(parsed.value) {
+            throw Status.badRequest(problem("json: unsupported value: \(bad)"))
+        }
+        return (parsed.value, parsed.duplicateFields)
+    }
+
+    private static func firstNonFinite(_ value: JSONValue) -> String? {
+        switch value {
+        case .double(let number) where !number.isFinite: return number.isNaN ? "NaN" : number < 0 ? "-Inf" : "+Inf"
+        case .array(let items): return items.lazy.compactMap(firstNonFinite).first
+        case .object(let fields): return fields.values.lazy.compactMap(firstNonFinite).first
+        default: return nil
+        }
+    }
+
     /// Decodes `request`'s body as an object of `type` (or of the schema type `schemaType` for subresources).
     static func decode(_ request: APIRequest, as type: ResourceType, schemaType: String? = nil,
                        kind: String? = nil, apiVersion: String? = nil) throws(Status) -> Decoded {
@@ -32,7 +57,7 @@ struct BodyDecoder {
         var value: JSONValue
         var problems: [String] = []
         switch request.contentType ?? "application/json" {
-        case "application/json", "*/*", "application/apply-patch+yaml":
+        case "application/json", "*/*":
             do {
                 let (parsed, duplicates) = try JSONParser.parseNoting(request.body)
                 value = parsed
@@ -40,6 +65,10 @@ struct BodyDecoder {
             } catch {
                 throw Status.badRequest("couldn't get version/kind; json parse error: \(error.message)")
             }
+        case "application/yaml", "application/apply-patch+yaml":
+            let (parsed, duplicates) = try parseYAML(request.body) { "the object provided is unrecognized (must be of type \(expectedKind)): \($0)" }
+            value = parsed
+            problems += duplicates.map { "duplicate field \"\($0)\"" }
         case "application/vnd.kubernetes.protobuf":
             do {
                 value = try ProtobufObjectDecoder().decode(request.body, as: schemaName)

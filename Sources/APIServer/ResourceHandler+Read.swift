@@ -6,7 +6,7 @@ extension ResourceHandler {
         guard let stored = try await store.get(key(target, name: name)) else {
             throw Status.notFound(target.type, name: name)
         }
-        return respond(try Self.object(stored), status: .ok, request: request, type: target.type)
+        return respond(try Self.object(stored, as: target.type), status: .ok, request: request, type: target.type)
     }
 
     struct Selection {
@@ -111,7 +111,7 @@ extension ResourceHandler {
             }
             if readRevision == 0 { readRevision = page.revision }
             for (offset, stored) in page.items.enumerated() {
-                let object = try Self.object(stored)
+                let object = try Self.object(stored, as: type)
                 guard selection.matches(object) else { continue }
                 items.append(object)
                 if limit > 0, Int64(items.count) == limit {
@@ -146,6 +146,6 @@ extension ResourceHandler {
             body = ["kind": .string(type.listKind), "apiVersion": .string(type.apiVersion), "metadata": metadata,
                     "items": .array(items)]
         }
-        return .json(.ok, JSONWriter.bytes(body))
+        return .object(.ok, body, accept: accept)
     }
 }

@@ -31,7 +31,8 @@ extension ResourceHandler {
         let isPatch = request.method == .PATCH
         let contentType = request.contentType ?? ""
         let expected = isPatch ? nil : body[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { Int64($0) }
-        let response = try await modify(request, target, name: name, subresource: nil, expected: expected) { current throws(Status) in
+        let response = try await modify(request, target, name: name, subresource: nil, expected: expected,
+                                        tracking: .updateAs("scale")) { current throws(Status) in
             var scale = Self.scale(of: current)
             if isPatch {
                 switch contentType {
@@ -72,7 +73,7 @@ extension ResourceHandler {
             throw Status.invalid(target.type, name: name, [.required("target.name")])
         }
         let type = target.type
-        _ = try await modify(request, target, name: name, subresource: "binding", expected: nil) { current throws(Status) in
+        _ = try await modify(request, target, name: name, subresource: "binding", expected: nil, tracking: .none) { current throws(Status) in
             if current[path: ["metadata", "deletionTimestamp"]] != nil {
                 throw Status.conflict(type, name: name, "pod \(name) is being deleted, cannot be assigned to a host")
             }

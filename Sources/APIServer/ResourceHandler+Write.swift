@@ -9,8 +9,10 @@ extension ResourceHandler {
     func create(_ request: APIRequest, _ target: RequestTarget.ResourceTarget) async throws(Status) -> APIResponse {
         let type = target.type
         var decoded = try BodyDecoder.decode(request, as: type)
+        let manager = try Self.fieldManager(request, options: "CreateOptions")
         try lifecycle().prepareForCreate(&decoded.object, type: type, namespace: target.namespace)
         Defaults.apply(&decoded.object, type: type)
+        trackUpdate(&decoded.object, old: nil, request: request, type: type, subresource: nil, manager: manager)
         return try await store(new: decoded.object, request: request, target: target, warnings: decoded.warnings)
     }
 
@@ -22,7 +24,7 @@ extension ResourceHandler {
         let errors = ObjectValidator.validate(object, type: type)
         guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
         try await checkNamespace(target.namespace, creating: type)
-        let bytes = Self.storedBytes(object)
+        let bytes = Self.storedBytes(object, as: type)
         try Self.checkSize(bytes)
         if try Self.isDryRun(request) { return respond(object, status: .created, request: request, type: type, warnings: warnings) }
         switch try await store.create(key(target, name: name), bytes) {
@@ -55,10 +57,12 @@ extension ResourceHandler {
     /// Reads the object, computes its new state from the current one, and writes it if nothing changed in
     /// between; without an expected version, a lost race is retried on a fresh read.
     func modify(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String, subresource: String?,
-                expected: Int64?, warnings: [String] = [], createIfMissing: (@Sendable () throws(Status) -> JSONValue)? = nil,
+                expected: Int64?, warnings: [String] = [], tracking: FieldTracking = .update,
+                createIfMissing: (@Sendable () throws(Status) -> JSONValue)? = nil,
                 change: (JSONValue) throws(Status) -> (JSONValue, [String])) async throws(Status) -> APIResponse {
         var warnings = warnings
         let type = target.type
+        let manager = try Self.fieldManager(request, options: request.method == .PATCH ? "PatchOptions" : "UpdateOptions")
         let key = key(target, name: name)
         var current = try await store.get(key)
         for _ in 0..<Self.maxAttempts {
@@ -72,7 +76,7 @@ extension ResourceHandler {
                 throw Status.notFound(type, name: name)
             }
             if let expected, expected != stored.modRevision { throw Status.conflict(type, name: name) }
-            let old = try Self.object(stored)
+            let old = try Self.object(stored, as: type)
             var (new, changeWarnings) = try change(old)
             if warnings.isEmpty { warnings = changeWarnings }
             try Self.checkIdentity(new, old: old, name: name, namespace: target.namespace, type: type,
@@ -81,6 +85,11 @@ extension ResourceHandler {
             new["apiVersion"] = .string(type.apiVersion)
             lifecycle().prepareForUpdate(&new, old: old, type: type, subresource: subresource)
             Defaults.apply(&new, type: type)
+            switch tracking {
+            case .update: trackUpdate(&new, old: old, request: request, type: type, subresource: subresource, manager: manager)
+            case .updateAs(let name): trackUpdate(&new, old: old, request: request, type: type, subresource: name, manager: manager)
+            case .none: break
+            }
             var errors = ObjectValidator.validate(new, type: type)
             errors += Self.immutableChanges(old: old, new: new, type: type)
             guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
@@ -108,7 +117,7 @@ extension ResourceHandler {
                 // Nothing changed: no write, the version stays (as kube-apiserver does).
                 return respond(old, status: .ok, request: request, type: type, warnings: warnings)
             }
-            let bytes = Self.storedBytes(new)
+            let bytes = Self.storedBytes(new, as: type)
             try Self.checkSize(bytes)
             if try Self.isDryRun(request) { return respond(new, status: .ok, request: request, type: type, warnings: warnings) }
             switch try await store.update(key, bytes, expecting: stored.modRevision) {
@@ -121,6 +130,16 @@ extension ResourceHandler {
             }
         }
         throw Status.conflict(type, name: name)
+    }
+
+    /// How a write through `modify` records field ownership.
+    enum FieldTracking {
+        /// As an Update through the request's subresource.
+        case update
+        /// As an Update through another subresource (a Scale write is the object's "scale" subresource's).
+        case updateAs(String)
+        /// Not at all (pods/binding), or already done by the change itself (server-side apply).
+        case none
     }
 
     /// What no write may change: the object's name and namespace (its key), and its uid; and a resourceVersion
@@ -176,10 +195,14 @@ extension ResourceHandler {
         let type = target.type
         let contentType = request.contentType ?? ""
         let patchValue: JSONValue
-        do {
-            patchValue = try JSONParser.parse(request.body)
-        } catch {
-            throw Status.badRequest("error decoding patch: \(error.message)")
+        if contentType == "application/apply-patch+yaml" {
+            patchValue = try BodyDecoder.parseYAML(request.body) { "error decoding YAML: error converting YAML to JSON: \($0)" }.value
+        } else {
+            do {
+                patchValue = try JSONParser.parse(request.body)
+            } catch {
+                throw Status.badRequest("error decoding patch: \(error.message)")
+            }
         }
         let validation = try BodyDecoder.fieldValidation(request.query)
         let schemaType = type.schemaType
@@ -197,7 +220,7 @@ extension ResourceHandler {
             apply = { current throws(Status) in
                 do throws(Patch.Failure) { return try Patch.strategic(current, patchValue, type: schemaType) } catch { throw Status.badRequest(error.message) }
             }
-        case "application/apply-patch+yaml", "application/apply-patch+cbor":
+        case "application/apply-patch+yaml":
             return try await serverSideApply(request, target, name: name, subresource: subresource, patch: patchValue)
         default:
             throw Status.unsupportedMediaType(contentType)
@@ -218,14 +241,27 @@ extension ResourceHandler {
         }
     }
 
-    /// Server-side apply without field ownership yet: the applied configuration is merged into the live
-    /// object as a strategic merge (creating it if absent). Conflicts between managers are not detected.
+    /// Server-side apply: the applied configuration is merged into the live object (list items by their keys,
+    /// as a strategic merge does; creating the object if absent), with field ownership — a field another manager
+    /// owns is not changed without force (409 Conflict), and fields this manager stops applying are removed.
     func serverSideApply(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String,
                          subresource: String?, patch: JSONValue) async throws(Status) -> APIResponse {
         let type = target.type
         guard request.query["fieldManager"].map({ !$0.isEmpty }) ?? false else {
-            throw Status.badRequest("PATCH, application/apply-patch+yaml requests require fieldManager to be set")
+            throw Status.failure(.unprocessableEntity, reason: "Invalid",
+                                 message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
         }
+        if let force = request.query["force"], force != "true", force != "false" {
+            throw Status.badRequest("invalid force parameter \"\(force)\"")
+        }
+        if patch[path: ["metadata", "managedFields"]] != nil {
+            throw Status.badRequest("metadata.managedFields must be nil")
+        }
+        if let kind = patch["kind"]?.stringValue, let version = patch["apiVersion"]?.stringValue,
+           kind != type.kind || version != type.apiVersion {
+            throw Status.badRequest("invalid object type: \(version), Kind=\(kind)")
+        }
+        let manager = try Self.fieldManager(request, options: "PatchOptions")
         var applyRequest = request
         applyRequest.body = JSONWriter.bytes(patch)
         applyRequest.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
@@ -241,11 +277,16 @@ extension ResourceHandler {
         let applied = raw
         let schemaType = type.schemaType
         return try await modify(request, target, name: name, subresource: subresource, expected: nil, warnings: decoded.warnings,
-                                createIfMissing: { created }) { current throws(Status) in
+                                tracking: .none, createIfMissing: { [self] () throws(Status) in
+            try trackApply(live: nil, merged: created, config: applied, request: request, type: type, subresource: subresource, manager: manager)
+        }) { current throws(Status) in
             let merged: JSONValue
             do throws(Patch.Failure) { merged = try Patch.strategic(current, applied, type: schemaType) } catch { throw Status.badRequest(error.message) }
             var decoder = ObjectDecoder()
-            do throws(ObjectDecoder.TypeError) { return (try decoder.decode(merged, as: schemaType), []) } catch { throw Status.badRequest(error.message) }
+            let decodedMerge: JSONValue
+            do throws(ObjectDecoder.TypeError) { decodedMerge = try decoder.decode(merged, as: schemaType) } catch { throw Status.badRequest(error.message) }
+            return (try trackApply(live: current, merged: decodedMerge, config: applied, request: request, type: type,
+                                   subresource: subresource, manager: manager), [])
         }
     }
 
@@ -313,7 +354,7 @@ extension ResourceHandler {
         var current = try await store.get(key)
         for _ in 0..<Self.maxAttempts {
             guard let stored = current else { throw Status.notFound(type, name: name) }
-            var object = try Self.object(stored)
+            var object = try Self.object(stored, as: type)
             if let uid = options.preconditionUID, uid != object[path: ["metadata", "uid"]]?.stringValue {
                 throw Status.conflict(type, name: name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(object[path: ["metadata", "uid"]]?.stringValue ?? "")")
             }
@@ -337,7 +378,7 @@ extension ResourceHandler {
                 object[path: ["metadata", "finalizers"]] = finalizers.isEmpty ? nil : .array(finalizers.map { .string($0) })
                 if object == before { return respond(object, status: .ok, request: request, type: type) }
                 if dryRun { return respond(object, status: .ok, request: request, type: type) }
-                switch try await store.update(key, Self.storedBytes(object), expecting: stored.modRevision) {
+                switch try await store.update(key, Self.storedBytes(object, as: type), expecting: stored.modRevision) {
                 case .written(let revision):
                     object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
                     return respond(object, status: .ok, request: request, type: type)
@@ -399,7 +440,7 @@ extension ResourceHandler {
         let page = try await store.list(prefix: type.storagePrefix(namespace: target.namespace))
         var deleted: [JSONValue] = []
         for stored in page.items {
-            let object = try Self.object(stored)
+            let object = try Self.object(stored, as: type)
             guard selection.matches(object), let name = object[path: ["metadata", "name"]]?.stringValue else { continue }
             var objectTarget = target
             objectTarget.namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? target.namespace

@@ -72,20 +72,24 @@ struct ResourceHandler: Sendable {
     }
 
     /// A stored object as clients see it: its resource version is the key's mod revision.
-    static func object(_ stored: ObjectStore.Stored) throws(Status) -> JSONValue {
+    /// Read through `type`, an object stored in another resource's form is converted to `type`'s.
+    static func object(_ stored: ObjectStore.Stored, as type: ResourceType? = nil) throws(Status) -> JSONValue {
         var object: JSONValue
         do {
             object = try JSONParser.parse(stored.value)
         } catch {
             throw Status.internalError("the object at \(stored.key) is not JSON: \(error.message)")
         }
+        if let version = type?.storageVersion { object = version.fromStorage(object) }
         object[path: ["metadata", "resourceVersion"]] = .string(String(stored.modRevision))
         return object
     }
 
-    /// The bytes stored for an object: without its resource version (that is the store's revision).
-    static func storedBytes(_ object: JSONValue) -> [UInt8] {
+    /// The bytes stored for an object: without its resource version (that is the store's revision), in the
+    /// stored form of `type`.
+    static func storedBytes(_ object: JSONValue, as type: ResourceType? = nil) -> [UInt8] {
         var stored = object
+        if let version = type?.storageVersion { stored = version.toStorage(stored) }
         stored[path: ["metadata", "resourceVersion"]] = nil
         return JSONWriter.bytes(stored)
     }
@@ -112,7 +116,7 @@ struct ResourceHandler: Sendable {
         } else {
             body = object
         }
-        var response = APIResponse.json(status, JSONWriter.bytes(body))
+        var response = APIResponse.object(status, body, accept: accept)
         for warning in warnings { response.headers.add(name: "Warning", value: "299 - \(JSONWriter.string(.string(warning)))") }
         return response
     }

@@ -172,7 +172,8 @@ enum Table {
             }, ageColumn]
         case "Event":
             return [Column(name: "Last Seen") { object, now in
-                        let time = object["lastTimestamp"]?.stringValue ?? object["eventTime"]?.stringValue ?? ""
+                        let time = object[path: ["series", "lastObservedTime"]]?.stringValue ?? object["lastTimestamp"]?.stringValue
+                            ?? object["firstTimestamp"]?.stringValue ?? object["eventTime"]?.stringValue ?? ""
                         return RFC3339.parse(time).map { .string(age(now - $0)) } ?? "<unknown>"
                     },
                     Column(name: "Type") { object, _ in string(object, "type", "") },
@@ -235,7 +236,9 @@ enum Table {
                       listMetadata: JSONValue, withDefinitions: Bool = true) -> JSONValue {
         let columns = columns(type)
         let rows: [JSONValue] = objects.map { object in
-            var row: JSONValue = ["cells": .array(columns.map { $0.cell(object, now) })]
+            // Columns read the stored form (events.k8s.io Events print as core Events do).
+            let shown = type.storageVersion?.toStorage(object) ?? object
+            var row: JSONValue = ["cells": .array(columns.map { $0.cell(shown, now) })]
             if let included = rowObject(object, include: include) { row["object"] = included }
             return row
         }

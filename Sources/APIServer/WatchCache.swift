@@ -120,7 +120,7 @@ final class WatchCache: Sendable {
             do {
                 let page = try await store.list(prefix: type.storagePrefix)
                 var objects: [String: JSONValue] = [:]
-                for item in page.items { objects[item.key] = try ResourceHandler.object(item) }
+                for item in page.items { objects[item.key] = try ResourceHandler.object(item, as: type) }
                 let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                     for watcher in state.watchers.values { watcher.stream.channel.close(promise: nil) }
                     let waiting = state.waiting.map(\.1)
@@ -153,6 +153,7 @@ final class WatchCache: Sendable {
             switch event.type {
             case .put:
                 guard var object = try? JSONParser.parse(Array(event.kv.value)) else { continue }
+                if let version = type.storageVersion { object = version.fromStorage(object) }
                 object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
                 let created = event.kv.createRevision == event.kv.modRevision
                 changes.append(Self.change(created ? "ADDED" : "MODIFIED", object, old: nil, revision: revision, key: key))

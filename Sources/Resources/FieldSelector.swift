@@ -94,6 +94,10 @@ public struct FieldSelector: Sendable, Equatable {
         case "Pod":
             fields.formUnion(["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
                               "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"])
+        case "Event" where type.group == "events.k8s.io":
+            fields.formUnion(["regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
+                              "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath",
+                              "reason", "reportingController", "type"])
         case "Event":
             fields.formUnion(["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
                               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",

@@ -14,6 +14,8 @@ public enum ObjectValidator {
         case "Pod": errors += podSpec(object["spec"], at: "spec")
         case "Service": errors += service(object)
         case "ConfigMap", "Secret": errors += dataKeys(object, type: type)
+        case "Event" where type.group == "events.k8s.io": errors += EventRules.eventsV1(object)
+        case "Event": errors += EventRules.legacy(object, reportingField: "reportingComponent")
         default: break
         }
         return errors

@@ -17,6 +17,8 @@ public struct ResourceType: Sendable, Hashable {
     /// The store prefix the objects live under, with a trailing slash ("/registry/deployments/"); objects are
     /// at prefix + namespace + "/" + name, or prefix + name for cluster-scoped kinds, as in Kubernetes.
     public var storagePrefix: String
+    /// Set when the objects are stored in another resource's form (events.k8s.io/v1 Events as core/v1 Events).
+    public var storageVersion: StorageVersion?
 
     public struct Subresource: Sendable, Hashable {
         public var name: String
@@ -112,6 +114,11 @@ extension ResourceType {
         named("networking.k8s.io", "networking", "v1", "Ingress", "ingresses", short: ["ing"], status: true, storage: "ingress"),
         named("networking.k8s.io", "networking", "v1", "IngressClass", "ingressclasses", namespaced: false),
         named("networking.k8s.io", "networking", "v1", "NetworkPolicy", "networkpolicies", short: ["netpol"]),
+        {
+            var events = named("events.k8s.io", "events", "v1", "Event", "events", short: ["ev"])
+            events.storageVersion = .coreEvent
+            return events
+        }(),
         named("policy", "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short: ["pdb"], status: true),
         named("storage.k8s.io", "storage", "v1", "StorageClass", "storageclasses", namespaced: false, short: ["sc"]),
     ]

@@ -3,6 +3,7 @@
 Usage: kubernetes_client.py KUBECONFIG
 Prints one line per check ("ok NAME" or "FAIL NAME: why") and exits non-zero if any failed.
 """
+import datetime
 import sys
 import threading
 import time
@@ -99,6 +100,37 @@ def main():
     scaled = apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 4}})
     check("scale subresource", scaled.spec.replicas == 4)
     apps.delete_namespaced_deployment("web", ns)
+
+    # An Event written through events.k8s.io/v1 is a core/v1 Event too (one storage, two APIs).
+    events_api = client.EventsV1Api()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    events_api.create_namespaced_event(ns, client.EventsV1Event(
+        metadata=client.V1ObjectMeta(name="web.1"), event_time=now, reporting_controller="podium.io/test",
+        reporting_instance="test-1", action="Scaling", reason="ScalingReplicaSet", type="Normal",
+        note="Scaled up to 4", regarding=client.V1ObjectReference(kind="Deployment", name="web", namespace=ns)))
+    legacy = core.read_namespaced_event("web.1", ns)
+    check("events.k8s.io event read as core/v1", legacy.message == "Scaled up to 4" and legacy.involved_object.name == "web"
+          and legacy.reporting_component == "podium.io/test", legacy)
+    selected = events_api.list_namespaced_event(ns, field_selector="regarding.name=web")
+    check("events.k8s.io field selector", [e.metadata.name for e in selected.items] == ["web.1"], selected)
+    try:
+        events_api.create_namespaced_event(ns, client.EventsV1Event(
+            metadata=client.V1ObjectMeta(name="bad"), event_time=now, reporting_controller="podium.io/test",
+            reporting_instance="test-1", action="A", reason="R", type="Odd"))
+        check("events.k8s.io validation", False, "accepted")
+    except ApiException as error:
+        check("events.k8s.io validation", error.status == 422 and "type" in error.body, error.body)
+
+    # A YAML body, as `curl --data-binary @file.yaml -H 'Content-Type: application/yaml'` sends it.
+    yaml_body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  enabled: 'yes'\n  text: |\n    two\n    lines\n"
+    api = client.ApiClient()
+    response = api.call_api("/api/v1/namespaces/" + ns + "/configmaps", "POST", body=yaml_body,
+                            header_params={"Content-Type": "application/yaml", "Accept": "application/yaml"},
+                            auth_settings=["BearerToken"], _preload_content=False,
+                            _return_http_data_only=True)
+    check("yaml body and yaml answer", response.status == 201 and b"name: from-yaml" in response.data, response.data)
+    read = core.read_namespaced_config_map("from-yaml", ns)
+    check("yaml body read back", read.data == {"enabled": "yes", "text": "two\nlines\n"}, read.data)
     core.delete_namespace(ns)
     try:
         core.read_namespace(ns)
