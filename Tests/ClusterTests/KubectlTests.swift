@@ -119,6 +119,16 @@ extension ProcessClusterTests {
             #expect(try Self.expect(server, ["get", "deploy", "app", "-o", "jsonpath={.spec.replicas} {.spec.paused} {.spec.template.spec.containers[0].image} {.metadata.labels.tier} {.metadata.annotations.note}"])
                     == "1 true nginx:3 front hi")
 
+            // Field ownership: another manager's apply of a field kubectl-patch set conflicts, until forced.
+            let replicasOnly = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 7\n"
+            try Self.expect(server, ["apply", "--server-side", "--field-manager=ops", "-f", "-"], status: 1,
+                            contains: [#"Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: .spec.replicas"#],
+                            input: replicasOnly)
+            try Self.expect(server, ["apply", "--server-side", "--field-manager=ops", "--force-conflicts", "-f", "-"],
+                            contains: ["deployment.apps/app serverside-applied"], input: replicasOnly)
+            #expect(try Self.expect(server, ["get", "deploy", "app", "--show-managed-fields", "-o",
+                                             #"jsonpath={.spec.replicas} {.metadata.managedFields[?(@.manager=="ops")].operation}"#]) == "7 Apply")
+
             // A replace with a stale resourceVersion conflicts.
             let current = try Self.expect(server, ["get", "deploy", "app", "-o", "yaml"])
             try Self.expect(server, ["scale", "deploy", "app", "--replicas=2"])
