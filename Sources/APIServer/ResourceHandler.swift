@@ -121,13 +121,19 @@ struct ResourceHandler: Sendable {
         return response
     }
 
-    /// Fails unless `namespace` exists and is not being deleted (NamespaceLifecycle admission).
+    /// Fails unless `namespace` exists and is not being deleted (NamespaceLifecycle admission). Namespaces are
+    /// looked up in their watch cache, as kube-apiserver's admission looks them up in an informer; one not there
+    /// yet (just created) is read from the store.
     func checkNamespace(_ namespace: String?, creating type: ResourceType) async throws(Status) {
         guard type.namespaced, let namespace else { return }
-        guard let stored = try await store.get(ResourceType.namespaces.storageKey(namespace: nil, name: namespace)) else {
-            throw Status.namespaceNotFound(namespace)
+        let key = ResourceType.namespaces.storageKey(namespace: nil, name: namespace)
+        let object: JSONValue
+        if let cached = caches.cache(for: .namespaces).object(at: key) {
+            object = cached
+        } else {
+            guard let stored = try await store.get(key) else { throw Status.namespaceNotFound(namespace) }
+            object = try Self.object(stored)
         }
-        let object = try Self.object(stored)
         if object[path: ["metadata", "deletionTimestamp"]] != nil || object[path: ["status", "phase"]] == "Terminating" {
             throw Status.forbidden(type, name: nil, "unable to create new content in namespace \(namespace) because it is being terminated")
         }

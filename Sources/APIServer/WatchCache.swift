@@ -321,6 +321,12 @@ final class WatchCache: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// The object at `key` as the cache has it now (nil: not there, or the cache is not filled yet). It may lag
+    /// the store by the watch's delay; callers that must see a just-written object read the store.
+    func object(at key: String) -> JSONValue? {
+        state.withLock { state in state.ready ? state.objects[key] : nil }
+    }
+
     /// The cached objects that `selection` picks in `namespace` (all when nil), in key order, and the revision.
     func list(namespace: String?, selection: ResourceHandler.Selection) async throws(Status) -> ([JSONValue], Int64) {
         try await waitUntil(0)

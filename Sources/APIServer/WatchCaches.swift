@@ -21,9 +21,12 @@ final class WatchCaches: Sendable {
 
     func cache(for type: ResourceType) -> WatchCache {
         let cache = caches.withLock { caches in
-            if let cache = caches[type.storagePrefix] { return cache }
+            // Per served type, not per store prefix: cohabiting types (core and events.k8s.io Events) share a
+            // prefix but not a form.
+            let id = type.apiVersion + "/" + type.plural
+            if let cache = caches[id] { return cache }
             let cache = WatchCache(type: type, store: store, ringCapacity: size)
-            caches[type.storagePrefix] = cache
+            caches[id] = cache
             return cache
         }
         cache.startIfNeeded()

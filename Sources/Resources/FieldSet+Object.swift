@@ -257,8 +257,12 @@ extension FieldSet {
     /// The object a create starts from, as the Go type's zero value reads in JSON: its non-pointer structs
     /// present and empty, everything else absent. Fields of those structs that a create sets are not "new".
     public static func zeroObject(_ schemaType: String) -> JSONValue {
-        zero(schemaType, depth: 0)
+        zeroObjects[schemaType] ?? .object([:])
     }
+
+    /// Every schema type's zero object, computed once (every create needs its type's).
+    private static let zeroObjects: [String: JSONValue] = Dictionary(
+        uniqueKeysWithValues: APISchema.kubernetes.types.keys.map { ($0, zero($0, depth: 0)) })
 
     private static func zero(_ schemaType: String, depth: Int) -> JSONValue {
         guard depth < 12, let type = APISchema.kubernetes.types[schemaType] else { return .object([:]) }
