@@ -15,16 +15,21 @@ extension ResourceHandler {
                                      message: "\(options).meta.k8s.io \"\" is invalid: fieldManager: Too long: may not be more than \(maxFieldManagerBytes) bytes")
             }
             if let bad = given.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                let hex = String(bad.value, radix: 16, uppercase: true)
                 throw Status.failure(.unprocessableEntity, reason: "Invalid",
-                                     message: "\(options).meta.k8s.io \"\" is invalid: fieldManager: Invalid value: \(JSONWriter.string(.string(given))): invalid character U+\(String(bad.value, radix: 16, uppercase: true))")
+                                     message: "\(options).meta.k8s.io \"\" is invalid: fieldManager: Invalid value: \(JSONWriter.string(.string(given))): invalid character U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex)")
             }
             return given
         }
         let agent = request.headers.first(name: "user-agent") ?? ""
         let prefix = agent.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        let printable = String(String.UnicodeScalarView(prefix.unicodeScalars.filter { $0.properties.generalCategory != .control }))
-        let name = String(decoding: printable.utf8.prefix(maxFieldManagerBytes), as: UTF8.self)
-        return name.isEmpty ? "unknown" : name
+        // Printable characters only, cut before the first one that would pass 128 bytes.
+        var name = ""
+        for scalar in prefix.unicodeScalars where scalar.properties.generalCategory != .control {
+            guard name.utf8.count + String(scalar).utf8.count <= maxFieldManagerBytes else { break }
+            name.unicodeScalars.append(scalar)
+        }
+        return name
     }
 
     /// Records an Update (create, replace, patch, subresource write) of `new` over `old` by the request's
@@ -51,8 +56,8 @@ extension ResourceHandler {
     }
 
     /// Server-side apply's ownership step: conflicts (409 with a cause per field), the applier's fields, pruning.
-    func trackApply(live: JSONValue?, merged: JSONValue, config: JSONValue, request: APIRequest, type: ResourceType,
-                    subresource: String?, manager: String) throws(Status) -> JSONValue {
+    func trackApply(live: JSONValue?, merged: JSONValue, config: JSONValue, patch: JSONValue, request: APIRequest,
+                    type: ResourceType, subresource: String?, manager: String) throws(Status) -> JSONValue {
         var fields = live.flatMap { ManagedFields(of: $0) } ?? ManagedFields()
         let force = request.query["force"] == "true"
         var result: JSONValue
@@ -66,6 +71,7 @@ extension ResourceHandler {
             }
             throw Status.failure(.conflict, reason: "Conflict", message: error.message, details: ["causes": .array(causes)])
         }
+        ManagedFields.refreshLastApplied(&result, manager: manager, applied: patch)
         fields.write(into: &result)
         return result
     }

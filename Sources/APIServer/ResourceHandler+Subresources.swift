@@ -22,7 +22,7 @@ extension ResourceHandler {
 
     func getScale(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String) async throws(Status) -> APIResponse {
         guard let stored = try await store.get(key(target, name: name)) else { throw Status.notFound(target.type, name: name) }
-        return .json(.ok, JSONWriter.bytes(Self.scale(of: try Self.object(stored))))
+        return .object(.ok, Self.scale(of: try Self.object(stored)), accept: request.headers.first(name: "accept") ?? "")
     }
 
     func writeScale(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String) async throws(Status) -> APIResponse {
@@ -31,7 +31,10 @@ extension ResourceHandler {
         let isPatch = request.method == .PATCH
         let contentType = request.contentType ?? ""
         let expected = isPatch ? nil : body[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { Int64($0) }
-        let response = try await modify(request, target, name: name, subresource: nil, expected: expected,
+        // The object is answered as JSON here and turned into its Scale below, in the representation asked for.
+        var inner = request
+        inner.headers.replaceOrAdd(name: "Accept", value: "application/json")
+        let response = try await modify(inner, target, name: name, subresource: nil, expected: expected,
                                         tracking: .updateAs("scale")) { current throws(Status) in
             var scale = Self.scale(of: current)
             if isPatch {
@@ -62,7 +65,7 @@ extension ResourceHandler {
         guard case .bytes(let bytes) = response.body, let object = try? JSONParser.parse(bytes), object["kind"]?.stringValue == target.type.kind else {
             return response
         }
-        return .json(.ok, JSONWriter.bytes(Self.scale(of: object)))
+        return .object(.ok, Self.scale(of: object), accept: request.headers.first(name: "accept") ?? "")
     }
 
     /// pods/binding: assigns the pod to a node, once (what the scheduler calls).

@@ -90,7 +90,7 @@ extension ResourceHandler {
             case .updateAs(let name): trackUpdate(&new, old: old, request: request, type: type, subresource: name, manager: manager)
             case .none: break
             }
-            var errors = ObjectValidator.validate(new, type: type)
+            var errors = ObjectValidator.validate(new, type: type, updating: true)
             errors += Self.immutableChanges(old: old, new: new, type: type)
             guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
             // An object being deleted goes once its last finalizer is removed — if it was waiting only for them
@@ -205,6 +205,10 @@ extension ResourceHandler {
             }
         }
         let validation = try BodyDecoder.fieldValidation(request.query)
+        if request.query["force"] != nil, contentType != "application/apply-patch+yaml" {
+            throw Status.failure(.unprocessableEntity, reason: "Invalid",
+                                 message: "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch")
+        }
         let schemaType = type.schemaType
         let apply: @Sendable (JSONValue) throws(Status) -> JSONValue
         switch contentType {
@@ -257,9 +261,13 @@ extension ResourceHandler {
         if patch[path: ["metadata", "managedFields"]] != nil {
             throw Status.badRequest("metadata.managedFields must be nil")
         }
-        if let kind = patch["kind"]?.stringValue, let version = patch["apiVersion"]?.stringValue,
-           kind != type.kind || version != type.apiVersion {
-            throw Status.badRequest("invalid object type: \(version), Kind=\(kind)")
+        let patchVersion = patch["apiVersion"]?.stringValue ?? ""
+        guard patchVersion == type.apiVersion else {
+            throw Status.badRequest("Incorrect version specified in apply patch. Specified patch version: \(patchVersion), expected: \(type.apiVersion)")
+        }
+        let patchKind = patch["kind"]?.stringValue ?? ""
+        guard patchKind == type.kind else {
+            throw Status.badRequest("Incorrect kind specified in apply patch. Specified patch kind: \(patchKind), expected: \(type.kind)")
         }
         let manager = try Self.fieldManager(request, options: "PatchOptions")
         var applyRequest = request
@@ -278,15 +286,15 @@ extension ResourceHandler {
         let schemaType = type.schemaType
         return try await modify(request, target, name: name, subresource: subresource, expected: nil, warnings: decoded.warnings,
                                 tracking: .none, createIfMissing: { [self] () throws(Status) in
-            try trackApply(live: nil, merged: created, config: applied, request: request, type: type, subresource: subresource, manager: manager)
+            try trackApply(live: nil, merged: created, config: applied, patch: patch, request: request, type: type,
+                           subresource: subresource, manager: manager)
         }) { current throws(Status) in
-            let merged: JSONValue
-            do throws(Patch.Failure) { merged = try Patch.strategic(current, applied, type: schemaType) } catch { throw Status.badRequest(error.message) }
+            let merged = FieldSet.merged(current, applied, schemaType: schemaType)
             var decoder = ObjectDecoder()
             let decodedMerge: JSONValue
             do throws(ObjectDecoder.TypeError) { decodedMerge = try decoder.decode(merged, as: schemaType) } catch { throw Status.badRequest(error.message) }
-            return (try trackApply(live: current, merged: decodedMerge, config: applied, request: request, type: type,
-                                   subresource: subresource, manager: manager), [])
+            return (try trackApply(live: current, merged: decodedMerge, config: applied, patch: patch, request: request,
+                                   type: type, subresource: subresource, manager: manager), [])
         }
     }
 
@@ -412,15 +420,23 @@ extension ResourceHandler {
                 throw Status.conflict(target.type, name: name)
             }
         }
-        for type in ResourceType.all where type.namespaced {
-            let prefix = type.storagePrefix(namespace: name)
-            while true {
-                let page = try await store.list(prefix: prefix, limit: 500)
-                for item in page.items {
-                    _ = try await store.delete(item.key, expecting: item.modRevision)
+        // Sweeps until one finds nothing: an API server whose namespace cache had not yet seen Terminating may
+        // have admitted a create meanwhile (bounded: a namespace still filling after this stays Terminating, and
+        // deleting it again finishes).
+        for _ in 0..<5 {
+            var deleted = 0
+            for type in ResourceType.all where type.namespaced && type.storageVersion == nil {
+                let prefix = type.storagePrefix(namespace: name)
+                while true {
+                    let page = try await store.list(prefix: prefix, limit: 500)
+                    for item in page.items {
+                        _ = try await store.delete(item.key, expecting: item.modRevision)
+                        deleted += 1
+                    }
+                    if page.items.isEmpty || page.remaining == nil { break }
                 }
-                if page.items.isEmpty || page.remaining == nil { break }
             }
+            if deleted == 0 { break }
         }
         guard let current = try await store.get(stored.key) else { return Status.success(target.type, name: name, uid: nil).response }
         _ = try await store.delete(stored.key, expecting: current.modRevision)

@@ -21,8 +21,10 @@ final class WatchCache: Sendable {
         /// The object before the change (for watchers whose selectors it moved in or out of).
         var old: JSONValue?
         var revision: Int64
-        /// `{"type":…,"object":…}\n`, encoded once for every plain watcher.
-        var line: ByteBuffer
+        /// `{"type":…,"object":…}\n`, encoded once for every plain watcher — when there is a watcher to send it
+        /// to (nil otherwise: a cache no one watches encodes nothing; a watcher resuming from such a change
+        /// encodes it itself).
+        var line: ByteBuffer?
         /// The object's store key.
         var key = ""
     }
@@ -146,6 +148,7 @@ final class WatchCache: Sendable {
     }
 
     private func apply(_ batch: StoreWatchBatch) {
+        let watched = state.withLock { !$0.watchers.isEmpty }
         var changes: [Change] = []
         for event in batch.events {
             let key = String(decoding: event.kv.key, as: UTF8.self)
@@ -156,9 +159,11 @@ final class WatchCache: Sendable {
                 if let version = type.storageVersion { object = version.fromStorage(object) }
                 object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
                 let created = event.kv.createRevision == event.kv.modRevision
-                changes.append(Self.change(created ? "ADDED" : "MODIFIED", object, old: nil, revision: revision, key: key))
+                let type = created ? "ADDED" : "MODIFIED"
+                changes.append(Change(type: type, object: object, old: nil, revision: revision,
+                                      line: watched ? Self.line(type, object) : nil, key: key))
             case .delete:
-                changes.append(Self.change("DELETED", .null, old: nil, revision: revision, key: key))
+                changes.append(Change(type: "DELETED", object: .null, old: nil, revision: revision, line: nil, key: key))
             default:
                 continue
             }
@@ -171,7 +176,7 @@ final class WatchCache: Sendable {
                     guard var gone = change.old else { continue }
                     gone[path: ["metadata", "resourceVersion"]] = .string(String(change.revision))
                     change.object = gone
-                    change.line = Self.line("DELETED", gone)
+                    if watched { change.line = Self.line("DELETED", gone) }
                     state.objects[change.key] = nil
                 } else {
                     state.objects[change.key] = change.object
@@ -186,11 +191,6 @@ final class WatchCache: Sendable {
             return ready
         }
         for waiter in waiters { waiter.resume() }
-    }
-
-    static func change(_ type: String, _ object: JSONValue, old: JSONValue?, revision: Int64, key: String) -> Change {
-        Change(type: type, object: object, old: old, revision: revision,
-               line: type == "DELETED" ? ByteBuffer() : line(type, object), key: key)
     }
 
     static func line(_ type: String, _ object: JSONValue) -> ByteBuffer {
@@ -258,7 +258,7 @@ final class WatchCache: Sendable {
             guard let (eventType, object) = watcher.view(of: change) else { continue }
             let buffer: ByteBuffer
             if !watcher.table, eventType == change.type {
-                buffer = change.line
+                buffer = change.line ?? Self.line(change.type, change.object)
             } else {
                 buffer = ByteBuffer(bytes: watcher.encoder.encode(eventType, object))
             }

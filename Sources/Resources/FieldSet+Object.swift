@@ -206,6 +206,60 @@ extension FieldSet {
         }
     }
 
+    // MARK: Merging an applied configuration
+
+    /// `live` with `config` applied as server-side apply merges: structs and granular maps field by field, keyed
+    /// lists item by item on all their keys (a Service's ports by port and protocol), sets by value, and
+    /// everything atomic replaced whole; a null in the configuration removes the field.
+    public static func merged(_ live: JSONValue, _ config: JSONValue, schemaType: String) -> JSONValue {
+        merge(live, config, shape: rootShape(schemaType))
+    }
+
+    private static func merge(_ live: JSONValue?, _ config: JSONValue, shape: Shape) -> JSONValue {
+        switch (shape, live, config) {
+        case (.structure(let type), .object(var fields)?, .object(let applied)):
+            for (name, value) in applied {
+                if value.isNull {
+                    fields.removeValue(forKey: name)
+                    continue
+                }
+                let field = type.fields[name]
+                fields[name] = merge(fields[name], value, shape: field.map { Self.shape(of: $0.type, field: $0) } ?? .leaf)
+            }
+            return .object(fields)
+        case (.map(let element), .object(var fields)?, .object(let applied)):
+            let childShape = Self.shape(of: element, field: nil)
+            for (key, value) in applied {
+                if value.isNull {
+                    fields.removeValue(forKey: key)
+                } else {
+                    fields[key] = merge(fields[key], value, shape: childShape)
+                }
+            }
+            return .object(fields)
+        case (.keyed(let keys, let element), .array(var items)?, .array(let applied)):
+            let childShape = Self.shape(of: element, field: nil)
+            var positions: [Element: Int] = [:]
+            for (offset, item) in items.enumerated() where positions[keyElement(item, keys: keys)] == nil {
+                positions[keyElement(item, keys: keys)] = offset
+            }
+            for item in applied {
+                let element = keyElement(item, keys: keys)
+                if let offset = positions[element] {
+                    items[offset] = merge(items[offset], item, shape: childShape)
+                } else {
+                    positions[element] = items.count
+                    items.append(item)
+                }
+            }
+            return .array(items)
+        case (.set, .array(let items)?, .array(let applied)):
+            return .array(items + applied.filter { !items.contains($0) })
+        default:
+            return config
+        }
+    }
+
     // MARK: Removing fields
 
     /// `object` without the member paths of this set (what apply prunes when its manager stops setting them).

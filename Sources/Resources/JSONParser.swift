@@ -9,6 +9,9 @@ public struct JSONParser {
     }
 
     public static let maxDepth = 256
+    /// Duplicated keys reported at most (one is enough to refuse a body under Strict; a body of repeats must not
+    /// make a path string for each).
+    public static let maxReportedDuplicates = 100
 
     private let bytes: [UInt8]
     private var index = 0
@@ -121,7 +124,7 @@ public struct JSONParser {
             path.append(key)
             let value = try parseValue()
             path.removeLast()
-            if fields.updateValue(value, forKey: key) != nil {
+            if fields.updateValue(value, forKey: key) != nil, duplicateFields.count < Self.maxReportedDuplicates {
                 duplicateFields.append((path + [key]).joined(separator: "."))
             }
             skipWhitespace()

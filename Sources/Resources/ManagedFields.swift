@@ -53,7 +53,9 @@ public struct ManagedFields: Sendable, Equatable {
                   (json["fieldsType"]?.stringValue ?? "FieldsV1") == "FieldsV1",
                   let fields = FieldSet(fieldsV1: json["fieldsV1"] ?? .object([:]))
             else { return nil }
-            self.init(manager: manager, operation: operation, apiVersion: apiVersion, time: json["time"]?.stringValue,
+            // Times a client sent ("…+00:00", fractions) are kept in the server's own form, which entries sort by.
+            let time = json["time"]?.stringValue.map { text in RFC3339.parse(text).map { RFC3339.format($0.rounded(.down)) } ?? text }
+            self.init(manager: manager, operation: operation, apiVersion: apiVersion, time: time,
                       subresource: json["subresource"]?.stringValue ?? "", fields: fields)
         }
     }
@@ -186,7 +188,7 @@ public struct ManagedFields: Sendable, Equatable {
             var lastManager: String?
             for (manager, path) in fields {
                 if manager != lastManager {
-                    text += " conflicts with \(manager):"
+                    text += (lastManager == nil ? " " : "\n") + "conflicts with \(manager):"
                     lastManager = manager
                 }
                 text += "\n- \(path)"
@@ -245,14 +247,25 @@ public struct ManagedFields: Sendable, Equatable {
         return result
     }
 
+    static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
     /// kubectl's migration from client-side apply: when the manager is "kubectl" and the object carries a
-    /// last-applied-configuration, conflicts on the fields of that configuration are forced.
+    /// last-applied-configuration, conflicts are forced on the fields of that configuration that still hold its
+    /// values (a field someone changed since — a scale, an autoscaler — still conflicts).
     static func lastAppliedFields(_ live: JSONValue?, manager: String, schemaType: String) -> FieldSet {
-        guard manager == "kubectl",
-              let text = live?[path: ["metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration"]]?.stringValue,
+        guard manager == "kubectl", let live,
+              let text = live[path: ["metadata", "annotations", lastAppliedAnnotation]]?.stringValue,
               let lastApplied = try? JSONParser.parse(text)
         else { return FieldSet() }
-        return FieldSet.applied(lastApplied, schemaType: schemaType)
+        let differing = FieldSet.changes(from: lastApplied, to: live, schemaType: schemaType)
+        return FieldSet.applied(lastApplied, schemaType: schemaType).subtracting(differing.modified).subtracting(differing.removed)
+    }
+
+    /// After kubectl's server-side apply, an object that carries kubectl's last-applied-configuration gets the
+    /// applied configuration there, so a later client-side apply starts from it (as Kubernetes keeps them in step).
+    public static func refreshLastApplied(_ object: inout JSONValue, manager: String, applied: JSONValue) {
+        guard manager == "kubectl", object[path: ["metadata", "annotations", lastAppliedAnnotation]] != nil else { return }
+        object[path: ["metadata", "annotations", lastAppliedAnnotation]] = .string(JSONWriter.string(applied) + "\n")
     }
 
     static func withoutManagedFields(_ object: JSONValue) -> JSONValue {

@@ -35,10 +35,10 @@ enum EventRules {
                     errors.append(.invalid(field, "", "can have at most \(maxShortField) characters"))
                 }
             }
-        }
-        let message = (event["message"] ?? event["note"])?.stringValue ?? ""
-        if message.utf8.count > maxNote {
-            errors.append(.invalid("message", "", "can have at most \(maxNote) characters"))
+            let message = (event["message"] ?? event["note"])?.stringValue ?? ""
+            if message.utf8.count > maxNote {
+                errors.append(.invalid("message", "", "can have at most \(maxNote) characters"))
+            }
         }
         return errors
     }

@@ -2,7 +2,8 @@
 /// every kind, then the rules of the kind itself. Errors carry field paths and Kubernetes' wording, and become a
 /// 422 Invalid with one cause each.
 public enum ObjectValidator {
-    public static func validate(_ object: JSONValue, type: ResourceType) -> [FieldError] {
+    /// `updating`: the object replaces a stored one (some rules hold for new objects only).
+    public static func validate(_ object: JSONValue, type: ResourceType, updating: Bool = false) -> [FieldError] {
         var errors = metadata(object["metadata"] ?? [:], type: type)
         switch type.kind {
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet": errors += workload(object, type: type)
@@ -14,7 +15,8 @@ public enum ObjectValidator {
         case "Pod": errors += podSpec(object["spec"], at: "spec")
         case "Service": errors += service(object)
         case "ConfigMap", "Secret": errors += dataKeys(object, type: type)
-        case "Event" where type.group == "events.k8s.io": errors += EventRules.eventsV1(object)
+        case "Event" where type.group == "events.k8s.io" && !updating: errors += EventRules.eventsV1(object)
+        case "Event" where type.group == "events.k8s.io": errors += EventRules.legacy(object, reportingField: "reportingController")
         case "Event": errors += EventRules.legacy(object, reportingField: "reportingComponent")
         default: break
         }

@@ -23,7 +23,10 @@ public struct YAMLParser {
     private var depth = 0
     private var nodes = 0
     private var aliasNodes = 0
-    private var anchors: [String: (value: JSONValue, nodes: Int)] = [:]
+    private var anchors: [String: (value: JSONValue, nodes: Int, depth: Int)] = [:]
+    /// The line whose indentation `indentationEnd` was measured on, and where that indentation ends.
+    private var measuredLine = -1
+    private var measuredEnd = 0
     private var path: [String] = []
     /// Keys given twice in one mapping, as dotted paths (Strict field validation refuses them).
     public private(set) var duplicateFields: [String] = []
@@ -143,7 +146,7 @@ public struct YAMLParser {
                                  nodesBefore: Int) throws(SyntaxError) -> JSONValue {
         var value = value
         if let tag { value = try applyTag(tag, to: value, raw: raw) }
-        if let anchor { anchors[anchor] = (value, max(1, nodes - nodesBefore)) }
+        if let anchor { anchors[anchor] = (value, max(1, nodes - nodesBefore), Self.nesting(of: value)) }
         return value
     }
 
@@ -161,7 +164,7 @@ public struct YAMLParser {
             if key == "<<" {
                 merges.append(value)
             } else {
-                if fields[key] != nil { duplicateFields.append((path + [key]).joined(separator: ".")) }
+                if fields[key] != nil { noteDuplicate(key) }
                 fields[key] = value
             }
             _ = try skipToContent()
@@ -606,7 +609,7 @@ public struct YAMLParser {
                 value = try flowValue()
                 path.removeLast()
             }
-            if fields[key] != nil { duplicateFields.append((path + [key]).joined(separator: ".")) }
+            if fields[key] != nil { noteDuplicate(key) }
             fields[key] = value
             _ = try skipToContent()
             if current == UInt8(ascii: ",") {
@@ -644,6 +647,8 @@ public struct YAMLParser {
     private mutating func alias() throws(SyntaxError) -> JSONValue {
         let name = readName()
         guard let anchored = anchors[name] else { throw error("unknown anchor '\(name)' referenced") }
+        // An alias puts its whole value here: nested in what holds it, it may not go deeper than a document may.
+        guard depth + anchored.depth <= Self.maxDepth else { throw error("exceeded max depth of \(Self.maxDepth)") }
         aliasNodes += anchored.nodes
         guard aliasNodes <= Self.maxAliasExpansion else { throw error("document contains excessive aliasing") }
         nodes += anchored.nodes
@@ -790,10 +795,39 @@ public struct YAMLParser {
     private var current: UInt8 { index < bytes.count ? bytes[index] : 0 }
     private var column: Int { index - lineStart }
     /// Whether nothing but indentation comes before the current position on its line.
-    private var firstOnLine: Bool { bytes[lineStart..<index].allSatisfy { $0 == 0x20 } }
+    private var firstOnLine: Bool {
+        mutating get { index <= indentationEnd() }
+    }
+
+    /// Where the current line's leading spaces end (measured once per line).
+    private mutating func indentationEnd() -> Int {
+        if measuredLine != lineStart {
+            var end = lineStart
+            while end < bytes.count, bytes[end] == 0x20 { end += 1 }
+            measuredLine = lineStart
+            measuredEnd = end
+        }
+        return measuredEnd
+    }
+
+    /// How deeply collections nest in `value` (a scalar: 0).
+    private static func nesting(of value: JSONValue) -> Int {
+        switch value {
+        case .array(let items): return 1 + (items.lazy.map(nesting).max() ?? 0)
+        case .object(let fields): return 1 + (fields.values.lazy.map(nesting).max() ?? 0)
+        default: return 0
+        }
+    }
 
     private func error(_ problem: String) -> SyntaxError {
         SyntaxError(message: "yaml: line \(line): \(problem)", line: line)
+    }
+
+    /// Duplicated keys are reported up to `JSONParser.maxReportedDuplicates` (a body of repeats is refused
+    /// just the same, without building a path for each).
+    private mutating func noteDuplicate(_ key: String) {
+        guard duplicateFields.count < JSONParser.maxReportedDuplicates else { return }
+        duplicateFields.append((path + [key]).joined(separator: "."))
     }
 
     private mutating func enter() throws(SyntaxError) {
@@ -846,14 +880,14 @@ public struct YAMLParser {
             if byte == 0x20 {
                 index += 1
             } else if byte == 0x09 {
-                if index == lineStart || bytes[lineStart..<index].allSatisfy({ $0 == 0x20 }) {
-                    var probe = index
-                    while probe < bytes.count, isWhite(bytes[probe]) { probe += 1 }
-                    if probe < bytes.count, !isBreak(bytes[probe]), bytes[probe] != UInt8(ascii: "#") {
-                        throw error("found character that cannot start any token")
-                    }
+                // A tab in a line's indentation, before content, is refused; the whole run of blanks is
+                // looked at once.
+                var probe = index
+                while probe < bytes.count, isWhite(bytes[probe]) { probe += 1 }
+                if index <= indentationEnd(), probe < bytes.count, !isBreak(bytes[probe]), bytes[probe] != UInt8(ascii: "#") {
+                    throw error("found character that cannot start any token")
                 }
-                index += 1
+                index = probe
             } else if byte == UInt8(ascii: "#") {
                 skipLine()
             } else if isBreak(byte) {

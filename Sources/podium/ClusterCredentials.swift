@@ -12,7 +12,9 @@ struct ClusterCredentials {
     static func loadOrCreate(in directory: String) throws -> ClusterCredentials {
         let path = LocalCluster.tokenPath(directory)
         let token: String
-        if let existing = try? String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first.map(String.init), !existing.isEmpty {
+        // The file is a token-auth file line ("token,user,uid,groups"): the token is its first field.
+        if let line = try? String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first,
+           let existing = line.split(separator: ",").first.map(String.init), !existing.isEmpty {
             token = existing
         } else {
             var bytes = [UInt8](repeating: 0, count: 24)

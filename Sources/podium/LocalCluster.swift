@@ -126,11 +126,14 @@ struct LocalCluster: Codable {
         return state != nil && state != "Z" && state != "X"
     }
 
-    /// Whether nothing listens on (or holds) `port` on 127.0.0.1.
+    /// Whether nothing listens on (or holds) `port` on 127.0.0.1. Probed as the servers bind (SO_REUSEADDR), so
+    /// connections of a cluster just stopped, still in TIME_WAIT, do not count as a holder.
     static func isFree(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
+        var one: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")

@@ -95,6 +95,8 @@ extension ProcessClusterTests {
             let again = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
             #expect(again.output.contains("reusing the existing cluster data"))
             #expect(again.output.contains("already running"))
+            let afterReuse = try kubectl(["get", "deployment", "web", "-o", "name"])
+            #expect(afterReuse.status == 0, "kubectl with the kubeconfig a second up wrote: \(afterReuse.error)")
             let mismatch = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)", "--masters", "5"])
             #expect(mismatch.status != 0 && mismatch.error.contains("down --purge"))
 

@@ -106,4 +106,54 @@ import Testing
                        hasStatus: false, time: "t3")
         #expect(managed == before)
     }
+
+    @Test func applyMergesKeyedListsOnAllTheirKeys() {
+        let service: JSONValue = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "dns"],
+                                  "spec": ["ports": [["name": "dns", "port": 53, "protocol": "UDP"],
+                                                     ["name": "dns-tcp", "port": 53, "protocol": "TCP"]]]]
+        #expect(FieldSet.merged(service, service, schemaType: "core.v1.Service") == service)
+        let change: JSONValue = ["spec": ["ports": [["port": 53, "protocol": "TCP", "name": "tcp"]]]]
+        let merged = FieldSet.merged(service, change, schemaType: "core.v1.Service")
+        #expect(merged[path: ["spec", "ports"]] == [["name": "dns", "port": 53, "protocol": "UDP"],
+                                                     ["name": "tcp", "port": 53, "protocol": "TCP"]])
+        // Atomic values are replaced whole; a null removes.
+        let pod: JSONValue = ["spec": ["containers": [["name": "c", "args": ["a", "b"], "image": "x"]]]]
+        let applied = FieldSet.merged(pod, ["spec": ["containers": [["name": "c", "args": ["z"], "image": .null]]]],
+                                      schemaType: "core.v1.Pod")
+        #expect(applied[path: ["spec", "containers"]] == [["name": "c", "args": ["z"]]])
+    }
+
+    @Test func kubectlsMigrationForcesOnlyFieldsThatStillHoldTheLastAppliedValue() throws {
+        let schema = "apps.v1.Deployment"
+        var live = Self.deployment
+        var lastApplied = Self.deployment
+        lastApplied["metadata"] = ["name": "web"]
+        live[path: ["metadata", "annotations"]] = ["kubectl.kubernetes.io/last-applied-configuration": .string(JSONWriter.string(lastApplied))]
+        var managed = ManagedFields()
+        managed.update(old: nil, new: live, manager: "kubectl-client-side-apply", apiVersion: "apps/v1", subresource: "",
+                       schemaType: schema, hasStatus: true, time: "t1")
+        // The image still holds the last-applied value: kubectl's server-side apply takes it without a conflict.
+        var config = lastApplied
+        config[path: ["spec", "template", "spec", "containers"]] = [["name": "c", "image": "nginx:2"]]
+        var first = managed
+        var written = live
+        first.write(into: &written)
+        _ = try first.apply(live: written, merged: FieldSet.merged(written, config, schemaType: schema), config: config,
+                            manager: "kubectl", apiVersion: "apps/v1", subresource: "", schemaType: schema, hasStatus: true,
+                            force: false, time: "t2")
+        // Replicas changed since (a scale): applying another value conflicts.
+        var scaled = written
+        scaled[path: ["spec", "replicas"]] = 9
+        var second = managed
+        second.update(old: written, new: scaled, manager: "kubectl", apiVersion: "apps/v1", subresource: "scale",
+                      schemaType: schema, hasStatus: true, time: "t2")
+        second.write(into: &scaled)
+        var replicas = lastApplied
+        replicas[path: ["spec", "replicas"]] = 3
+        #expect(throws: ManagedFields.Conflict.self) {
+            _ = try second.apply(live: scaled, merged: FieldSet.merged(scaled, replicas, schemaType: schema), config: replicas,
+                                 manager: "kubectl", apiVersion: "apps/v1", subresource: "", schemaType: schema, hasStatus: true,
+                                 force: false, time: "t3")
+        }
+    }
 }

@@ -138,6 +138,19 @@ import Testing
             laughs += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ", ") + "]\n"
         }
         #expect(throws: YAMLParser.SyntaxError.self) { try YAMLParser.parse(laughs) }
+        // Aliases nest their whole value where they stand: chained, they may not go deeper than a document may.
+        var chain = "a: &a " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "\n"
+        chain += "b: &b " + String(repeating: "[", count: 100) + "*a" + String(repeating: "]", count: 100) + "\n"
+        #expect(throws: YAMLParser.SyntaxError.self) { try YAMLParser.parse(chain) }
+    }
+
+    @Test func longRunsOfBlanksAreReadInLinearTime() throws {
+        let blanks = "a: 1\n" + String(repeating: " ", count: 200_000) + String(repeating: "\t", count: 200_000) + "\nb: 2\n"
+        #expect(try YAMLParser.parse(blanks) == ["a": 1, "b": 2])
+        var repeats = "{" + Array(repeating: "a: 1", count: 50_000).joined(separator: ", ") + "}"
+        #expect(try YAMLParser.parseNoting(Array(repeats.utf8)).duplicateFields.count == JSONParser.maxReportedDuplicates)
+        repeats = "{" + Array(repeating: "\"a\": 1", count: 50_000).joined(separator: ", ") + "}"
+        #expect(try JSONParser.parseNoting(Array(repeats.utf8)).duplicateFields.count == JSONParser.maxReportedDuplicates)
     }
 
     @Test func writerOutputReadsBackAsTheSameValue() throws {
