@@ -150,17 +150,31 @@ public enum APILoad {
 
         let received = SharedCounter()
         let latencies = SharedHistogram()
+        // Per watcher: events seen, and whether its stream ended early or carried an ERROR event (so a shortfall
+        // can be told apart: watchers cut off, refused, or events missing from a live stream).
+        let perWatcher = (0..<options.watchers).map { _ in SharedCounter() }
+        let errorEvents = SharedCounter()
+        let endedEarly = SharedCounter()
+        let finished = SharedCounter()
         var watchConnections: [APIClientConnection] = []
         for index in 0..<options.watchers {
             let sampled = index < options.sampledWatchers
+            let mine = perWatcher[index]
             let connection = try await APIClientConnection.connect(options.target, group: group) { line in
                 received.value.add(1, ordering: .relaxed)
+                mine.value.add(1, ordering: .relaxed)
+                if line.starts(with: #"{"type":"ERROR""#.utf8) || line.starts(with: #"{"object":{"apiVersion":"v1","code""#.utf8) {
+                    errorEvents.value.add(1, ordering: .relaxed)
+                }
                 guard sampled, let stamp = sentStamp(in: line) else { return }
                 let now = DispatchTime.now().uptimeNanoseconds
                 if now > stamp { latencies.value.withLock { $0.record(now - stamp) } }
             }
             watchConnections.append(connection)
             let channel = connection.channel
+            channel.closeFuture.whenComplete { _ in
+                if finished.value.load(ordering: .relaxed) == 0 { endedEarly.value.add(1, ordering: .relaxed) }
+            }
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: "\(options.target.host):\(options.target.port)")
             headers.add(name: "Authorization", value: "Bearer \(options.target.token)")
@@ -207,6 +221,9 @@ public enum APILoad {
             try await Task.sleep(for: .milliseconds(50))
         }
         let totalSeconds = (ContinuousClock.now - started).seconds
+        finished.value.store(1, ordering: .relaxed)
+        let perWatcherExpected = sent.value.load(ordering: .relaxed)
+        let short = perWatcher.filter { $0.value.load(ordering: .relaxed) < perWatcherExpected }
         // Closed all at once: a TLS close waits for the peer's close_notify, one by one that adds up.
         for connection in watchConnections { connection.closeSoon() }
         for writer in writers { writer.closeSoon() }
@@ -218,6 +235,10 @@ public enum APILoad {
         report.errors = errors.value.withLock { $0 }
         report.figures["eventsExpected"] = Double(expected)
         report.figures["eventsReceived"] = Double(received.value.load(ordering: .relaxed))
+        report.figures["watchersShort"] = Double(short.count)
+        report.figures["watchersShortEvents"] = Double(short.reduce(0) { $0 + perWatcherExpected - $1.value.load(ordering: .relaxed) })
+        report.figures["watchersEndedEarly"] = Double(endedEarly.value.load(ordering: .relaxed))
+        report.figures["watchErrorEvents"] = Double(errorEvents.value.load(ordering: .relaxed))
         report.figures["eventsPerSecond"] = Double(received.value.load(ordering: .relaxed)) / totalSeconds
         report.extraLatencies["delivery"] = latencies.value.withLock { $0 }
         return report

@@ -68,6 +68,8 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
     private var blocked: Set<Int64> = []
     private var ended = false
     private var progressTimer: RepeatedTask?
+    /// The client asked for the stream's progress and has not had it yet.
+    private var progressRequested = false
     private let signals = Mutex(Signals())
     private var encoder = WatchResponseEncoder()
     /// The response header field for the current drain, encoded once for all its responses.
@@ -109,10 +111,11 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         case .createRequest(let create): self.create(create)
         case .cancelRequest(let cancel): self.cancel(cancel.watchID)
         case .progressRequest:
-            var response = Etcdserverpb_WatchResponse()
-            response.header = server.header()
-            response.watchID = -1
-            send(response)
+            // Answered once every watcher on the stream has been sent everything up to the revision it
+            // reports, as etcd answers it only for synced watchers: a client resumes from that revision, so a
+            // notification ahead of events still queued would make it skip them.
+            progressRequested = true
+            sendProgressIfCaughtUp()
         case nil:
             break
         }
@@ -244,6 +247,27 @@ final class WatchStream: ServerCallReceiver, @unchecked Sendable {
         for feedID in marked { deliver(feedID) }
         sendBatch()
         encodedBatches.removeAll(keepingCapacity: true)
+        if progressRequested { sendProgressIfCaughtUp() }
+    }
+
+    /// Sends the requested stream progress if nothing is pending: no feed waiting for the window, none marked,
+    /// every store watcher caught up. The revision is read before the watchers are looked at, so everything up
+    /// to it has been sent. Otherwise a later drain tries again.
+    private func sendProgressIfCaughtUp() {
+        guard !ended, blocked.isEmpty else { return }
+        let revision = server.member.mvcc.watchPublishedRevision
+        guard signals.withLock({ $0.marked.isEmpty }) else { return }  // The drain that follows answers.
+        let lagging = feeds.filter { !$0.value.watcher.isCaughtUp }.map(\.key)
+        guard lagging.isEmpty else {
+            // Their drain catches them up (each poll takes what they hold), then answers.
+            for feedID in lagging { signal(feedID) }
+            return
+        }
+        progressRequested = false
+        var response = Etcdserverpb_WatchResponse()
+        response.header = server.header(revision: revision)
+        response.watchID = -1
+        send(response)
     }
 
     private func sendBatch() {

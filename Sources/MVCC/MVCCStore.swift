@@ -86,6 +86,11 @@ public final class MVCCStore: Sendable {
         watchHub.watch(request, notify: notify)
     }
 
+    /// The last revision offered to watchers. Every event up to it is in its live watchers' buffers or already
+    /// taken (it is published after its events are offered), so a watcher caught up after this was read has
+    /// been given everything through it.
+    public var watchPublishedRevision: Int64 { watchHub.positions().revision }
+
     /// A consistent copy of the whole store in `directory` (which must not exist), openable as a store.
     public func checkpoint(to directory: String) throws {
         try database.checkpoint(to: directory)

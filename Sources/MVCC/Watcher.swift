@@ -181,6 +181,12 @@ public final class Watcher: Sendable {
         }
     }
 
+    /// Whether the consumer has taken everything offered so far: live, nothing buffered. (A watcher behind,
+    /// reading from storage, is not.)
+    public var isCaughtUp: Bool {
+        state.withLock { $0.mode == .live && $0.bufferedCount == 0 }
+    }
+
     /// Called with the hub's registry lock held.
     func rejoinIfCaughtUp(publishedRevision: Int64) {
         state.withLock { state in

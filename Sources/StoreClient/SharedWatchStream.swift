@@ -119,12 +119,13 @@ final class SharedWatchStream: @unchecked Sendable {
 
     private func deliver(_ batch: StoreWatchBatch, to registration: WatchRegistration) {
         // After a resume the store may send again what the last stream delivered: never hand it over twice.
-        let fresh = batch.events.filter { $0.kv.modRevision >= registration.nextRevision }
+        let fresh = batch.events.filter { $0.kv.modRevision > registration.lastEventRevision }
         guard batch.events.isEmpty || !fresh.isEmpty else { return }
         let next = max(registration.nextRevision, (fresh.last?.kv.modRevision ?? batch.revision) + 1)
         switch registration.consumer.yield(StoreWatchBatch(events: fresh, revision: batch.revision)) {
         case .enqueued:
             registration.nextRevision = next
+            if let last = fresh.last { registration.lastEventRevision = last.kv.modRevision }
             registration.deliveredAny = true
         case .dropped:
             registration.tooSlow = true
@@ -173,8 +174,13 @@ final class WatchRegistration: @unchecked Sendable {
     let rangeEnd: [UInt8]
     let prevKV: Bool
     let progressNotify: Bool
-    /// The first revision not yet delivered (0 before the first create: "from now").
+    /// The first revision not yet delivered (0 before the first create: "from now"); where a resumed watch
+    /// starts. Progress notifications move it too.
     var nextRevision: Int64
+    /// The newest event handed over: after a resume, events up to it are dropped as repeats. Kept apart from
+    /// `nextRevision` so that a progress notification sent ahead of queued events (etcd before 3.4.24/3.5.8
+    /// did) cannot make the events behind it look like repeats.
+    var lastEventRevision: Int64 = 0
     let consumer: AsyncThrowingStream<StoreWatchBatch, Error>.Continuation
     var watchID: Int64?
     var outcome: CheckedContinuation<WatchOutcome, Never>?

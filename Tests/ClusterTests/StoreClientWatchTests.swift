@@ -101,6 +101,71 @@ extension ProcessClusterTests {
             try await group.shutdownGracefully()
         }
 
+        /// A progress notification says everything up to its revision has been sent: asked for again and again
+        /// while writes pour in, none may come ahead of an event it covers (a client resumes from it, and an
+        /// API server's watch cache serves reads at it).
+        @Test func progressNotificationsNeverRunAheadOfTheirEvents() async throws {
+            let cluster = try LocalCluster(size: 1)
+            try cluster.startAll()
+            _ = try cluster.waitForLeader()
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+            let client = try Self.client(cluster.members.map(\.endpoint), group: group)
+            let writer = try Self.client(cluster.members.map(\.endpoint), group: group)
+            let start = try await client.put(StoreClientTests.put("g/start", "0")).header.revision + 1
+            let watch = client.watch(key: Array("g/".utf8), rangeEnd: Array("g0".utf8), from: start, bufferedBatches: 100_000)
+            let total = 1_500
+            let writes = Task {
+                try await withThrowingTaskGroup(of: [Int64].self) { tasks in
+                    for lane in 0..<8 {
+                        tasks.addTask {
+                            var revisions: [Int64] = []
+                            for index in stride(from: lane, to: total, by: 8) {
+                                revisions.append(try await writer.put(StoreClientTests.put("g/\(index)", String(repeating: "v", count: 200))).header.revision)
+                            }
+                            return revisions
+                        }
+                    }
+                    var all: [Int64] = []
+                    for try await revisions in tasks { all += revisions }
+                    return all
+                }
+            }
+            let asking = Task {
+                while !Task.isCancelled {
+                    client.requestWatchProgress()
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            // What the consumer saw, in order: an event's revision, or a notification's (negated).
+            var seen: [Int64] = []
+            var events = 0
+            let deadline = Date().addingTimeInterval(TestTime.seconds(120))
+            for try await batch in watch {
+                if batch.events.isEmpty { seen.append(-batch.revision) }
+                for event in batch.events { seen.append(event.kv.modRevision) }
+                events += batch.events.count
+                if events >= total || Date() > deadline { break }
+            }
+            asking.cancel()
+            let written = Set(try await writes.value)
+            #expect(events == total, "every write was seen")
+            var received = Set<Int64>()
+            var violations: [String] = []
+            for item in seen {
+                if item > 0 {
+                    received.insert(item)
+                } else {
+                    let missing = written.filter { $0 <= -item && !received.contains($0) }
+                    if !missing.isEmpty { violations.append("progress \(-item) before \(missing.sorted().prefix(3))") }
+                }
+            }
+            #expect(seen.contains { $0 < 0 }, "notifications came while writes went on")
+            #expect(violations.isEmpty, "\(violations.prefix(5))")
+            await client.close()
+            await writer.close()
+            try await group.shutdownGracefully()
+        }
+
         /// A consumer that stops reading is cut off once its buffer is full, rather than the client holding
         /// every event for it; the others on the stream are not held up.
         @Test func aConsumerThatFallsBehindItsBufferIsToldSo() async throws {
