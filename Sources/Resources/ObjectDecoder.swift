@@ -60,14 +60,14 @@ public struct ObjectDecoder {
         case .quantity:
             switch value {
             case .string(let text):
-                guard Quantity(text) != nil else {
+                guard let quantity = Quantity(text) else {
                     throw TypeError(message: "quantities must match the regular expression '\(Quantity.pattern)'")
                 }
-                return value
+                return .string(quantity.canonical)
             case .int(let number): return .string(String(number))
             case .double(let number):
                 guard let quantity = Quantity("\(number)") else { throw mismatch() }
-                return .string(quantity.description)
+                return .string(quantity.canonical)
             default: throw mismatch()
             }
         case .intOrString:

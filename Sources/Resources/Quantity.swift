@@ -68,6 +68,56 @@ public struct Quantity: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { text }
 
+    /// The form Kubernetes stores and answers a quantity in: in its own family of suffixes (decimal SI, binary
+    /// SI, or an exponent), with the largest suffix that keeps the number whole — "1000m" is "1", "1024Mi" is
+    /// "1Gi", "0.5" is "500m", "1536Mi" stays — and below a nano rounded up to one.
+    public var canonical: String {
+        var significand = self.significand
+        var exponent = self.exponent
+        if significand == 0 { return "0" }
+        while significand % 10 == 0 {
+            significand /= 10
+            exponent += 1
+        }
+        if exponent < -9 {
+            // Round away from zero to whole nanos, as Kubernetes does.
+            let divisor = Self.power10(-9 - exponent) ?? Int64.max
+            let (quotient, remainder) = significand.quotientAndRemainder(dividingBy: divisor)
+            significand = quotient + (remainder == 0 ? 0 : significand.signum())
+            exponent = -9
+        }
+        let suffix = text.drop { "+-0123456789.".contains($0) }
+        if suffix.hasSuffix("i"), exponent >= 0, let whole = Self.scale(significand, by: exponent), whole.magnitude >= 1024 {
+            var power = 0
+            while power < 60, whole % (Int64(1) << (power + 10)) == 0 { power += 10 }
+            let names = [10: "Ki", 20: "Mi", 30: "Gi", 40: "Ti", 50: "Pi", 60: "Ei"]
+            return String(whole >> power) + (names[power] ?? "")
+        }
+        // A multiple of three for the exponent, the mantissa made whole by the rest.
+        var group = Int((Double(exponent) / 3).rounded(.down)) * 3
+        group = min(max(group, -9), 18)
+        guard let mantissa = Self.scale(significand, by: exponent - group) else { return text }
+        if suffix.count > 1, suffix.first == "e" || suffix.first == "E" {
+            return group == 0 ? String(mantissa) : "\(mantissa)e\(group)"
+        }
+        let names = [-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"]
+        return String(mantissa) + (names[group] ?? "")
+    }
+
+    private static func power10(_ count: Int) -> Int64? {
+        guard count >= 0, count <= 18 else { return nil }
+        var value: Int64 = 1
+        for _ in 0..<count { value *= 10 }
+        return value
+    }
+
+    /// `value` × 10^`count` (count ≥ 0), or nil when it overflows.
+    private static func scale(_ value: Int64, by count: Int) -> Int64? {
+        guard let factor = power10(count) else { return nil }
+        let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+        return overflow ? nil : product
+    }
+
     /// The value scaled by 10^`scale` and rounded up, as Kubernetes' `ScaledValue` (milli-CPU: scale 3).
     public func scaled(_ scale: Int) -> Int64 {
         let shift = exponent + scale

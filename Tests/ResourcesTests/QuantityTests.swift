@@ -18,6 +18,16 @@ import Testing
         #expect(Quantity(text) == nil)
     }
 
+    @Test(arguments: [
+        ("1000m", "1"), ("1500m", "1500m"), ("0.5", "500m"), ("0.1", "100m"), ("1024Mi", "1Gi"), ("1536Mi", "1536Mi"),
+        ("1.5Gi", "1536Mi"), ("0.5Ki", "512"), ("1024", "1024"), ("2000k", "2M"), ("1000M", "1G"), ("12e6", "12e6"),
+        ("1e3", "1e3"), ("100e-3", "100e-3"), ("0", "0"), ("0Gi", "0"), ("-1000m", "-1"), ("0.1n", "1n"), ("1E", "1E"),
+        ("128974848", "128974848"), ("129e6", "129e6"), ("123Mi", "123Mi"), ("5G", "5G"),
+    ])
+    func quantitiesCanonicalizeAsKubernetesStoresThem(text: String, canonical: String) throws {
+        #expect(try #require(Quantity(text)).canonical == canonical)
+    }
+
     @Test func quantitiesCompareByValue() throws {
         #expect(try #require(Quantity("1000m")) == #require(Quantity("1")))
         #expect(try #require(Quantity("1Gi")).compare(#require(Quantity("1G"))) == 1)
