@@ -80,14 +80,7 @@ public struct YAMLParser {
         var anchor: String?
         var tag: String?
         var allowMapping = allowImplicitMapping || line != startLine
-        while true {
-            if current == UInt8(ascii: "&") {
-                anchor = readName()
-            } else if current == UInt8(ascii: "!") {
-                tag = readTag()
-            } else {
-                break
-            }
+        while readProperty(anchor: &anchor, tag: &tag) {
             let propertyLine = line
             _ = try skipToContent()
             if line != propertyLine { allowMapping = true }
@@ -509,14 +502,7 @@ public struct YAMLParser {
         guard index < bytes.count else { throw error("did not find expected node content") }
         var anchor: String?
         var tag: String?
-        while true {
-            if current == UInt8(ascii: "&") {
-                anchor = readName()
-            } else if current == UInt8(ascii: "!") {
-                tag = readTag()
-            } else {
-                break
-            }
+        while readProperty(anchor: &anchor, tag: &tag) {
             _ = try skipToContent()
         }
         let nodesBefore = nodes
@@ -579,12 +565,17 @@ public struct YAMLParser {
             }
             path.removeLast()
             items.append(item)
-            _ = try skipToContent()
-            if current == UInt8(ascii: ",") {
-                index += 1
-            } else if current != UInt8(ascii: "]") {
-                throw error("did not find expected ',' or ']'")
-            }
+            try flowSeparator(closing: "]")
+        }
+    }
+
+    /// After a flow item: a ',' (taken) or the collection's closing bracket (left for the loop to see).
+    private mutating func flowSeparator(closing: Unicode.Scalar) throws(SyntaxError) {
+        _ = try skipToContent()
+        if current == UInt8(ascii: ",") {
+            index += 1
+        } else if current != UInt8(ascii: closing) {
+            throw error("did not find expected ',' or '\(closing)'")
         }
     }
 
@@ -611,12 +602,7 @@ public struct YAMLParser {
             }
             if fields[key] != nil { noteDuplicate(key) }
             fields[key] = value
-            _ = try skipToContent()
-            if current == UInt8(ascii: ",") {
-                index += 1
-            } else if current != UInt8(ascii: "}") {
-                throw error("did not find expected ',' or '}'")
-            }
+            try flowSeparator(closing: "}")
         }
     }
 
@@ -630,6 +616,18 @@ public struct YAMLParser {
     }
 
     // MARK: Properties and aliases
+
+    /// Reads a node property (`&anchor` or `!tag`) if one is here.
+    private mutating func readProperty(anchor: inout String?, tag: inout String?) -> Bool {
+        if current == UInt8(ascii: "&") {
+            anchor = readName()
+        } else if current == UInt8(ascii: "!") {
+            tag = readTag()
+        } else {
+            return false
+        }
+        return true
+    }
 
     private mutating func readName() -> String {
         index += 1

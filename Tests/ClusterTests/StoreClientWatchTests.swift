@@ -17,6 +17,14 @@ extension ProcessClusterTests {
             return try StoreClient(configuration: configuration, group: group)
         }
 
+        /// A started cluster with a leader.
+        static func runningCluster(size: Int) throws -> LocalCluster {
+            let cluster = try LocalCluster(size: size)
+            try cluster.startAll()
+            _ = try cluster.waitForLeader()
+            return cluster
+        }
+
         /// Collects the events of `watch` until `count` have come (or the deadline passes).
         static func collect(_ watch: StoreWatch, count: Int, into keys: inout [String]) async throws {
             let deadline = Date().addingTimeInterval(TestTime.seconds(60))
@@ -27,9 +35,7 @@ extension ProcessClusterTests {
         }
 
         @Test func aWatchSeesEveryChangeOnceAndInOrderAcrossAKilledMember() async throws {
-            let cluster = try LocalCluster(size: 3)
-            try cluster.startAll()
-            _ = try cluster.waitForLeader()
+            let cluster = try Self.runningCluster(size: 3)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let watcher = try Self.client(cluster.members.map(\.endpoint), group: group)
             let first = try await watcher.put(StoreClientTests.put("w/start", "0"))
@@ -64,9 +70,7 @@ extension ProcessClusterTests {
             }
             let directory = TemporaryDirectory()
             let etcd = try EtcdProcess(in: directory)
-            let cluster = try LocalCluster(size: 1)
-            try cluster.startAll()
-            _ = try cluster.waitForLeader()
+            let cluster = try Self.runningCluster(size: 1)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             for endpoints in [[etcd.endpoint], cluster.members.map(\.endpoint)] {
                 let client = try Self.client(endpoints, group: group)
@@ -105,9 +109,7 @@ extension ProcessClusterTests {
         /// while writes pour in, none may come ahead of an event it covers (a client resumes from it, and an
         /// API server's watch cache serves reads at it).
         @Test func progressNotificationsNeverRunAheadOfTheirEvents() async throws {
-            let cluster = try LocalCluster(size: 1)
-            try cluster.startAll()
-            _ = try cluster.waitForLeader()
+            let cluster = try Self.runningCluster(size: 1)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
             let client = try Self.client(cluster.members.map(\.endpoint), group: group)
             let writer = try Self.client(cluster.members.map(\.endpoint), group: group)
@@ -169,9 +171,7 @@ extension ProcessClusterTests {
         /// A consumer that stops reading is cut off once its buffer is full, rather than the client holding
         /// every event for it; the others on the stream are not held up.
         @Test func aConsumerThatFallsBehindItsBufferIsToldSo() async throws {
-            let cluster = try LocalCluster(size: 1)
-            try cluster.startAll()
-            _ = try cluster.waitForLeader()
+            let cluster = try Self.runningCluster(size: 1)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let client = try Self.client(cluster.members.map(\.endpoint), group: group)
             let start = try await client.put(StoreClientTests.put("s/start", "0")).header.revision + 1
