@@ -73,6 +73,8 @@ let package = Package(
         // Kubernetes API objects: their schema (generated from Kubernetes' Go types by tools/gen-resource-schema),
         // JSON, protobuf bodies, quantities, selectors, validation.
         .target(name: "Resources"),
+        // The one way components talk to the API server: REST client, informers, work queues.
+        .target(name: "ClusterClient", dependencies: ["Resources"]),
         // The cluster's certificate authority and the certificates it issues (swift-certificates, swift-crypto).
         .target(name: "ClusterPKI", dependencies: [
             .product(name: "X509", package: "swift-certificates"),
@@ -154,6 +156,7 @@ let package = Package(
         ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ResourcesTests", dependencies: ["Resources"]),
+        .testTarget(name: "ClusterClientTests", dependencies: ["ClusterClient"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]
