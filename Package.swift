@@ -156,7 +156,7 @@ let package = Package(
         ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ResourcesTests", dependencies: ["Resources"]),
-        .testTarget(name: "ClusterClientTests", dependencies: ["ClusterClient"]),
+        .testTarget(name: "ClusterClientTests", dependencies: ["ClusterClient", "TestSupport"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]

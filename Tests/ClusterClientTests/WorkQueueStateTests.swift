@@ -1,5 +1,6 @@
 import ClusterClient
 import Testing
+import TestSupport
 
 @Suite struct WorkQueueStateTests {
     @Test func aKeyWaitsOnceHoweverOftenItIsAdded() {
@@ -60,7 +61,7 @@ import Testing
     /// Many keys through many rounds, as a controller's workers take them: no key is out twice at once, and
     /// every key added is handed out after its last add.
     @Test func randomSchedulesKeepTheQueuesPromises() {
-        var generator = SplitMix(state: 42)
+        var generator = SeededRandom(seed: 42)
         for _ in 0..<200 {
             var queue = WorkQueueState<Int>()
             var out: Set<Int> = []
@@ -98,16 +99,5 @@ import Testing
             }
             #expect(pendingSinceLastHandout.isSubset(of: drained), "every key added after its last handout came out")
         }
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
