@@ -33,6 +33,11 @@ extension FieldSet {
         }
     }
 
+    /// The shape of a struct's field (an unknown one is a leaf).
+    static func fieldShape(_ type: APISchema.ObjectType, _ name: String) -> Shape {
+        type.fields[name].map { shape(of: $0.type, field: $0) } ?? .leaf
+    }
+
     static func rootShape(_ schemaType: String) -> Shape {
         shape(of: .object(schemaType), field: nil)
     }
@@ -64,8 +69,7 @@ extension FieldSet {
         switch (shape, value) {
         case (.structure(let type), .object(let fields)):
             for (name, child) in fields {
-                let field = type.fields[name]
-                let childShape = field.map { Self.shape(of: $0.type, field: $0) } ?? .leaf
+                let childShape = fieldShape(type, name)
                 var node = FieldSet()
                 if Self.isLeafValue(child, shape: childShape) { node.isMember = true }
                 collect(child, shape: childShape, into: &node)
@@ -149,8 +153,7 @@ extension FieldSet {
             switch (shape, old, new) {
             case (.structure(let type), .object(let before), .object(let after)):
                 for name in Set(before.keys).union(after.keys) {
-                    let field = type.fields[name]
-                    let childShape = field.map { Self.shape(of: $0.type, field: $0) } ?? .leaf
+                    let childShape = fieldShape(type, name)
                     compare(before[name], after[name], shape: childShape, path: path + [.field(name)], into: &changes)
                 }
             case (.map(let element), .object(let before), .object(let after)):
@@ -181,8 +184,7 @@ extension FieldSet {
         switch (shape, value) {
         case (.structure(let type), .object(let fields)):
             for (name, child) in fields where !child.isNull {
-                let field = type.fields[name]
-                let childShape = field.map { Self.shape(of: $0.type, field: $0) } ?? .leaf
+                let childShape = fieldShape(type, name)
                 set.insert(path + [.field(name)])
                 everything(child, shape: childShape, path: path + [.field(name)], into: &set)
             }
@@ -223,8 +225,7 @@ extension FieldSet {
                     fields.removeValue(forKey: name)
                     continue
                 }
-                let field = type.fields[name]
-                fields[name] = merge(fields[name], value, shape: field.map { Self.shape(of: $0.type, field: $0) } ?? .leaf)
+                fields[name] = merge(fields[name], value, shape: fieldShape(type, name))
             }
             return .object(fields)
         case (.map(let element), .object(var fields)?, .object(let applied)):
@@ -275,8 +276,7 @@ extension FieldSet {
                 if child.isMember {
                     fields.removeValue(forKey: name)
                 } else {
-                    let field = type.fields[name]
-                    let childShape = field.map { Self.shape(of: $0.type, field: $0) } ?? .leaf
+                    let childShape = Self.fieldShape(type, name)
                     fields[name] = child.remove(from: current, shape: childShape)
                 }
             }

@@ -57,11 +57,6 @@ public struct FieldSet: Sendable, Equatable {
         children[first, default: FieldSet()].insert(Array(path.dropFirst()))
     }
 
-    public func contains(_ path: [Element]) -> Bool {
-        guard let first = path.first else { return isMember }
-        return children[first]?.contains(Array(path.dropFirst())) ?? false
-    }
-
     public func union(_ other: FieldSet) -> FieldSet {
         var result = self
         result.isMember = isMember || other.isMember

@@ -223,7 +223,7 @@ public struct ManagedFields: Sendable, Equatable {
         if !conflicts.isEmpty {
             throw Conflict(fields: conflicts.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { (manager: $0.0, path: $0.1) })
         }
-        let taken = changed.intersection(forced.union(force ? changed : FieldSet()))
+        let taken = changed.intersection(forced)
         for index in entries.indices where !entries[index].sameManager(probe) {
             entries[index].fields = entries[index].fields.subtracting(taken)
         }

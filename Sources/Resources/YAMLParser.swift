@@ -444,7 +444,7 @@ public struct YAMLParser {
             }
             indent = max(spaces, parentIndent + 1)
         }
-        var lines: [String] = []
+        var sawContent = false
         var trailingBlank = 0
         var text = ""
         var previousMoreIndented = false
@@ -468,7 +468,7 @@ public struct YAMLParser {
             while index < bytes.count, !isBreak(bytes[index]) { index += 1 }
             let content = String(decoding: bytes[start..<index], as: UTF8.self)
             let moreIndented = bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t")
-            if !lines.isEmpty {
+            if sawContent {
                 if folded, !moreIndented, !previousMoreIndented {
                     text += trailingBlank == 0 ? " " : String(repeating: "\n", count: trailingBlank)
                 } else {
@@ -478,7 +478,7 @@ public struct YAMLParser {
                 text += String(repeating: "\n", count: trailingBlank)
             }
             text += content
-            lines.append(content)
+            sawContent = true
             trailingBlank = 0
             previousMoreIndented = moreIndented
             if index < bytes.count { consumeBreak() } else { break }
@@ -488,10 +488,10 @@ public struct YAMLParser {
         case UInt8(ascii: "-"):
             return text
         case UInt8(ascii: "+"):
-            return lines.isEmpty ? String(repeating: "\n", count: trailingBlank)
+            return !sawContent ? String(repeating: "\n", count: trailingBlank)
                 : text + String(repeating: "\n", count: trailingBlank + (endedWithBreak ? 1 : 0))
         default:
-            return lines.isEmpty || !endedWithBreak ? text : text + "\n"
+            return !sawContent || !endedWithBreak ? text : text + "\n"
         }
     }
 
