@@ -74,7 +74,14 @@ let package = Package(
         // JSON, protobuf bodies, quantities, selectors, validation.
         .target(name: "Resources"),
         // The one way components talk to the API server: REST client, informers, work queues.
-        .target(name: "ClusterClient", dependencies: ["Resources"]),
+        .target(name: "ClusterClient", dependencies: [
+            "Resources",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The cluster's certificate authority and the certificates it issues (swift-certificates, swift-crypto).
         .target(name: "ClusterPKI", dependencies: [
             .product(name: "X509", package: "swift-certificates"),
@@ -138,7 +145,7 @@ let package = Package(
         ]),
         // Real `podium store` processes driven by the real etcdctl.
         .testTarget(name: "ClusterTests", dependencies: [
-            "TestSupport", "StoreClient", "EtcdProto", "GRPC", "Bench",
+            "TestSupport", "StoreClient", "EtcdProto", "GRPC", "Bench", "ClusterClient", "Resources",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),

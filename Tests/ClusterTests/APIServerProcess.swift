@@ -15,15 +15,19 @@ final class APIServerProcess {
     var kubeconfig: String { directory.child("kubeconfig") }
     var url: String { "https://127.0.0.1:\(port)" }
     let token = "test-admin-token"
-    var caDirectory: String { directory.child("pki") }
+    /// The cluster CA's directory (its own by default; another server's to share that server's CA).
+    let caDirectory: String
 
-    init(etcdServers: [String], in directory: TemporaryDirectory, extraArguments: [String] = []) throws {
+    init(etcdServers: [String], in directory: TemporaryDirectory, port: Int? = nil, caDirectory: String? = nil,
+         extraArguments: [String] = []) throws {
         self.directory = directory
-        port = try LocalCluster.freePort()
+        if let port { self.port = port } else { self.port = try LocalCluster.freePort() }
+        self.caDirectory = caDirectory ?? directory.child("pki")
         logPath = directory.child("apiserver.log")
         process.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
         process.arguments = ["apiserver", "--etcd-servers", etcdServers.map { "http://\($0)" }.joined(separator: ","),
-                             "--secure-port", String(port), "--token", token, "--ca-dir", directory.child("pki")] + extraArguments
+                             "--secure-port", String(self.port), "--token", token, "--ca-dir", self.caDirectory,
+                             "--cert-dir", directory.child("pki")] + extraArguments
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
