@@ -74,7 +74,7 @@ public final class APIClient: Sendable {
                 let connection = try await connection(to: index)
                 let response: HTTPResponse
                 do {
-                    response = try await connection.send(request, timeout: options.requestTimeout)
+                    response = try await connection.send(request, timeout: request.timeout ?? options.requestTimeout)
                 } catch {
                     connection.close()
                     if case HTTPConnectionError.closed(sent: false) = error {

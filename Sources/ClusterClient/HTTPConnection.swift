@@ -13,6 +13,8 @@ public struct HTTPRequest: Sendable {
     /// Whether sending it twice does no harm, so that it may be retried on another server after the first
     /// attempt may have reached the server (reads, and writes guarded by a resourceVersion precondition).
     public var idempotent: Bool
+    /// How long to wait for the answer; nil: the client's request timeout.
+    public var timeout: TimeAmount?
 
     public init(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
                 idempotent: Bool? = nil) {

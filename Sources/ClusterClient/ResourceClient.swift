@@ -8,9 +8,20 @@ public struct ResourceClient: Sendable {
     public let api: APIClient
     public let type: ResourceType
 
-    public init(_ api: APIClient, _ type: ResourceType) {
+    /// A bound on each request's answer shorter than the client's (leader election's writes must not outlive
+    /// the renew deadline); nil: the client's.
+    public var timeout: TimeAmount?
+
+    public init(_ api: APIClient, _ type: ResourceType, timeout: TimeAmount? = nil) {
         self.api = api
         self.type = type
+        self.timeout = timeout
+    }
+
+    private func json(_ request: HTTPRequest) async throws(APIError) -> JSONValue {
+        var request = request
+        request.timeout = timeout
+        return try await api.json(request)
     }
 
     /// One page of a list, with the version to watch from.
@@ -47,7 +58,7 @@ public struct ResourceClient: Sendable {
     }
 
     public func get(namespace: String?, name: String) async throws(APIError) -> JSONValue {
-        try await api.json(HTTPRequest(.GET, path(namespace: namespace, name: name)))
+        try await json(HTTPRequest(.GET, path(namespace: namespace, name: name)))
     }
 
     /// One page; `resourceVersion: "0"` is served from the watch cache, "" (default) is a quorum read.
@@ -59,7 +70,7 @@ public struct ResourceClient: Sendable {
         if limit > 0 { query.append(("limit", String(limit))) }
         if !continueToken.isEmpty { query.append(("continue", continueToken)) }
         if !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
-        let list = try await api.json(HTTPRequest(.GET, path(namespace: namespace, query: query)))
+        let list = try await json(HTTPRequest(.GET, path(namespace: namespace, query: query)))
         return ObjectList(items: list["items"]?.arrayValue ?? [],
                           resourceVersion: list[path: ["metadata", "resourceVersion"]]?.stringValue ?? "",
                           continueToken: list[path: ["metadata", "continue"]]?.stringValue ?? "")
@@ -81,7 +92,7 @@ public struct ResourceClient: Sendable {
 
     public func create(_ object: JSONValue, namespace: String? = nil) async throws(APIError) -> JSONValue {
         let namespace = namespace ?? object[path: ["metadata", "namespace"]]?.stringValue ?? (type.namespaced ? "default" : nil)
-        return try await api.json(HTTPRequest(.POST, path(namespace: namespace), body: JSONWriter.bytes(object)))
+        return try await json(HTTPRequest(.POST, path(namespace: namespace), body: JSONWriter.bytes(object)))
     }
 
     /// Replaces the object; with its resourceVersion set this is a compare-and-swap (409 Conflict when it moved
@@ -89,7 +100,7 @@ public struct ResourceClient: Sendable {
     public func update(_ object: JSONValue, subresource: String? = nil) async throws(APIError) -> JSONValue {
         let (namespace, name) = try Self.coordinates(of: object)
         let guarded = !(object[path: ["metadata", "resourceVersion"]]?.stringValue ?? "").isEmpty
-        return try await api.json(HTTPRequest(.PUT, path(namespace: namespace, name: name, subresource: subresource),
+        return try await json(HTTPRequest(.PUT, path(namespace: namespace, name: name, subresource: subresource),
                                               body: JSONWriter.bytes(object), idempotent: guarded))
     }
 
@@ -102,7 +113,7 @@ public struct ResourceClient: Sendable {
         var query: [(String, String)] = []
         if let fieldManager { query.append(("fieldManager", fieldManager)) }
         if force { query.append(("force", "true")) }
-        return try await api.json(HTTPRequest(.PATCH, path(namespace: namespace, name: name, subresource: subresource, query: query),
+        return try await json(HTTPRequest(.PATCH, path(namespace: namespace, name: name, subresource: subresource, query: query),
                                               body: JSONWriter.bytes(patch), contentType: patchType.rawValue,
                                               idempotent: patchType == .apply || patchType == .merge))
     }
@@ -118,7 +129,7 @@ public struct ResourceClient: Sendable {
         if !preconditions.isEmpty { options["preconditions"] = .object(preconditions) }
         if let propagationPolicy { options["propagationPolicy"] = .string(propagationPolicy) }
         if let gracePeriodSeconds { options["gracePeriodSeconds"] = .int(Int64(gracePeriodSeconds)) }
-        return try await api.json(HTTPRequest(.DELETE, path(namespace: namespace, name: name),
+        return try await json(HTTPRequest(.DELETE, path(namespace: namespace, name: name),
                                               body: JSONWriter.bytes(.object(options)), idempotent: true))
     }
 
@@ -126,7 +137,7 @@ public struct ResourceClient: Sendable {
     @discardableResult
     public func createSubresource(_ subresource: String, namespace: String?, name: String,
                                   _ object: JSONValue) async throws(APIError) -> JSONValue {
-        try await api.json(HTTPRequest(.POST, path(namespace: namespace, name: name, subresource: subresource),
+        try await json(HTTPRequest(.POST, path(namespace: namespace, name: name, subresource: subresource),
                                        body: JSONWriter.bytes(object)))
     }
 
