@@ -82,6 +82,8 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Pod placement: the pure scheduling cycle (filters, scores) over a snapshot of nodes and placed pods.
+        .target(name: "Scheduler", dependencies: ["Resources"]),
         // The cluster's certificate authority and the certificates it issues (swift-certificates, swift-crypto).
         .target(name: "ClusterPKI", dependencies: [
             .product(name: "X509", package: "swift-certificates"),
@@ -164,6 +166,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ResourcesTests", dependencies: ["Resources"]),
         .testTarget(name: "ClusterClientTests", dependencies: ["ClusterClient", "TestSupport"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Resources", "TestSupport"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]
