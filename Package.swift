@@ -83,7 +83,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Pod placement: the pure scheduling cycle (filters, scores) over a snapshot of nodes and placed pods.
-        .target(name: "Scheduler", dependencies: ["Resources"]),
+        .target(name: "Scheduler", dependencies: [
+            "Resources", "ClusterClient", .product(name: "Logging", package: "swift-log"),
+        ]),
         // The cluster's certificate authority and the certificates it issues (swift-certificates, swift-crypto).
         .target(name: "ClusterPKI", dependencies: [
             .product(name: "X509", package: "swift-certificates"),
@@ -117,7 +119,7 @@ let package = Package(
         // The chaos test's history and its checks (pure: no I/O), used by `podium chaos`.
         .target(name: "Chaos"),
         .executableTarget(name: "podium", dependencies: [
-            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport", "APIServer", "StoreClient", "ClusterPKI",
+            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport", "APIServer", "StoreClient", "ClusterPKI", "ClusterClient", "Scheduler",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

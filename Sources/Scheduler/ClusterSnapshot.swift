@@ -8,6 +8,9 @@ public struct ClusterSnapshot: Sendable {
     public private(set) var placement: [String: String] = [:]
     /// Placed pods with required anti-affinity terms (rare): an incoming pod must not break their rules either.
     public private(set) var podsWithAntiAffinity: [String: SchedulingPod] = [:]
+    /// Pods bound to nodes not known yet (the pod informer ran ahead of the node informer): placed when the node
+    /// arrives, so that it never looks emptier than it is.
+    private var waitingForNode: [String: [String: SchedulingPod]] = [:]
 
     public init() {}
 
@@ -17,6 +20,7 @@ public struct ClusterSnapshot: Sendable {
             return
         }
         nodes[node.name] = node
+        for pod in (waitingForNode.removeValue(forKey: node.name) ?? [:]).values { place(pod, on: node.name) }
         let index = nodeNames.firstIndex { $0 > node.name } ?? nodeNames.endIndex
         nodeNames.insert(node.name, at: index)
     }
@@ -33,6 +37,7 @@ public struct ClusterSnapshot: Sendable {
         if let previous = placement[pod.key], previous != node { nodes[previous]?.remove(pod.key) }
         guard nodes[node] != nil else {
             placement[pod.key] = nil
+            waitingForNode[node, default: [:]][pod.key] = pod
             return
         }
         nodes[node]?.add(pod)
@@ -41,6 +46,7 @@ public struct ClusterSnapshot: Sendable {
     }
 
     public mutating func remove(pod key: String) {
+        for (node, pods) in waitingForNode where pods[key] != nil { waitingForNode[node]?[key] = nil }
         guard let node = placement.removeValue(forKey: key) else { return }
         nodes[node]?.remove(key)
         podsWithAntiAffinity[key] = nil

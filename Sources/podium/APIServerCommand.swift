@@ -74,6 +74,13 @@ struct APIServerOptions: ParsableArguments {
     @Option(name: .customLong("default-watch-cache-size"), help: "Recent changes kept per resource type for resuming watches.")
     var watchCacheSize = 10_000
 
+    /// A token the master's own components authenticate with: the first of --token, else of --token-auth-file.
+    func clientToken() throws -> String {
+        if let token = tokens.first { return token }
+        if let tokenFile, let token = try TokenFile.read(tokenFile).sorted().first { return token }
+        throw CommandFailure("no bearer token for the master's components: give --token or --token-auth-file")
+    }
+
     /// Connects to the store, creates the bootstrap namespaces, and serves HTTPS; returns once it serves.
     func start(etcdServers: [String], group: EventLoopGroup) async throws -> RunningAPIServer {
         var logger = Logger(label: "podium.apiserver")

@@ -3,8 +3,8 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// `podium master`: what runs on each master — a store member and the API server that uses it (and, through
-/// failover, the other members), in one process.
+/// `podium master`: what runs on each master — a store member, the API server that uses it (and, through
+/// failover, the other members), and the scheduler (active on one master at a time), in one process.
 struct MasterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "master",
@@ -13,6 +13,8 @@ struct MasterCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     @OptionGroup var apiServer: APIServerOptions
+
+    @OptionGroup var controlPlane: ControlPlaneOptions
 
     @Option(name: .customLong("etcd-servers"), help: "Client URLs of the store members the API server uses (default: this member's).")
     var etcdServers: String?
@@ -29,7 +31,20 @@ struct MasterCommand: AsyncParsableCommand {
             await member.stop(removed: false)
             throw error
         }
+        let components: Task<Void, Never>?
+        do {
+            components = try controlPlane.start(apiPort: server.http.port, token: try apiServer.clientToken(),
+                                                caDirectory: apiServer.caDirectory, memberName: store.name)
+        } catch {
+            await server.stop()
+            await member.stop(removed: false)
+            throw error
+        }
         let reason = await StoreCommand.waitForTermination { member.member.status.isRemoved }
+        if let components {
+            components.cancel()
+            await components.value
+        }
         await server.stop()
         await member.stop(removed: reason == .removed)
         try? await group.shutdownGracefully()
