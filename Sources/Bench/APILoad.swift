@@ -7,7 +7,8 @@ import Synchronization
 /// `podium bench api`'s workloads against a Kubernetes API server: creates, gets and lists of small pods from
 /// many clients (one connection each, one request at a time), and watch fan-out — many watchers of one
 /// namespace's pods while a writer updates them at a steady rate, each update stamped with its send time so
-/// that every watcher's delivery latency can be read.
+/// that every watcher's delivery latency can be read. The pods name a scheduler nobody runs, so that the
+/// cluster's scheduler leaves them alone and the figures are the API server's.
 public enum APILoad {
     public struct Options: Sendable {
         public var target: APIClientConnection.Target
@@ -27,7 +28,7 @@ public enum APILoad {
 
     static func pod(_ name: String, namespace: String, stamp: UInt64? = nil) -> [UInt8] {
         let annotations = stamp.map { #","annotations":{"bench/sent":"\#($0)"}"# } ?? ""
-        return Array(#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","namespace":"\#(namespace)","labels":{"app":"bench"}\#(annotations)},"spec":{"containers":[{"name":"c","image":"registry.local/pause:3.9","resources":{"requests":{"cpu":"10m","memory":"16Mi"}}}]}}"#.utf8)
+        return Array(#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)","namespace":"\#(namespace)","labels":{"app":"bench"}\#(annotations)},"spec":{"schedulerName":"podium-bench-unscheduled","containers":[{"name":"c","image":"registry.local/pause:3.9","resources":{"requests":{"cpu":"10m","memory":"16Mi"}}}]}}"#.utf8)
     }
 
     static func ensureNamespace(_ name: String, on connection: APIClientConnection) async throws {
