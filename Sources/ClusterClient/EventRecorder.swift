@@ -64,13 +64,21 @@ public final class EventRecorder: Sendable {
                 return buffer.pending
             }
             if batch.isEmpty {
-                await withCheckedContinuation { continuation in
-                    let ready = buffer.withLock { buffer -> Bool in
-                        if !buffer.pending.isEmpty { return true }
-                        buffer.waiter = continuation
-                        return false
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let ready = buffer.withLock { buffer -> Bool in
+                            if !buffer.pending.isEmpty || Task.isCancelled { return true }
+                            buffer.waiter = continuation
+                            return false
+                        }
+                        if ready { continuation.resume() }
                     }
-                    if ready { continuation.resume() }
+                } onCancel: {
+                    let waiter = buffer.withLock { buffer in
+                        defer { buffer.waiter = nil }
+                        return buffer.waiter
+                    }
+                    waiter?.resume()
                 }
                 continue
             }

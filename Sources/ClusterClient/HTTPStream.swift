@@ -60,6 +60,8 @@ enum HTTPStream {
                 }
             }
             if status != 200, status != 0 { throw APIError(status: status, body: errorBody) }
+            // The connection closed before the answer ended: a failure (backed off), not the server ending a watch.
+            throw HTTPConnectionError.closed(sent: true)
         }
     }
 

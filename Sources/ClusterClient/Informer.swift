@@ -29,7 +29,8 @@ public final class Informer: Sendable {
     private struct State {
         var handlers: [Handler] = []
         var synced = false
-        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+        var syncWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
         var lastResourceVersion = ""
         var lists = 0
     }
@@ -59,15 +60,23 @@ public final class Informer: Sendable {
     /// How many times it listed (1 unless it had to relist).
     public var listCount: Int { state.withLock { $0.lists } }
 
-    /// Returns once the first list is in the cache.
+    /// Returns once the first list is in the cache, or when the task is cancelled.
     public func waitUntilSynced() async {
-        await withCheckedContinuation { continuation in
-            let now = state.withLock { state -> Bool in
-                if state.synced { return true }
-                state.syncWaiters.append(continuation)
-                return false
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool in
+                    if state.synced || Task.isCancelled { return true }
+                    state.syncWaiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if now { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.syncWaiters.removeValue(forKey: id) }?.resume()
         }
     }
 
@@ -102,8 +111,8 @@ public final class Informer: Sendable {
             state.lastResourceVersion = list.resourceVersion
             state.lists += 1
             state.synced = true
-            defer { state.syncWaiters = [] }
-            return (state.handlers, state.syncWaiters)
+            defer { state.syncWaiters = [:] }
+            return (state.handlers, Array(state.syncWaiters.values))
         }
         for object in list.items {
             let event: Event

@@ -57,6 +57,11 @@ public final class LeaderElector: Sendable {
             await step()
             let now = self.now
             let (isLeading, deadline) = election.withLock { ($0.isLeading(at: now), $0.leadershipDeadline) }
+            if isLeading, let task = leading, task.isCancelled {
+                // Cancelled at a deadline a late renewal then met: the Lease is still ours, so lead again.
+                await task.value
+                leading = nil
+            }
             if isLeading, leading == nil {
                 transitions.withLock { $0 += 1 }
                 logger.info("\(identity) now leads \(namespace)/\(name)")

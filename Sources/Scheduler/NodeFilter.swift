@@ -27,7 +27,7 @@ struct NodeResourcesFitFilter: NodeFilter {
     func reasons(_ pod: SchedulingPod, _ node: SchedulingNode, _ context: CycleContext) -> [String] {
         let free = node.allocatable - node.requested
         var reasons: [String] = []
-        if Int64(node.pods.count) + 1 > node.allocatable.pods { reasons.append("Too many pods") }
+        if node.requested.pods + 1 > node.allocatable.pods { reasons.append("Too many pods") }
         let wanted = pod.requests
         if wanted.milliCPU > 0, wanted.milliCPU > free.milliCPU { reasons.append("Insufficient cpu") }
         if wanted.memory > 0, wanted.memory > free.memory { reasons.append("Insufficient memory") }

@@ -32,7 +32,7 @@ public final class PodScheduler: Sendable {
     struct State {
         var snapshot = ClusterSnapshot()
         var queue = SchedulingQueue()
-        /// Pods assumed on a node whose binding is not yet seen by the informer.
+        /// Pods assumed on a node whose binding the informer has not shown yet: key → uid.
         var assumed: [String: String] = [:]
         var bindsInFlight = 0
         var scheduled = 0
@@ -88,19 +88,24 @@ public final class PodScheduler: Sendable {
                     continue
                 }
                 guard isLeading() else {
-                    state.withLock { $0.queue.failed(pod.key, now: now) }
+                    state.withLock { $0.queue.requeue(pod.key) }
                     break
                 }
-                let decision = state.withLock { state in
-                    cycle.schedule(pod, in: state.snapshot, tieBreak: UInt64.random(in: 0...UInt64.max))
-                }
-                switch decision {
-                case .node(let node):
-                    state.withLock { state in
+                // Decide and assume under one lock, so that the informer cannot bind or delete the pod in between.
+                let decision = state.withLock { state -> SchedulingCycle.Decision? in
+                    guard state.queue.isInFlight(pod.key) else { return nil }
+                    let decision = cycle.schedule(pod, in: state.snapshot, tieBreak: UInt64.random(in: 0...UInt64.max))
+                    if case .node(let node) = decision {
                         state.snapshot.place(pod, on: node)
-                        state.assumed[pod.key] = node
+                        state.assumed[pod.key] = pod.uid
                         state.bindsInFlight += 1
                     }
+                    return decision
+                }
+                switch decision {
+                case nil:
+                    continue
+                case .node(let node):
                     group.addTask { await self.bind(pod, to: node) }
                 case .unschedulable(let message):
                     state.withLock { state in
@@ -142,7 +147,11 @@ public final class PodScheduler: Sendable {
             logger.debug("binding \(pod.key) to \(node) failed: \(error)")
             state.withLock { state in
                 state.bindsInFlight -= 1
-                if state.assumed.removeValue(forKey: pod.key) != nil { state.snapshot.remove(pod: pod.key) }
+                // Only this pod's own assumption (not a newer pod of the same name, nor a binding the informer saw).
+                if state.assumed[pod.key] == pod.uid {
+                    state.assumed[pod.key] = nil
+                    state.snapshot.remove(pod: pod.key)
+                }
                 if error.isNotFound || error.isConflict && error.message.contains("already") {
                     state.queue.remove(pod.key)
                 } else {
@@ -202,8 +211,13 @@ public final class PodScheduler: Sendable {
     private func nodeChanged(_ event: Informer.Event) {
         state.withLock { state in
             switch event {
-            case .added(let object), .updated(_, let object):
+            case .added(let object):
                 state.snapshot.upsert(node: SchedulingNode(object))
+            case .updated(let old, let object):
+                let node = SchedulingNode(object)
+                state.snapshot.upsert(node: node)
+                // A heartbeat (conditions, times) changes nothing a pod could now fit by.
+                guard SchedulingNode(old).offers != node.offers else { return }
             case .deleted(let object):
                 state.snapshot.remove(node: ObjectCache.key(of: object))
             }

@@ -50,6 +50,16 @@ public struct SchedulingNode: Sendable {
                   unschedulable: spec?["unschedulable"]?.boolValue ?? false)
     }
 
+    /// What pods are placed by: labels, allocatable, taints, and whether it is cordoned.
+    var offers: Offer { Offer(labels: labels, allocatable: allocatable, taints: taints, unschedulable: unschedulable) }
+
+    struct Offer: Equatable {
+        var labels: [String: String]
+        var allocatable: ResourceAmounts
+        var taints: [NodeTaint]
+        var unschedulable: Bool
+    }
+
     /// Keeps what is placed on the node when its Node object changes.
     public mutating func update(from node: SchedulingNode) {
         labels = node.labels

@@ -83,6 +83,15 @@ public struct SchedulingQueue: Sendable {
         return nil
     }
 
+    /// Whether `key` was popped and is still being scheduled (not deleted or bound meanwhile).
+    public func isInFlight(_ key: String) -> Bool { inFlight[key] != nil }
+
+    /// Puts a popped pod back in its turn, without a backoff (this scheduler stopped leading).
+    public mutating func requeue(_ key: String) {
+        guard let entry = inFlight.removeValue(forKey: key) else { return }
+        activate(key, entry)
+    }
+
     /// The pod popped last was placed (or is gone): it leaves the queue.
     public mutating func done(_ key: String) {
         inFlight[key] = nil

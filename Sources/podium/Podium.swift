@@ -6,7 +6,7 @@ struct Podium: AsyncParsableCommand {
         commandName: "podium",
         abstract: "A high-availability container orchestrator with its own Raft-replicated etcd-compatible store.",
         subcommands: [Version.self, Up.self, Status.self, Kill.self, Stop.self, Start.self, Down.self, StoreCommand.self, MasterCommand.self, APIServerCommand.self,
-                      SnapshotCommand.self, BenchCommand.self, ChaosCommand.self])
+                      SnapshotCommand.self, BenchCommand.self, ChaosCommand.self, HollowNodesCommand.self])
 }
 
 struct Version: ParsableCommand {

@@ -99,3 +99,72 @@ extension ProcessClusterTests {
         }
     }
 }
+
+extension ProcessClusterTests.SchedulerClusterTests {
+    /// `podium hollow-nodes` against a `podium up` cluster: its nodes register Ready with Leases, and the pods the
+    /// scheduler binds to them are reported Running with IPs, Succeeded when meant to exit, and removed when deleted.
+    @Test func hollowNodesAnswerThePodsBoundToThem() async throws {
+        let tools = try LocalCluster(size: 0)
+        let dataDirectory = tools.directory.child("cluster")
+        let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
+        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
+        try #require(up.status == 0, "\(up.error)")
+        let hollow = Process()
+        hollow.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
+        hollow.arguments = ["hollow-nodes", "--count", "5", "--kubeconfig", dataDirectory + "/kubeconfig", "--run-seconds", "0.5"]
+        let log = tools.directory.child("hollow.log")
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        hollow.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        hollow.standardError = hollow.standardOutput
+        try hollow.run()
+        defer { kill(hollow.processIdentifier, SIGKILL); hollow.waitUntilExit() }
+
+        let api = try APIClient(access: ClusterAccess(kubeconfig: dataDirectory + "/kubeconfig"))
+        defer { api.shutdown() }
+        let nodes = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "nodes")))
+        let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
+        let leases = ResourceClient(api, try #require(ResourceType.find(group: "coordination.k8s.io", version: "v1", plural: "leases")))
+        let registered = try await eventually { () -> Int? in
+            let list = try? await nodes.list()
+            let ready = (list?.items ?? []).filter { node in
+                node[path: ["status", "conditions"]]?.arrayValue?.contains { $0["type"] == "Ready" && $0["status"] == "True" } == true
+            }
+            return ready.count == 5 ? 5 : nil
+        }
+        #expect(registered == 5, "hollow-nodes log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        let nodeLeases = try await eventually { () -> Int? in
+            let count = (try? await leases.list(namespace: "kube-node-lease"))?.items.count ?? 0
+            return count == 5 ? count : nil
+        }
+        #expect(nodeLeases == 5)
+
+        for index in 0..<10 { try await Self.create(pods, Self.pod("web-\(index)", cpu: "100m")) }
+        var job = Self.pod("once", cpu: "100m")
+        job[path: ["spec", "restartPolicy"]] = "Never"
+        try await Self.create(pods, job)
+        let running = try await eventually { () -> [JSONValue]? in
+            let items = (try? await pods.list(namespace: "default"))?.items ?? []
+            let web = items.filter { $0[path: ["metadata", "name"]]?.stringValue?.hasPrefix("web-") == true && $0[path: ["status", "phase"]] == "Running" }
+            return web.count == 10 ? web : nil
+        }
+        #expect(running?.count == 10)
+        #expect(running?.allSatisfy { ($0[path: ["status", "podIP"]]?.stringValue ?? "").hasPrefix("10.") } == true)
+        let succeeded = try await eventually { () -> Bool? in
+            (try? await pods.get(namespace: "default", name: "once"))?[path: ["status", "phase"]] == "Succeeded" ? true : nil
+        }
+        #expect(succeeded == true)
+
+        // A graceful delete (30 s by default) ends as soon as the hollow kubelet has "stopped" the containers.
+        try await pods.delete(namespace: "default", name: "web-0")
+        let gone = try await eventually(within: 20) { () -> Bool? in
+            do {
+                _ = try await pods.get(namespace: "default", name: "web-0")
+                return nil
+            } catch let error as APIError {
+                return error.isNotFound ? true : nil
+            }
+        }
+        #expect(gone == true)
+    }
+}
