@@ -86,6 +86,10 @@ let package = Package(
         .target(name: "Scheduler", dependencies: [
             "Resources", "ClusterClient", .product(name: "Logging", package: "swift-log"),
         ]),
+        // The controllers (ReplicaSet, Deployment, …): pure reconcilers and their shells over ClusterClient.
+        .target(name: "Controllers", dependencies: [
+            "Resources", "ClusterClient", .product(name: "Logging", package: "swift-log"),
+        ]),
         // Simulated nodes (kubemark-like) for scheduler and controller tests and benchmarks.
         .target(name: "HollowNode", dependencies: [
             "Resources", "ClusterClient", .product(name: "Logging", package: "swift-log"),
@@ -123,7 +127,7 @@ let package = Package(
         // The chaos test's history and its checks (pure: no I/O), used by `podium chaos`.
         .target(name: "Chaos"),
         .executableTarget(name: "podium", dependencies: [
-            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport", "APIServer", "StoreClient", "ClusterPKI", "ClusterClient", "Scheduler", "HollowNode",
+            "MVCC", "Store", "Raft", "EtcdAPI", "GRPC", "EtcdProto", "Bench", "Chaos", "PeerTransport", "APIServer", "StoreClient", "ClusterPKI", "ClusterClient", "Scheduler", "HollowNode", "Controllers",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -173,6 +177,7 @@ let package = Package(
         .testTarget(name: "ResourcesTests", dependencies: ["Resources"]),
         .testTarget(name: "ClusterClientTests", dependencies: ["ClusterClient", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Resources", "TestSupport"]),
+        .testTarget(name: "ControllersTests", dependencies: ["Controllers", "ClusterClient", "Resources"]),
         .testTarget(name: "HollowNodeTests", dependencies: ["HollowNode", "Resources"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),

@@ -6,7 +6,9 @@ import Synchronization
 public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     private struct Inner {
         var core: WorkQueueState<Key>
-        var waiters: [CheckedContinuation<Key?, Never>] = []
+        /// Workers waiting for a key, in arrival order, by id (so that a cancelled one can leave).
+        var waiters: [(id: Int, continuation: CheckedContinuation<Key?, Never>)] = []
+        var nextWaiter = 0
         var shutDown = false
         /// The due time the timer task sleeps until, and the task.
         var timerDue: Double?
@@ -73,16 +75,29 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
         for (waiter, key) in woken { waiter.resume(returning: key) }
     }
 
-    /// The next key to process (call `done` after), waiting for one; nil once the queue is shut down.
+    /// The next key to process (call `done` after), waiting for one; nil once the queue is shut down or the
+    /// waiting task is cancelled (a controller that stops leading).
     public func next() async -> Key? {
-        await withCheckedContinuation { continuation in
-            let answer = inner.withLock { inner -> Key?? in
-                if inner.shutDown { return .some(nil) }
-                if let key = inner.core.next() { return .some(key) }
-                inner.waiters.append(continuation)
-                return .none
+        let id = inner.withLock { inner in
+            defer { inner.nextWaiter += 1 }
+            return inner.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let answer = inner.withLock { inner -> Key?? in
+                    if inner.shutDown || Task.isCancelled { return .some(nil) }
+                    if let key = inner.core.next() { return .some(key) }
+                    inner.waiters.append((id, continuation))
+                    return .none
+                }
+                if let answer { continuation.resume(returning: answer) }
             }
-            if let answer { continuation.resume(returning: answer) }
+        } onCancel: {
+            let waiter = inner.withLock { inner -> CheckedContinuation<Key?, Never>? in
+                guard let index = inner.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return inner.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(returning: nil)
         }
     }
 
@@ -99,13 +114,13 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
             return (inner.waiters, inner.timer)
         }
         timer?.cancel()
-        for waiter in waiters { waiter.resume(returning: nil) }
+        for waiter in waiters { waiter.continuation.resume(returning: nil) }
     }
 
     private static func handOut(_ inner: inout Inner) -> [(CheckedContinuation<Key?, Never>, Key)] {
         var woken: [(CheckedContinuation<Key?, Never>, Key)] = []
         while !inner.waiters.isEmpty, let key = inner.core.next() {
-            woken.append((inner.waiters.removeFirst(), key))
+            woken.append((inner.waiters.removeFirst().continuation, key))
         }
         return woken
     }

@@ -1,15 +1,25 @@
 import ArgumentParser
 import ClusterClient
+import Controllers
 import Foundation
 import Logging
 import NIOCore
 import Scheduler
 
-/// The flags of the components `podium master` runs beside its API server (the scheduler now; the controllers
-/// next), and their start: each is a client of the local API server, campaigning for its Lease in kube-system.
+/// The flags of the components `podium master` runs beside its API server (the scheduler and the controller
+/// manager), and their start: each is a client of the local API server, campaigning for its Lease in
+/// kube-system (kube-scheduler, kube-controller-manager).
 struct ControlPlaneOptions: ParsableArguments {
     @Flag(name: .customLong("disable-scheduler"), help: "Do not run the scheduler on this master.")
     var disableScheduler = false
+
+    @Option(name: .customLong("controllers"), help: ArgumentHelp(
+        "The controllers to run: names, * for all, -name to leave one out (known: \(ControllerManager.known.joined(separator: ", "))).",
+        valueName: "list"))
+    var controllers = "*"
+
+    @Option(name: .customLong("concurrent-syncs"), help: "Objects each controller works on at once.")
+    var concurrentSyncs = 5
 
     @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a leader's Lease stands without renewal (Go duration).")
     var leaseDuration = "4s"
@@ -44,7 +54,9 @@ struct ControlPlaneOptions: ParsableArguments {
     /// Starts the enabled components against the API server at `port` on loopback; the task runs them until
     /// cancelled.
     func start(apiPort: Int, token: String, caDirectory: String, memberName: String) throws -> Task<Void, Never>? {
-        guard !disableScheduler else { return nil }
+        let enabled = try ControllerManager.select([controllers])
+        guard !disableScheduler || !enabled.isEmpty else { return nil }
+        guard concurrentSyncs > 0 else { throw ValidationError("--concurrent-syncs must be positive") }
         let caPEM: String
         do {
             caPEM = try String(contentsOfFile: caDirectory + "/ca.crt", encoding: .utf8)
@@ -54,16 +66,25 @@ struct ControlPlaneOptions: ParsableArguments {
         let api = try APIClient(access: ClusterAccess(servers: [.init(host: "127.0.0.1", port: apiPort)], token: token, caPEM: caPEM))
         let identity = self.identity ?? memberName
         let timing = try timing()
-        let scheduler = try PodScheduler(api: api)
-        let elector = try LeaderElector(api: api, name: "kube-scheduler", identity: identity, timing: timing,
-                                        logger: Logger(label: "podium.scheduler"))
+        let scheduler = disableScheduler ? nil : try PodScheduler(api: api)
+        let schedulerElector = try LeaderElector(api: api, name: "kube-scheduler", identity: identity, timing: timing,
+                                                 logger: Logger(label: "podium.scheduler"))
+        let manager = enabled.isEmpty ? nil : try ControllerManager(api: api, enabled: [controllers], workers: concurrentSyncs)
+        let managerElector = try LeaderElector(api: api, name: "kube-controller-manager", identity: identity, timing: timing,
+                                               logger: Logger(label: "podium.controllers"))
         return Task {
             await withDiscardingTaskGroup { group in
-                group.addTask { await scheduler.runInformers() }
-                group.addTask {
-                    await elector.run {
-                        await scheduler.schedule(isLeading: { elector.isLeading })
+                if let scheduler {
+                    group.addTask { await scheduler.runInformers() }
+                    group.addTask {
+                        await schedulerElector.run {
+                            await scheduler.schedule(isLeading: { schedulerElector.isLeading })
+                        }
                     }
+                }
+                if let manager {
+                    group.addTask { await manager.runInformers() }
+                    group.addTask { await managerElector.run { await manager.lead(isLeading: { managerElector.isLeading }) } }
                 }
             }
             api.shutdown()

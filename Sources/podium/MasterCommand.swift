@@ -4,7 +4,8 @@ import NIOCore
 import NIOPosix
 
 /// `podium master`: what runs on each master — a store member, the API server that uses it (and, through
-/// failover, the other members), and the scheduler (active on one master at a time), in one process.
+/// failover, the other members), the scheduler and the controller manager (each active on one master at a time),
+/// in one process.
 struct MasterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "master",

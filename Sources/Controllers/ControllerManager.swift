@@ -1,0 +1,94 @@
+import ClusterClient
+import Logging
+import Resources
+
+/// `kube-controller-manager` for Podium: the shared informers every controller reads (one list and one watch per
+/// resource type, however many controllers use it) and the controllers `--controllers` enables. Standbys run
+/// the informers too, so that a takeover starts from a warm cache; `lead` runs the controllers while this
+/// instance holds the kube-controller-manager Lease.
+public final class ControllerManager: Sendable {
+    /// Every controller this build knows, in the names `--controllers` takes.
+    public static let known = ["replicaset", "deployment"]
+
+    public let controllers: [any Controller]
+    private let informers: [Informer]
+    private let recorders: [EventRecorder]
+    private let workers: Int
+
+    /// - Parameters: `enabled` is a `--controllers` list: names, `*` for all, `-name` to leave one out.
+    public init(api: APIClient, enabled: [String] = ["*"], workers: Int = 5, logger: Logger = Logger(label: "podium.controllers")) throws {
+        let chosen = try Self.select(enabled)
+        func type(_ group: String, _ plural: String) throws -> ResourceType {
+            let version = "v1"
+            guard let type = ResourceType.find(group: group, version: version, plural: plural) else {
+                throw ClusterAccessError("the catalogue lacks \(group.isEmpty ? "core" : group)/\(version) \(plural)")
+            }
+            return type
+        }
+        let pods = Informer(ResourceClient(api, try type("", "pods")), indexers: [.namespace, .controller], logger: logger)
+        let sets = Informer(ResourceClient(api, try type("apps", "replicasets")), indexers: [.namespace, .controller], logger: logger)
+        let deployments = Informer(ResourceClient(api, try type("apps", "deployments")), indexers: [.namespace], logger: logger)
+        var controllers: [any Controller] = []
+        var used: [Informer] = []
+        var recorders: [EventRecorder] = []
+        if chosen.contains("replicaset") {
+            let events = try EventRecorder(api: api, component: "replicaset-controller")
+            recorders.append(events)
+            controllers.append(ReplicaSetController(sets: sets, pods: pods, events: events, logger: logger))
+            used += [sets, pods]
+        }
+        if chosen.contains("deployment") {
+            let events = try EventRecorder(api: api, component: "deployment-controller")
+            recorders.append(events)
+            controllers.append(DeploymentController(deployments: deployments, sets: sets, pods: pods, events: events, logger: logger))
+            used += [deployments, sets, pods]
+        }
+        var seen = Set<ObjectIdentifier>()
+        informers = used.filter { seen.insert(ObjectIdentifier($0)).inserted }
+        self.controllers = controllers
+        self.recorders = recorders
+        self.workers = workers
+    }
+
+    /// The controllers a `--controllers` list names.
+    public static func select(_ list: [String]) throws -> Set<String> {
+        var chosen = Set<String>()
+        for item in list.flatMap({ $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }) where !item.isEmpty {
+            let name = item.hasPrefix("-") ? String(item.dropFirst()) : item
+            if name == "*" {
+                chosen.formUnion(known)
+                continue
+            }
+            guard known.contains(name) else {
+                throw ClusterAccessError("--controllers: unknown controller \"\(name)\" (known: \(known.joined(separator: ", ")))")
+            }
+            if item.hasPrefix("-") { chosen.remove(name) } else { chosen.insert(name) }
+        }
+        // "-name" anywhere leaves it out, wherever "*" stands.
+        for item in list.flatMap({ $0.split(separator: ",") }) where item.hasPrefix("-") {
+            chosen.remove(String(item.dropFirst()).trimmingCharacters(in: .whitespaces))
+        }
+        return chosen
+    }
+
+    /// Keeps the informers and event writers running until cancelled.
+    public func runInformers() async {
+        await withDiscardingTaskGroup { group in
+            for informer in informers { group.addTask { await informer.run() } }
+            for recorder in recorders { group.addTask { await recorder.run() } }
+        }
+    }
+
+    /// Runs the controllers until cancelled (while leading): once the caches are synced, every object is looked at;
+    /// `isLeading` is checked before each sync.
+    public func lead(isLeading: @escaping @Sendable () -> Bool) async {
+        for informer in informers { await informer.waitUntilSynced() }
+        guard !Task.isCancelled else { return }
+        await withDiscardingTaskGroup { group in
+            for controller in controllers {
+                controller.enqueueAll()
+                group.addTask { await controller.run(workers: self.workers, isLeading: isLeading) }
+            }
+        }
+    }
+}
