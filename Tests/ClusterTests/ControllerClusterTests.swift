@@ -1,0 +1,165 @@
+import ClusterClient
+import Foundation
+import Resources
+import Synchronization
+import Testing
+import TestSupport
+
+/// Follows the pods of a namespace through a watch, as a user's `kubectl get pods -w` would, and keeps the
+/// extremes a rollout reached: the most pods not being deleted, and the fewest of them Ready.
+final class PodCensus: Sendable {
+    private struct State {
+        var pods: [String: (active: Bool, ready: Bool)] = [:]
+        var most = 0
+        var fewestReady = Int.max
+        var measuring = false
+        var version = ""
+    }
+
+    private let state = Mutex(State())
+
+    func apply(_ event: WatchEvent) {
+        let object = event.object
+        let name = object[path: ["metadata", "name"]]?.stringValue ?? ""
+        state.withLock { state in
+            if let version = object[path: ["metadata", "resourceVersion"]]?.stringValue { state.version = version }
+            switch event.kind {
+            case .added, .modified:
+                let active = object[path: ["metadata", "deletionTimestamp"]] == nil
+                let ready = object[path: ["status", "conditions"]]?.arrayValue?.contains { $0["type"] == "Ready" && $0["status"] == "True" } == true
+                state.pods[name] = (active, ready)
+            case .deleted:
+                state.pods[name] = nil
+            case .bookmark, .error:
+                return
+            }
+            guard state.measuring else { return }
+            let active = state.pods.values.filter(\.active)
+            state.most = max(state.most, active.count)
+            state.fewestReady = min(state.fewestReady, active.filter(\.ready).count)
+        }
+    }
+
+    var version: String { state.withLock { $0.version } }
+
+    /// Starts measuring extremes from now.
+    func measure() {
+        state.withLock { state in
+            state.measuring = true
+            state.most = 0
+            state.fewestReady = Int.max
+        }
+    }
+
+    var extremes: (most: Int, fewestReady: Int) { state.withLock { ($0.most, $0.fewestReady) } }
+
+    var activeCount: Int { state.withLock { $0.pods.values.filter(\.active).count } }
+
+    /// Watches `namespace`'s pods until cancelled, resuming where a watch ended.
+    func follow(_ pods: ResourceClient, namespace: String, from version: String) async {
+        state.withLock { $0.version = version }
+        while !Task.isCancelled {
+            try? await pods.watch(namespace: namespace, resourceVersion: self.version, timeoutSeconds: 300) { self.apply($0) }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
+
+extension ProcessClusterTests {
+    /// The controller manager in a real 3-master `podium up` cluster with hollow nodes: kubectl's rollout verbs
+    /// work, a rolling update stays within maxSurge and maxUnavailable in every watch event, and the controllers
+    /// move to another master when theirs is killed -9, without creating anything twice.
+    @Suite struct ControllerClusterTests {
+        @Test func deploymentsRollOutWithKubectlAndSurviveTheirMaster() async throws {
+            let tools = try LocalCluster(size: 0)
+            let dataDirectory = tools.directory.child("cluster")
+            let kubeconfig = dataDirectory + "/kubeconfig"
+            let base = try UpCommandTests.freeBasePort()
+            defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
+            try #require(up.status == 0, "\(up.error)")
+            let hollow = Process()
+            hollow.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
+            hollow.arguments = ["hollow-nodes", "--count", "4", "--kubeconfig", kubeconfig]
+            let log = tools.directory.child("hollow.log")
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            hollow.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            hollow.standardError = hollow.standardOutput
+            try hollow.run()
+            defer { kill(hollow.processIdentifier, SIGKILL); hollow.waitUntilExit() }
+            let kubectl = { (arguments: [String]) throws -> LocalCluster.CommandResult in
+                try UpCommandTests.kubectl(arguments, kubeconfig: kubeconfig, home: tools.directory.child("home"))
+            }
+
+            let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
+            defer { api.shutdown() }
+            let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
+            let leases = ResourceClient(api, try #require(ResourceType.find(group: "coordination.k8s.io", version: "v1", plural: "leases")))
+            let census = PodCensus()
+            let start = try await pods.list(namespace: "default")
+            let watcher = Task { await census.follow(pods, namespace: "default", from: start.resourceVersion) }
+            defer { watcher.cancel() }
+
+            let created = try kubectl(["create", "deployment", "web", "--image=registry.local/app:1", "--replicas=8"])
+            #expect(created.status == 0, "\(created.error)")
+            var status = try kubectl(["rollout", "status", "deployment/web", "--timeout=90s"])
+            #expect(status.status == 0 && status.output.contains("successfully rolled out"), "\(status.output) \(status.error)")
+
+            // A rolling update (25 % of 8: at most 10 pods, at least 6 ready), checked on every watch event.
+            let settled = try await eventually { census.activeCount == 8 ? true : nil }
+            #expect(settled == true)
+            census.measure()
+            #expect(try kubectl(["set", "image", "deployment/web", "*=registry.local/app:2"]).status == 0)
+            status = try kubectl(["rollout", "status", "deployment/web", "--timeout=90s"])
+            #expect(status.status == 0, "\(status.output) \(status.error)")
+            let extremes = census.extremes
+            #expect(extremes.most <= 10 && extremes.fewestReady >= 6, "most pods \(extremes.most), fewest ready \(extremes.fewestReady)")
+
+            let history = try kubectl(["rollout", "history", "deployment/web"])
+            #expect(history.output.contains("1 ") && history.output.contains("2 "), "\(history.output)")
+            #expect(try kubectl(["rollout", "undo", "deployment/web"]).status == 0)
+            status = try kubectl(["rollout", "status", "deployment/web", "--timeout=90s"])
+            #expect(status.status == 0, "\(status.output) \(status.error)")
+            let image = try kubectl(["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"])
+            #expect(image.output == "registry.local/app:1")
+            let revision = try kubectl(["get", "deployment", "web", "-o", "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}"])
+            #expect(revision.output == "3")
+            #expect(try kubectl(["rollout", "restart", "deployment/web"]).status == 0)
+            status = try kubectl(["rollout", "status", "deployment/web", "--timeout=90s"])
+            #expect(status.status == 0, "\(status.output) \(status.error)")
+            let described = try kubectl(["describe", "deployment", "web"])
+            #expect(described.output.contains("ScalingReplicaSet") && described.output.contains("deployment-controller"))
+
+            // kill -9 the master whose controller manager is active: another takes the Lease and goes on, and a
+            // scale-up creates exactly the pods asked for.
+            let holder = LeaseRecord(lease: try await leases.get(namespace: "kube-system", name: "kube-controller-manager")).holderIdentity
+            #expect(["master1", "master2", "master3"].contains(holder))
+            let killedAt = ContinuousClock.now
+            #expect(try tools.podium(["kill", holder, "--data-dir", dataDirectory]).status == 0)
+            let successor = try await eventually(every: .milliseconds(100)) { () -> String? in
+                let record = try? await leases.get(namespace: "kube-system", name: "kube-controller-manager")
+                return record.map { LeaseRecord(lease: $0).holderIdentity }.flatMap { $0 != holder && !$0.isEmpty ? $0 : nil }
+            }
+            let takeover = ContinuousClock.now - killedAt
+            #expect(successor != nil)
+            #expect(takeover < .seconds(TestTime.seconds(4 + 1 + 2)), "took over after \(takeover)")
+            census.measure()
+            var scaled = try kubectl(["scale", "deployment/web", "--replicas=12"])
+            for _ in 0..<10 where scaled.status != 0 {
+                try await Task.sleep(for: .milliseconds(500))
+                scaled = try kubectl(["scale", "deployment/web", "--replicas=12"])
+            }
+            #expect(scaled.status == 0, "\(scaled.error)")
+            status = try kubectl(["rollout", "status", "deployment/web", "--timeout=90s"])
+            #expect(status.status == 0, "\(status.output) \(status.error)")
+            let count = try await eventually { () -> Int? in
+                let items = (try? await pods.list(namespace: "default"))?.items ?? []
+                let active = items.filter { $0[path: ["metadata", "deletionTimestamp"]] == nil }
+                return active.count == 12 ? 12 : nil
+            }
+            #expect(count == 12)
+            // No watch event ever showed more: nothing was created twice by the old leader and the new one.
+            #expect(census.extremes.most == 12, "at most \(census.extremes.most) pods")
+        }
+    }
+}
