@@ -88,7 +88,7 @@ let package = Package(
         ]),
         // The controllers (ReplicaSet, Deployment, …): pure reconcilers and their shells over ClusterClient.
         .target(name: "Controllers", dependencies: [
-            "Resources", "ClusterClient", .product(name: "Logging", package: "swift-log"),
+            "Resources", "ClusterClient", "Scheduler", .product(name: "Logging", package: "swift-log"),
         ]),
         // Simulated nodes (kubemark-like) for scheduler and controller tests and benchmarks.
         .target(name: "HollowNode", dependencies: [

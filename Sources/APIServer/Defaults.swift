@@ -10,10 +10,12 @@ enum Defaults {
             podSpec(&object, at: ["spec"])
             setIfMissing(&object, ["spec", "serviceAccountName"], "default")
             setIfMissing(&object, ["spec", "priority"], 0)
+            // Kubernetes' DefaultTolerationSeconds admission gives 300 s; Podium's store and heartbeats are fast
+            // enough that pods of a dead node move after 10 s.
             if (object[path: ["spec", "tolerations"]]?.arrayValue ?? []).isEmpty {
                 object[path: ["spec", "tolerations"]] = [
-                    ["key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300],
-                    ["key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300],
+                    ["key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10],
+                    ["key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10],
                 ]
             }
         case "Deployment":

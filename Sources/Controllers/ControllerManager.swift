@@ -8,7 +8,7 @@ import Resources
 /// instance holds the kube-controller-manager Lease.
 public final class ControllerManager: Sendable {
     /// Every controller this build knows, in the names `--controllers` takes.
-    public static let known = ["replicaset", "deployment"]
+    public static let known = ["replicaset", "deployment", "nodelifecycle"]
 
     public let controllers: [any Controller]
     private let informers: [Informer]
@@ -16,7 +16,8 @@ public final class ControllerManager: Sendable {
     private let workers: Int
 
     /// - Parameters: `enabled` is a `--controllers` list: names, `*` for all, `-name` to leave one out.
-    public init(api: APIClient, enabled: [String] = ["*"], workers: Int = 5, logger: Logger = Logger(label: "podium.controllers")) throws {
+    public init(api: APIClient, enabled: [String] = ["*"], workers: Int = 5, nodeLifecycle: NodeLifecycle.Configuration = .init(),
+                logger: Logger = Logger(label: "podium.controllers")) throws {
         let chosen = try Self.select(enabled)
         func type(_ group: String, _ plural: String) throws -> ResourceType {
             let version = "v1"
@@ -42,6 +43,14 @@ public final class ControllerManager: Sendable {
             recorders.append(events)
             controllers.append(DeploymentController(deployments: deployments, sets: sets, pods: pods, events: events, logger: logger))
             used += [deployments, sets, pods]
+        }
+        if chosen.contains("nodelifecycle") {
+            let events = try EventRecorder(api: api, component: "node-controller")
+            recorders.append(events)
+            let nodes = Informer(ResourceClient(api, try type("", "nodes")), indexers: [], logger: logger)
+            let leases = Informer(ResourceClient(api, try type("coordination.k8s.io", "leases")), namespace: "kube-node-lease", indexers: [], logger: logger)
+            controllers.append(NodeLifecycleController(nodes: nodes, leases: leases, pods: pods, events: events, configuration: nodeLifecycle, logger: logger))
+            used += [nodes, leases, pods]
         }
         var seen = Set<ObjectIdentifier>()
         informers = used.filter { seen.insert(ObjectIdentifier($0)).inserted }

@@ -163,3 +163,74 @@ extension ProcessClusterTests {
         }
     }
 }
+
+extension ProcessClusterTests.ControllerClusterTests {
+    /// Nodes die (their hollow kubelet killed -9): after the grace period (8 s) they are Unknown and tainted, after
+    /// the pods' toleration (10 s) their pods are evicted, and the Deployment's pods run again on the nodes left.
+    @Test func podsOfADeadNodeAreReplacedElsewhere() async throws {
+        let tools = try LocalCluster(size: 0)
+        let dataDirectory = tools.directory.child("cluster")
+        let kubeconfig = dataDirectory + "/kubeconfig"
+        let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
+        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
+        try #require(up.status == 0, "\(up.error)")
+        func hollowNodes(_ prefix: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
+            process.arguments = ["hollow-nodes", "--count", "2", "--name-prefix", prefix, "--kubeconfig", kubeconfig]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        let doomed = try hollowNodes("doomed-")
+        let lasting = try hollowNodes("lasting-")
+        defer {
+            for process in [doomed, lasting] { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        }
+        let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
+        defer { api.shutdown() }
+        let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
+        let nodes = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "nodes")))
+        let registered = try await eventually { (try? await nodes.list())?.items.count == 4 ? true : nil }
+        #expect(registered == true)
+        let created = try ProcessClusterTests.UpCommandTests.kubectl(["create", "deployment", "web", "--image=registry.local/app:1", "--replicas=8"],
+                                                                    kubeconfig: kubeconfig, home: tools.directory.child("home"))
+        #expect(created.status == 0, "\(created.error)")
+        func running() async -> [String: String] {
+            let items = (try? await pods.list(namespace: "default"))?.items ?? []
+            var placement: [String: String] = [:]
+            for pod in items where pod[path: ["metadata", "deletionTimestamp"]] == nil && pod[path: ["status", "phase"]] == "Running" {
+                placement[pod[path: ["metadata", "name"]]?.stringValue ?? ""] = pod[path: ["spec", "nodeName"]]?.stringValue
+            }
+            return placement
+        }
+        let before = try await eventually { let now = await running(); return now.count == 8 ? now : nil }
+        #expect(before?.values.contains { $0.hasPrefix("doomed-") } == true, "\(String(describing: before))")
+
+        kill(doomed.processIdentifier, SIGKILL)
+        let killedAt = ContinuousClock.now
+        let tainted = try await eventually(every: .milliseconds(200)) { () -> Bool? in
+            let list = (try? await nodes.list())?.items ?? []
+            let dead = list.filter { ($0[path: ["metadata", "name"]]?.stringValue ?? "").hasPrefix("doomed-") }
+            let marked = dead.filter { node in
+                node[path: ["spec", "taints"]]?.arrayValue?.contains { $0["key"] == "node.kubernetes.io/unreachable" && $0["effect"] == "NoExecute" } == true
+                    && node[path: ["status", "conditions"]]?.arrayValue?.contains { $0["type"] == "Ready" && $0["status"] == "Unknown" } == true
+            }
+            return marked.count == 2 ? true : nil
+        }
+        #expect(tainted == true)
+        let after = try await eventually(every: .milliseconds(200)) { () -> [String: String]? in
+            let now = await running()
+            return now.count == 8 && now.values.allSatisfy({ $0.hasPrefix("lasting-") }) ? now : nil
+        }
+        let healed = ContinuousClock.now - killedAt
+        #expect(after != nil, "pods still on dead nodes or missing")
+        // Grace 8 s + toleration 10 s, plus what a loaded machine adds.
+        #expect(healed < .seconds(TestTime.seconds(8 + 10 + 15)), "healed after \(healed)")
+        let events = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "events")))
+        let evictions = try await events.list(namespace: "default", fieldSelector: "reason=TaintManagerEviction").items
+        #expect(!evictions.isEmpty)
+    }
+}
