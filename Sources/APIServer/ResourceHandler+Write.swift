@@ -369,9 +369,15 @@ extension ResourceHandler {
             if let version = options.preconditionVersion, version != String(stored.modRevision) {
                 throw Status.conflict(type, name: name, "Precondition failed: ResourceVersion in precondition: \(version), ResourceVersion in object meta: \(stored.modRevision)")
             }
-            // (Orphan and Foreground propagation need the garbage collector, which a later part of Podium brings;
-            // until then a delete removes the object itself and leaves dependents, as Background does.)
-            let finalizers = (object[path: ["metadata", "finalizers"]]?.arrayValue ?? []).compactMap(\.stringValue)
+            // Orphan and Foreground propagation are finalizers the garbage collector carries out (it releases the
+            // dependents, or deletes them first) before it lets the object go; Background deletes the object now
+            // and the collector deletes its dependents after.
+            var finalizers = (object[path: ["metadata", "finalizers"]]?.arrayValue ?? []).compactMap(\.stringValue)
+            if type.kind != "Namespace", object[path: ["metadata", "deletionTimestamp"]] == nil,
+               let finalizer = ["Orphan": "orphan", "Foreground": "foregroundDeletion"][options.propagation ?? ""],
+               !finalizers.contains(finalizer) {
+                finalizers.append(finalizer)
+            }
             if type.kind == "Namespace" {
                 return try await deleteNamespace(request, target, name: name, stored: stored, dryRun: dryRun)
             }

@@ -8,7 +8,7 @@ import Resources
 /// instance holds the kube-controller-manager Lease.
 public final class ControllerManager: Sendable {
     /// Every controller this build knows, in the names `--controllers` takes.
-    public static let known = ["replicaset", "deployment", "nodelifecycle"]
+    public static let known = ["replicaset", "deployment", "nodelifecycle", "garbagecollector"]
 
     public let controllers: [any Controller]
     private let informers: [Informer]
@@ -51,6 +51,20 @@ public final class ControllerManager: Sendable {
             let leases = Informer(ResourceClient(api, try type("coordination.k8s.io", "leases")), namespace: "kube-node-lease", indexers: [], logger: logger)
             controllers.append(NodeLifecycleController(nodes: nodes, leases: leases, pods: pods, events: events, configuration: nodeLifecycle, logger: logger))
             used += [nodes, leases, pods]
+        }
+        if chosen.contains("garbagecollector") {
+            // Every type that owns or is owned in practice; those other controllers watch are shared.
+            var graph: [Informer] = [pods, sets, deployments]
+            let others: [(String, String)] = [("", "services"), ("", "configmaps"), ("", "secrets"), ("", "persistentvolumeclaims"),
+                                              ("", "endpoints"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+                                              ("apps", "controllerrevisions"), ("batch", "jobs"), ("batch", "cronjobs"),
+                                              ("discovery.k8s.io", "endpointslices")]
+            for (group, plural) in others {
+                guard let type = ResourceType.find(group: group, version: "v1", plural: plural) else { continue }
+                graph.append(Informer(ResourceClient(api, type), indexers: [], logger: logger))
+            }
+            controllers.append(GarbageCollector(informers: graph, logger: logger))
+            used += graph
         }
         var seen = Set<ObjectIdentifier>()
         informers = used.filter { seen.insert(ObjectIdentifier($0)).inserted }

@@ -234,3 +234,65 @@ extension ProcessClusterTests.ControllerClusterTests {
         #expect(!evictions.isEmpty)
     }
 }
+
+extension ProcessClusterTests.ControllerClusterTests {
+    /// Cascading deletes as kubectl asks for them: background (the default) takes the ReplicaSets and pods with
+    /// the Deployment, orphan leaves the pods without their owner, foreground removes the owner last.
+    @Test func deletesCascadeAsKubectlAsks() async throws {
+        let tools = try LocalCluster(size: 0)
+        let dataDirectory = tools.directory.child("cluster")
+        let kubeconfig = dataDirectory + "/kubeconfig"
+        let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
+        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
+        try #require(up.status == 0, "\(up.error)")
+        let hollow = Process()
+        hollow.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
+        hollow.arguments = ["hollow-nodes", "--count", "2", "--kubeconfig", kubeconfig]
+        hollow.standardOutput = FileHandle.nullDevice
+        hollow.standardError = FileHandle.nullDevice
+        try hollow.run()
+        defer { kill(hollow.processIdentifier, SIGKILL); hollow.waitUntilExit() }
+        let kubectl = { (arguments: [String]) throws -> LocalCluster.CommandResult in
+            try ProcessClusterTests.UpCommandTests.kubectl(arguments, kubeconfig: kubeconfig, home: tools.directory.child("home"))
+        }
+        let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
+        defer { api.shutdown() }
+        let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
+        let sets = ResourceClient(api, try #require(ResourceType.find(group: "apps", version: "v1", plural: "replicasets")))
+        let deployments = ResourceClient(api, try #require(ResourceType.find(group: "apps", version: "v1", plural: "deployments")))
+        func count(_ client: ResourceClient, _ selector: String) async -> Int {
+            ((try? await client.list(namespace: "default", labelSelector: selector))?.items ?? [])
+                .filter { $0[path: ["metadata", "deletionTimestamp"]] == nil }.count
+        }
+        for name in ["background", "orphan", "foreground"] {
+            #expect(try kubectl(["create", "deployment", name, "--image=registry.local/app:1", "--replicas=3"]).status == 0)
+        }
+        for name in ["background", "orphan", "foreground"] {
+            let ready = try await eventually { await count(pods, "app=\(name)") == 3 ? true : nil }
+            #expect(ready == true, "\(name) never had its 3 pods")
+        }
+
+        #expect(try kubectl(["delete", "deployment", "background"]).status == 0)
+        let swept = try await eventually { await count(sets, "app=background") + count(pods, "app=background") == 0 ? true : nil }
+        #expect(swept == true, "the ReplicaSet and pods of a deleted Deployment stayed")
+
+        // Orphan: the ReplicaSet (and its pods) stay, without the Deployment as owner.
+        #expect(try kubectl(["delete", "deployment", "orphan", "--cascade=orphan"]).status == 0)
+        let released = try await eventually { () -> Bool? in
+            let items = (try? await sets.list(namespace: "default", labelSelector: "app=orphan"))?.items ?? []
+            return items.count == 1 && items[0][path: ["metadata", "ownerReferences"]] == nil ? true : nil
+        }
+        #expect(released == true)
+        let deploymentGone = try await eventually { () -> Bool? in
+            ((try? await deployments.list(namespace: "default"))?.items ?? []).contains { $0[path: ["metadata", "name"]] == "orphan" } ? nil : true
+        }
+        #expect(deploymentGone == true)
+        #expect(await count(pods, "app=orphan") == 3)
+
+        // Foreground: kubectl waits until the Deployment is gone, which is after its pods.
+        let foreground = try kubectl(["delete", "deployment", "foreground", "--cascade=foreground", "--wait=true", "--timeout=60s"])
+        #expect(foreground.status == 0, "\(foreground.error)")
+        #expect(await count(sets, "app=foreground") + count(pods, "app=foreground") == 0)
+    }
+}
