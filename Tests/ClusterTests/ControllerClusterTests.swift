@@ -273,9 +273,30 @@ extension ProcessClusterTests.ControllerClusterTests {
             #expect(ready == true, "\(name) never had its 3 pods")
         }
 
+        // Endpoints follow the pods of a Service; its slices go with it (it owns them).
+        #expect(try kubectl(["expose", "deployment", "background", "--port=80", "--target-port=8080"]).status == 0)
+        let endpoints = try await eventually { () -> String? in
+            let output = try kubectl(["get", "endpoints", "background", "-o", "jsonpath={.subsets[*].addresses[*].ip}"]).output
+            return output.split(separator: " ").count == 3 ? output : nil
+        }
+        #expect(endpoints != nil)
+        let slices = ResourceClient(api, try #require(ResourceType.find(group: "discovery.k8s.io", version: "v1", plural: "endpointslices")))
+        let sliced = try await eventually { () -> Int? in
+            let items = (try? await slices.list(namespace: "default", labelSelector: "kubernetes.io/service-name=background"))?.items ?? []
+            let count = items.reduce(0) { $0 + ($1["endpoints"]?.arrayValue?.count ?? 0) }
+            return count == 3 ? count : nil
+        }
+        #expect(sliced == 3)
         #expect(try kubectl(["delete", "deployment", "background"]).status == 0)
         let swept = try await eventually { await count(sets, "app=background") + count(pods, "app=background") == 0 ? true : nil }
         #expect(swept == true, "the ReplicaSet and pods of a deleted Deployment stayed")
+        #expect(try kubectl(["delete", "service", "background"]).status == 0)
+        let unsliced = try await eventually { () -> Bool? in
+            let items = (try? await slices.list(namespace: "default", labelSelector: "kubernetes.io/service-name=background"))?.items
+            let endpointsLeft = try kubectl(["get", "endpoints", "background", "-o", "name"]).status == 0
+            return items?.isEmpty == true && !endpointsLeft ? true : nil
+        }
+        #expect(unsliced == true, "the Endpoints or EndpointSlices of a deleted Service stayed")
 
         // Orphan: the ReplicaSet (and its pods) stay, without the Deployment as owner.
         #expect(try kubectl(["delete", "deployment", "orphan", "--cascade=orphan"]).status == 0)
