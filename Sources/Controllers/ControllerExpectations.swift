@@ -16,9 +16,9 @@ public struct ControllerExpectations: Sendable {
 
     public init() {}
 
+    /// Replaces what `key` expects (a miscount never carries over to the next round).
     public mutating func expectCreations(_ key: String, count: Int, now: Double) {
-        entries[key, default: Entry(setAt: now)].creations += count
-        entries[key]?.setAt = now
+        entries[key] = Entry(creations: count, setAt: now)
     }
 
     /// A creation showed up in the informer, or failed (it never will).
@@ -29,8 +29,7 @@ public struct ControllerExpectations: Sendable {
     }
 
     public mutating func expectDeletions(_ key: String, podKeys: [String], now: Double) {
-        entries[key, default: Entry(setAt: now)].deletions.formUnion(podKeys)
-        entries[key]?.setAt = now
+        entries[key] = Entry(deletions: Set(podKeys), setAt: now)
     }
 
     /// A deletion showed up (the pod was marked deleting or removed), or failed.
@@ -43,6 +42,17 @@ public struct ControllerExpectations: Sendable {
         guard let entry = entries[key] else { return true }
         if entry.creations <= 0 && entry.deletions.isEmpty { return true }
         return now - entry.setAt >= Self.timeout
+    }
+
+    /// Seconds until `key`'s expectations lapse (nil when met).
+    public func secondsUntilLapse(_ key: String, now: Double) -> Double? {
+        guard !isSatisfied(key, now: now), let entry = entries[key] else { return nil }
+        return entry.setAt + Self.timeout - now
+    }
+
+    /// The pods `key` is deleting and has not yet seen go.
+    public func pendingDeletions(_ key: String) -> Set<String> {
+        entries[key]?.deletions ?? []
     }
 
     public mutating func forget(_ key: String) {

@@ -8,7 +8,7 @@ import Resources
 /// instance holds the kube-controller-manager Lease.
 public final class ControllerManager: Sendable {
     /// Every controller this build knows, in the names `--controllers` takes.
-    public static let known = ["replicaset", "deployment", "nodelifecycle", "garbagecollector", "endpoints"]
+    public static let known = ["replicaset", "deployment", "job", "nodelifecycle", "garbagecollector", "endpoints"]
 
     public let controllers: [any Controller]
     private let informers: [Informer]
@@ -52,6 +52,13 @@ public final class ControllerManager: Sendable {
             controllers.append(NodeLifecycleController(nodes: nodes, leases: leases, pods: pods, events: events, configuration: nodeLifecycle, logger: logger))
             used += [nodes, leases, pods]
         }
+        let jobs = Informer(ResourceClient(api, try type("batch", "jobs")), indexers: [.namespace], logger: logger)
+        if chosen.contains("job") {
+            let events = try EventRecorder(api: api, component: "job-controller")
+            recorders.append(events)
+            controllers.append(JobController(jobs: jobs, pods: pods, events: events, logger: logger))
+            used += [jobs, pods]
+        }
         let services = Informer(ResourceClient(api, try type("", "services")), indexers: [.namespace], logger: logger)
         let slices = Informer(ResourceClient(api, try type("discovery.k8s.io", "endpointslices")), indexers: [.namespace], logger: logger)
         if chosen.contains("endpoints") {
@@ -61,10 +68,10 @@ public final class ControllerManager: Sendable {
         }
         if chosen.contains("garbagecollector") {
             // Every type that owns or is owned in practice; those other controllers watch are shared.
-            var graph: [Informer] = [pods, sets, deployments, services, slices]
+            var graph: [Informer] = [pods, sets, deployments, services, slices, jobs]
             let others: [(String, String)] = [("", "configmaps"), ("", "secrets"), ("", "persistentvolumeclaims"),
                                               ("apps", "statefulsets"), ("apps", "daemonsets"),
-                                              ("apps", "controllerrevisions"), ("batch", "jobs"), ("batch", "cronjobs")]
+                                              ("apps", "controllerrevisions"), ("batch", "cronjobs")]
             for (group, plural) in others {
                 guard let type = ResourceType.find(group: group, version: "v1", plural: plural) else { continue }
                 graph.append(Informer(ResourceClient(api, type), indexers: [], logger: logger))

@@ -95,6 +95,8 @@ public final class DeploymentController: Controller {
             }
         }
         for action in reconciler.reconcile(current, replicaSets: candidates, runningPods: running, now: wallClock()) {
+            // A lead that lapsed is cancelled: no write after that.
+            try Task.checkCancellation()
             switch action {
             case .adopt(let set):
                 _ = try await setsClient.update(OwnerReference.adopting(set, by: OwnerReference(controllerOf: current, apiVersion: "apps/v1", kind: "Deployment")))

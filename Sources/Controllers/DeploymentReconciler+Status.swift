@@ -18,9 +18,10 @@ extension Plan {
         if let rewritten { actions.append(.updateDeployment(rewritten)) }
         if status != (deployment["status"] ?? [:]) { actions.append(.updateStatus(status)) }
         if !complete, !paused, let deadline = deployment[path: ["spec", "progressDeadlineSeconds"]]?.intValue,
-           let progressing = Self.condition("Progressing", in: status), progressing["reason"] != "ProgressDeadlineExceeded",
+           let progressing = Self.condition("Progressing", in: status),
+           !["ProgressDeadlineExceeded", "NewReplicaSetAvailable"].contains(progressing["reason"]?.stringValue ?? ""),
            let since = progressing["lastUpdateTime"]?.stringValue.flatMap(RFC3339.parse) {
-            actions.append(.requeue(after: max(0.1, since + Double(deadline) - now + 0.5)))
+            actions.append(.requeue(after: max(1, since + Double(deadline) - now + 0.5)))
         }
     }
 
@@ -30,11 +31,12 @@ extension Plan {
         rewritten = object
     }
 
-    /// Deletes the oldest empty old sets beyond revisionHistoryLimit.
+    /// Deletes old sets beyond revisionHistoryLimit, oldest revision first, skipping any that still has pods or
+    /// whose controller has not caught up with it (Kubernetes' cleanupDeployment).
     mutating func cleanUpHistory(_ old: [ReplicaSetView]) {
         let limit = Int(deployment[path: ["spec", "revisionHistoryLimit"]]?.intValue ?? 10)
-        let empty = old.filter { $0.replicas == 0 && $0.reportedReplicas == 0 }.sorted { $0.revision < $1.revision }
-        for set in empty.prefix(max(0, empty.count - limit)) {
+        let sorted = old.sorted { $0.revision < $1.revision }
+        for set in sorted.prefix(max(0, sorted.count - limit)) where set.replicas == 0 && set.reportedReplicas == 0 && !set.statusIsStale {
             actions.append(.deleteReplicaSet(name: set.name, uid: set.uid))
         }
     }
@@ -93,7 +95,11 @@ extension Plan {
         }
         let current = conditions.first { $0["type"] == "Progressing" }
         let setName = new?.name ?? ""
-        if paused {
+        // A finished rollout that is only being resynced (or scaled) is not estimated again, as Kubernetes does.
+        let settled = current?["reason"] == "NewReplicaSetAvailable" && status["replicas"] == status["updatedReplicas"] && !created
+        if settled && !paused {
+            // Nothing to estimate.
+        } else if paused {
             Self.set(&conditions, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now: now)
         } else if current?["reason"] == "DeploymentPaused" {
             Self.set(&conditions, "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", now: now)

@@ -20,7 +20,7 @@ public struct DeploymentReconciler: Sendable {
     /// Deployment annotations a ReplicaSet does not inherit.
     static let privateAnnotations: Set<String> = [
         "kubectl.kubernetes.io/last-applied-configuration", ReplicaSetView.revisionAnnotation, revisionHistoryAnnotation,
-        desiredReplicasAnnotation, maxReplicasAnnotation, "deprecated.deployment.rollback.to", autoRevertAnnotation,
+        desiredReplicasAnnotation, maxReplicasAnnotation, "deprecated.deployment.rollback.to", failedRolloutAnnotation,
     ]
 
     public enum Action: Sendable, Equatable {
@@ -195,11 +195,12 @@ struct Plan {
 
     // MARK: Writes
 
-    /// The annotations a set of this Deployment carries, with `revision`.
-    func setAnnotations(base: [String: String], revision: Int?) -> [String: String] {
+    /// The annotations a set of this Deployment carries, with `revision`; only the new set takes the
+    /// Deployment's own (its change-cause belongs to that revision alone).
+    func setAnnotations(base: [String: String], revision: Int?, inheriting: Bool) -> [String: String] {
         var annotations = base
         for (key, value) in deployment[path: ["metadata", "annotations"]]?.stringMap ?? [:]
-        where !DeploymentReconciler.privateAnnotations.contains(key) {
+        where inheriting && !DeploymentReconciler.privateAnnotations.contains(key) {
             annotations[key] = value
         }
         if let revision { annotations[ReplicaSetView.revisionAnnotation] = String(revision) }
@@ -223,7 +224,7 @@ struct Plan {
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": ["name": .string(setName), "namespace": namespace,
                          "labels": podTemplate[path: ["metadata", "labels"]] ?? [:],
-                         "annotations": .strings(setAnnotations(base: [:], revision: revision)),
+                         "annotations": .strings(setAnnotations(base: [:], revision: revision, inheriting: true)),
                          "ownerReferences": [OwnerReference(controllerOf: deployment, apiVersion: "apps/v1", kind: "Deployment").json]],
             "spec": spec,
         ]
@@ -239,7 +240,8 @@ struct Plan {
         var object = set.object
         object[path: ["spec", "replicas"]] = .int(Int64(target))
         let base = object[path: ["metadata", "annotations"]]?.stringMap ?? [:]
-        object[path: ["metadata", "annotations"]] = .strings(setAnnotations(base: base, revision: revision))
+        let isNew = set.templateWithoutHash == ReplicaSetView.withoutHash(template)
+        object[path: ["metadata", "annotations"]] = .strings(setAnnotations(base: base, revision: revision, inheriting: isNew))
         actions.append(.updateReplicaSet(object))
         if target != set.replicas {
             let direction = target > set.replicas ? "up" : "down"
@@ -250,7 +252,7 @@ struct Plan {
 
     mutating func syncRevision(of set: ReplicaSetView, to revision: Int) {
         var object = set.object
-        var annotations = setAnnotations(base: object[path: ["metadata", "annotations"]]?.stringMap ?? [:], revision: revision)
+        var annotations = setAnnotations(base: object[path: ["metadata", "annotations"]]?.stringMap ?? [:], revision: revision, inheriting: true)
         if set.revision > 0 {
             let history = annotations[DeploymentReconciler.revisionHistoryAnnotation].map { $0 + "," } ?? ""
             annotations[DeploymentReconciler.revisionHistoryAnnotation] = history + String(set.revision)

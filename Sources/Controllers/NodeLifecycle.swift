@@ -29,7 +29,9 @@ public struct NodeLifecycle: Sendable {
     }
 
     public let configuration: Configuration
-    private var heartbeats: [String: (signature: String, seenAt: Double)] = [:]
+    /// Per node: its last heartbeat signature, when this controller saw it change, and whether it has changed
+    /// since this controller started watching (only a heartbeat that moves proves a tainted node is back).
+    private var heartbeats: [String: (signature: String, seenAt: Double, moved: Bool)] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -37,7 +39,11 @@ public struct NodeLifecycle: Sendable {
 
     /// Notes a node's heartbeat signature as seen at `now` (monotonic seconds); a change restarts its grace.
     public mutating func observe(node: String, signature: String, now: Double) {
-        if heartbeats[node]?.signature != signature { heartbeats[node] = (signature, now) }
+        guard let known = heartbeats[node] else {
+            heartbeats[node] = (signature, now, false)
+            return
+        }
+        if known.signature != signature { heartbeats[node] = (signature, now, true) }
     }
 
     public mutating func forget(node: String) {
@@ -66,11 +72,12 @@ public struct NodeLifecycle: Sendable {
             if isUnreachable(name, now: now) {
                 unreachable.append((name, node))
                 if !tainted || Self.readyStatus(of: node) != "Unknown" { actions.append(.markUnreachable(node: name)) }
-            } else if heartbeats[name] != nil, !Self.unreachableTaints(of: node).isEmpty {
+            } else if heartbeats[name]?.moved == true || Self.readyStatus(of: node) == "True", !Self.unreachableTaints(of: node).isEmpty {
                 actions.append(.markReachable(node: name))
             }
         }
-        let disrupted = unreachable.count > 2 && Double(unreachable.count) >= configuration.disruptionThreshold * Double(nodes.count)
+        let disrupted = (!unreachable.isEmpty && unreachable.count == nodes.count)
+            || (unreachable.count > 2 && Double(unreachable.count) >= configuration.disruptionThreshold * Double(nodes.count))
         guard !disrupted else { return actions }
         for (name, node) in unreachable {
             let taint = Self.unreachableTaints(of: node).first { $0["effect"] == "NoExecute" }
@@ -79,10 +86,8 @@ public struct NodeLifecycle: Sendable {
             for pod in pods(name) where pod.isActive || (pod.isTerminating && pod.phase != "Succeeded" && pod.phase != "Failed") {
                 guard !pod.isTerminating else { continue }
                 let tolerations = SchedulingPod(pod.object).tolerations.filter { $0.tolerates(nodeTaint) }
-                // No toleration: out at once; one without seconds: stays forever; else the longest.
-                let seconds: Int64? = tolerations.isEmpty ? 0
-                    : tolerations.contains { $0.tolerationSeconds == nil } ? nil
-                    : tolerations.compactMap(\.tolerationSeconds).max()
+                // No toleration: out at once; else the shortest tolerationSeconds; none with seconds: forever.
+                let seconds: Int64? = tolerations.isEmpty ? 0 : tolerations.compactMap(\.tolerationSeconds).min()
                 guard let seconds else { continue }
                 if wallNow >= since + Double(max(0, seconds)) { actions.append(.evict(pod, node: name)) }
             }
@@ -111,7 +116,12 @@ public struct NodeLifecycle: Sendable {
             condition["lastTransitionTime"] = stamp
             return condition
         }
-        node[path: ["status", "conditions"]] = .array(conditions)
+        var all = conditions
+        if !all.contains(where: { $0["type"] == "Ready" }) {
+            all.append(["type": "Ready", "status": "Unknown", "reason": "NodeStatusNeverUpdated",
+                        "message": "Kubelet never posted node status.", "lastTransitionTime": stamp, "lastHeartbeatTime": stamp])
+        }
+        node[path: ["status", "conditions"]] = .array(all)
         return node
     }
 

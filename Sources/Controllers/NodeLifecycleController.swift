@@ -82,9 +82,9 @@ public final class NodeLifecycleController: Controller {
 
     func reconcileOnce(isLeading: @Sendable () -> Bool) async {
         let byNode = Dictionary(grouping: pods.cache.objects.map(PodView.init).filter { $0.nodeName != nil }) { $0.nodeName ?? "" }
-        let actions = core.withLock { core in
-            core.reconcile(nodes: nodes.cache.objects, pods: { byNode[$0] ?? [] }, now: clock.now, wallNow: wallClock())
-        }
+        let allNodes = nodes.cache.objects
+        let snapshot = core.withLock { $0 }
+        let actions = snapshot.reconcile(nodes: allNodes, pods: { byNode[$0] ?? [] }, now: clock.now, wallNow: wallClock())
         var evictions = 0
         for action in actions where isLeading() {
             do {
@@ -103,7 +103,8 @@ public final class NodeLifecycleController: Controller {
                     events.record(involved: ["apiVersion": "v1", "kind": "Pod", "namespace": .string(pod.namespace), "name": .string(pod.name),
                                              "uid": .string(pod.uid)],
                                   namespace: pod.namespace, type: "Normal", reason: "TaintManagerEviction",
-                                  message: "Marking for deletion Pod \(pod.namespace)/\(pod.name): node \(node) is unreachable")
+                                  message: "Marking for deletion Pod \(pod.namespace)/\(pod.name)")
+                    logger.info("evicted \(pod.namespace)/\(pod.name) from unreachable node \(node)")
                 }
             } catch {
                 logger.debug("nodelifecycle: \(action): \(error)")

@@ -26,15 +26,19 @@ public struct ReplicaSetReconciler: Sendable {
         /// The pods of the namespace its selector matches or that name it as controller.
         public var pods: [PodView]
         public var expectationsSatisfied: Bool
+        /// Keys of pods this controller is deleting (not yet shown so): they count no more.
+        public var deleting: Set<String>
         /// The last pod creation's failure, reported as the ReplicaFailure condition.
         public var createFailure: String?
         /// Wall-clock seconds.
         public var now: Double
 
-        public init(set: JSONValue, pods: [PodView], expectationsSatisfied: Bool, createFailure: String? = nil, now: Double) {
+        public init(set: JSONValue, pods: [PodView], expectationsSatisfied: Bool, deleting: Set<String> = [],
+                    createFailure: String? = nil, now: Double) {
             self.set = set
             self.pods = pods
             self.expectationsSatisfied = expectationsSatisfied
+            self.deleting = deleting
             self.createFailure = createFailure
             self.now = now
         }
@@ -51,7 +55,7 @@ public struct ReplicaSetReconciler: Sendable {
         }
         var actions: [Action] = []
         var owned: [PodView] = []
-        for pod in input.pods where pod.isActive {
+        for pod in input.pods where pod.isActive && !input.deleting.contains(pod.key) {
             let matches = selector.matches(pod.labels)
             if let controller = pod.controller {
                 guard controller.uid == uid else { continue }

@@ -16,6 +16,8 @@ public struct ReplicaSetView: Sendable, Equatable {
     public let revision: Int
     public let created: Double
     public let isTerminating: Bool
+    /// Its controller has not yet reported on its latest spec.
+    public let statusIsStale: Bool
     public let controller: OwnerReference?
     public let labels: [String: String]
     /// `spec.template` with the pod-template-hash label removed.
@@ -33,6 +35,7 @@ public struct ReplicaSetView: Sendable, Equatable {
         let stale = (object[path: ["status", "observedGeneration"]]?.intValue ?? 0) < (metadata?["generation"]?.intValue ?? 0)
         let ready = Int(object[path: ["status", "readyReplicas"]]?.intValue ?? 0)
         let available = Int(object[path: ["status", "availableReplicas"]]?.intValue ?? 0)
+        statusIsStale = stale
         readyReplicas = stale ? min(ready, replicas) : ready
         availableReplicas = stale ? min(available, replicas) : available
         revision = metadata?["annotations"]?[Self.revisionAnnotation]?.stringValue.flatMap { Int($0) } ?? 0
