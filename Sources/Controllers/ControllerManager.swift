@@ -8,7 +8,7 @@ import Resources
 /// instance holds the kube-controller-manager Lease.
 public final class ControllerManager: Sendable {
     /// Every controller this build knows, in the names `--controllers` takes.
-    public static let known = ["replicaset", "deployment", "job", "nodelifecycle", "garbagecollector", "endpoints"]
+    public static let known = ["replicaset", "deployment", "statefulset", "daemonset", "job", "nodelifecycle", "garbagecollector", "endpoints"]
 
     public let controllers: [any Controller]
     private let informers: [Informer]
@@ -44,10 +44,25 @@ public final class ControllerManager: Sendable {
             controllers.append(DeploymentController(deployments: deployments, sets: sets, pods: pods, events: events, logger: logger))
             used += [deployments, sets, pods]
         }
+        let nodes = Informer(ResourceClient(api, try type("", "nodes")), indexers: [], logger: logger)
+        let statefulSets = Informer(ResourceClient(api, try type("apps", "statefulsets")), indexers: [.namespace], logger: logger)
+        let daemonSets = Informer(ResourceClient(api, try type("apps", "daemonsets")), indexers: [.namespace], logger: logger)
+        if chosen.contains("statefulset") {
+            let events = try EventRecorder(api: api, component: "statefulset-controller")
+            recorders.append(events)
+            controllers.append(StatefulSetController(sets: statefulSets, pods: pods, claims: ResourceClient(api, try type("", "persistentvolumeclaims")),
+                                                     events: events, logger: logger))
+            used += [statefulSets, pods]
+        }
+        if chosen.contains("daemonset") {
+            let events = try EventRecorder(api: api, component: "daemonset-controller")
+            recorders.append(events)
+            controllers.append(DaemonSetController(sets: daemonSets, nodes: nodes, pods: pods, events: events, logger: logger))
+            used += [daemonSets, nodes, pods]
+        }
         if chosen.contains("nodelifecycle") {
             let events = try EventRecorder(api: api, component: "node-controller")
             recorders.append(events)
-            let nodes = Informer(ResourceClient(api, try type("", "nodes")), indexers: [], logger: logger)
             let leases = Informer(ResourceClient(api, try type("coordination.k8s.io", "leases")), namespace: "kube-node-lease", indexers: [], logger: logger)
             controllers.append(NodeLifecycleController(nodes: nodes, leases: leases, pods: pods, events: events, configuration: nodeLifecycle, logger: logger))
             used += [nodes, leases, pods]
@@ -68,9 +83,8 @@ public final class ControllerManager: Sendable {
         }
         if chosen.contains("garbagecollector") {
             // Every type that owns or is owned in practice; those other controllers watch are shared.
-            var graph: [Informer] = [pods, sets, deployments, services, slices, jobs]
+            var graph: [Informer] = [pods, sets, deployments, services, slices, jobs, statefulSets, daemonSets]
             let others: [(String, String)] = [("", "configmaps"), ("", "secrets"), ("", "persistentvolumeclaims"),
-                                              ("apps", "statefulsets"), ("apps", "daemonsets"),
                                               ("apps", "controllerrevisions"), ("batch", "cronjobs")]
             for (group, plural) in others {
                 guard let type = ResourceType.find(group: group, version: "v1", plural: plural) else { continue }

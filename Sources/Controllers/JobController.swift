@@ -11,6 +11,7 @@ public final class JobController: Controller {
     let pods: Informer
     private let control: PodControl
     private let loop: ControllerLoop
+    private let events: PodOwnerEvents
     private let reconciler = JobReconciler()
 
     public init(jobs: Informer, pods: Informer, events: EventRecorder, logger: Logger) {
@@ -18,8 +19,10 @@ public final class JobController: Controller {
         self.pods = pods
         control = PodControl(pods: pods.resource, events: events)
         loop = ControllerLoop(name: "job", logger: logger)
-        jobs.addHandler { [weak self] event in self?.jobChanged(event) }
-        pods.addHandler { [weak self] event in self?.podChanged(event) }
+        self.events = PodOwnerEvents(kind: "Job", owners: jobs, control: control, loop: loop)
+        let events = self.events
+        jobs.addHandler { events.handleOwner($0) }
+        pods.addHandler { events.handle($0) }
     }
 
     public func enqueueAll() {
@@ -28,29 +31,6 @@ public final class JobController: Controller {
 
     public func run(workers: Int, isLeading: @escaping @Sendable () -> Bool) async {
         await loop.run(workers: workers, isLeading: isLeading) { key in try await self.sync(key) }
-    }
-
-    private func jobChanged(_ event: Informer.Event) {
-        switch event {
-        case .added(let job), .updated(_, let job):
-            loop.enqueue(ObjectCache.key(of: job))
-        case .deleted(let job):
-            let key = ObjectCache.key(of: job)
-            control.forget(key)
-            loop.enqueue(key)
-        }
-    }
-
-    private func podChanged(_ event: Informer.Event) {
-        let object: JSONValue
-        switch event {
-        case .added(let pod), .updated(_, let pod), .deleted(let pod): object = pod
-        }
-        guard let owner = OwnerReference.controller(of: object), owner.kind == "Job" else { return }
-        let key = ObjectCache.key(namespace: object[path: ["metadata", "namespace"]]?.stringValue, name: owner.name)
-        guard jobs.cache.object(forKey: key)?[path: ["metadata", "uid"]]?.stringValue == owner.uid else { return }
-        control.observed(event, key: key)
-        loop.enqueue(key)
     }
 
     func sync(_ key: String) async throws -> ControllerLoop.Outcome {

@@ -37,7 +37,7 @@ public struct NodeSelectorTerm: Sendable {
     }
 
     /// An empty term matches no node, as in Kubernetes.
-    func matches(labels: [String: String], nodeName: String) -> Bool {
+    public func matches(labels: [String: String], nodeName: String) -> Bool {
         guard !expressions.isEmpty || !fields.isEmpty else { return false }
         return expressions.allSatisfy { $0.matches(labels[$0.key]) }
             && fields.allSatisfy { $0.key == "metadata.name" && $0.matches(nodeName) }

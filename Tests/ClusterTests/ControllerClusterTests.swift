@@ -317,3 +317,88 @@ extension ProcessClusterTests.ControllerClusterTests {
         #expect(await count(sets, "app=foreground") + count(pods, "app=foreground") == 0)
     }
 }
+
+extension ProcessClusterTests.ControllerClusterTests {
+    /// Jobs, StatefulSets and DaemonSets on hollow nodes, driven by kubectl: a Job completes, a StatefulSet's pods
+    /// come up in ordinal order with their claims, a DaemonSet puts one pod on each node, and `kubectl rollout
+    /// status` agrees for both.
+    @Test func jobsStatefulSetsAndDaemonSetsWork() async throws {
+        let tools = try LocalCluster(size: 0)
+        let dataDirectory = tools.directory.child("cluster")
+        let kubeconfig = dataDirectory + "/kubeconfig"
+        let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
+        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
+        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
+        try #require(up.status == 0, "\(up.error)")
+        let hollow = Process()
+        hollow.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
+        hollow.arguments = ["hollow-nodes", "--count", "3", "--kubeconfig", kubeconfig, "--run-seconds", "0.5"]
+        hollow.standardOutput = FileHandle.nullDevice
+        hollow.standardError = FileHandle.nullDevice
+        try hollow.run()
+        defer { kill(hollow.processIdentifier, SIGKILL); hollow.waitUntilExit() }
+        let kubectl = { (arguments: [String], input: String?) throws -> LocalCluster.CommandResult in
+            guard let input else {
+                return try ProcessClusterTests.UpCommandTests.kubectl(arguments, kubeconfig: kubeconfig, home: tools.directory.child("home"))
+            }
+            let file = tools.directory.child("manifest-\(UUID().uuidString).yaml")
+            try input.write(toFile: file, atomically: true, encoding: .utf8)
+            return try ProcessClusterTests.UpCommandTests.kubectl(arguments + ["-f", file], kubeconfig: kubeconfig, home: tools.directory.child("home"))
+        }
+        let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
+        defer { api.shutdown() }
+        let nodes = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "nodes")))
+        let registered = try await eventually { (try? await nodes.list())?.items.count == 3 ? true : nil }
+        #expect(registered == true)
+
+        #expect(try kubectl(["create", "job", "pi", "--image=registry.local/app:1"], nil).status == 0)
+        let waited = try kubectl(["wait", "--for=condition=complete", "job/pi", "--timeout=60s"], nil)
+        #expect(waited.status == 0, "\(waited.output) \(waited.error)")
+        let succeeded = try kubectl(["get", "job", "pi", "-o", "jsonpath={.status.succeeded}"], nil)
+        #expect(succeeded.output == "1")
+
+        let statefulSet = """
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: db}
+        spec:
+          replicas: 3
+          serviceName: db
+          selector: {matchLabels: {app: db}}
+          template:
+            metadata: {labels: {app: db}}
+            spec: {containers: [{name: db, image: registry.local/app:1}]}
+          volumeClaimTemplates:
+          - metadata: {name: data}
+            spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+        """
+        #expect(try kubectl(["apply"], statefulSet).status == 0)
+        let rolled = try kubectl(["rollout", "status", "statefulset/db", "--timeout=90s"], nil)
+        #expect(rolled.status == 0, "\(rolled.output) \(rolled.error)")
+        let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
+        let members = try await pods.list(namespace: "default", labelSelector: "app=db").items
+        let byName = Dictionary(uniqueKeysWithValues: members.map { ($0[path: ["metadata", "name"]]?.stringValue ?? "", $0) })
+        #expect(Set(byName.keys) == ["db-0", "db-1", "db-2"])
+        // Ordered: each pod was created no earlier than the one before it (resourceVersions of creation grow).
+        let created = ["db-0", "db-1", "db-2"].compactMap { byName[$0]?[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap(RFC3339.parse) }
+        #expect(created == created.sorted())
+        let claims = try kubectl(["get", "pvc", "-o", "name"], nil)
+        #expect(claims.output.contains("data-db-0") && claims.output.contains("data-db-2"), "\(claims.output)")
+
+        let daemonSet = """
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata: {name: agent}
+        spec:
+          selector: {matchLabels: {app: agent}}
+          template:
+            metadata: {labels: {app: agent}}
+            spec: {containers: [{name: agent, image: registry.local/app:1}]}
+        """
+        #expect(try kubectl(["apply"], daemonSet).status == 0)
+        let daemons = try kubectl(["rollout", "status", "daemonset/agent", "--timeout=90s"], nil)
+        #expect(daemons.status == 0, "\(daemons.output) \(daemons.error)")
+        let placed = try await pods.list(namespace: "default", labelSelector: "app=agent").items.compactMap { $0[path: ["spec", "nodeName"]]?.stringValue }
+        #expect(placed.count == 3 && Set(placed).count == 3, "\(placed)")
+    }
+}
