@@ -12,7 +12,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmark an etcd v3 API (Podium's or etcd's).",
         subcommands: [BenchPut.self, BenchRange.self, BenchTxnPut.self, BenchDelete.self, BenchWatch.self,
-                      BenchWatchLatency.self, BenchWatchCatchup.self, BenchLeaseKeepAlive.self, BenchAPI.self])
+                      BenchWatchLatency.self, BenchWatchCatchup.self, BenchLeaseKeepAlive.self, BenchAPI.self,
+                      BenchScheduler.self, BenchDeploy.self])
 }
 
 struct BenchOptions: ParsableArguments {
