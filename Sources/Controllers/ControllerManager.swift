@@ -8,7 +8,7 @@ import Resources
 /// instance holds the kube-controller-manager Lease.
 public final class ControllerManager: Sendable {
     /// Every controller this build knows, in the names `--controllers` takes.
-    public static let known = ["replicaset", "deployment", "statefulset", "daemonset", "job", "nodelifecycle", "garbagecollector", "endpoints"]
+    public static let known = ["replicaset", "deployment", "statefulset", "daemonset", "job", "cronjob", "nodelifecycle", "garbagecollector", "endpoints"]
 
     public let controllers: [any Controller]
     private let informers: [Informer]
@@ -38,11 +38,14 @@ public final class ControllerManager: Sendable {
             controllers.append(ReplicaSetController(sets: sets, pods: pods, events: events, logger: logger))
             used += [sets, pods]
         }
+        let configMaps = Informer(ResourceClient(api, try type("", "configmaps")), indexers: [.namespace], logger: logger)
+        let secrets = Informer(ResourceClient(api, try type("", "secrets")), indexers: [.namespace], logger: logger)
         if chosen.contains("deployment") {
             let events = try EventRecorder(api: api, component: "deployment-controller")
             recorders.append(events)
-            controllers.append(DeploymentController(deployments: deployments, sets: sets, pods: pods, events: events, logger: logger))
-            used += [deployments, sets, pods]
+            controllers.append(DeploymentController(deployments: deployments, sets: sets, pods: pods, configMaps: configMaps, secrets: secrets,
+                                                    events: events, logger: logger))
+            used += [deployments, sets, pods, configMaps, secrets]
         }
         let nodes = Informer(ResourceClient(api, try type("", "nodes")), indexers: [], logger: logger)
         let statefulSets = Informer(ResourceClient(api, try type("apps", "statefulsets")), indexers: [.namespace], logger: logger)
@@ -67,7 +70,14 @@ public final class ControllerManager: Sendable {
             controllers.append(NodeLifecycleController(nodes: nodes, leases: leases, pods: pods, events: events, configuration: nodeLifecycle, logger: logger))
             used += [nodes, leases, pods]
         }
-        let jobs = Informer(ResourceClient(api, try type("batch", "jobs")), indexers: [.namespace], logger: logger)
+        let jobs = Informer(ResourceClient(api, try type("batch", "jobs")), indexers: [.namespace, .controller], logger: logger)
+        let cronJobs = Informer(ResourceClient(api, try type("batch", "cronjobs")), indexers: [.namespace], logger: logger)
+        if chosen.contains("cronjob") {
+            let events = try EventRecorder(api: api, component: "cronjob-controller")
+            recorders.append(events)
+            controllers.append(CronJobController(cronJobs: cronJobs, jobs: jobs, events: events, logger: logger))
+            used += [cronJobs, jobs]
+        }
         if chosen.contains("job") {
             let events = try EventRecorder(api: api, component: "job-controller")
             recorders.append(events)
@@ -83,9 +93,9 @@ public final class ControllerManager: Sendable {
         }
         if chosen.contains("garbagecollector") {
             // Every type that owns or is owned in practice; those other controllers watch are shared.
-            var graph: [Informer] = [pods, sets, deployments, services, slices, jobs, statefulSets, daemonSets]
-            let others: [(String, String)] = [("", "configmaps"), ("", "secrets"), ("", "persistentvolumeclaims"),
-                                              ("apps", "controllerrevisions"), ("batch", "cronjobs")]
+            var graph: [Informer] = [pods, sets, deployments, services, slices, jobs, cronJobs, statefulSets, daemonSets, configMaps, secrets]
+            let others: [(String, String)] = [("", "persistentvolumeclaims"),
+                                              ("apps", "controllerrevisions")]
             for (group, plural) in others {
                 guard let type = ResourceType.find(group: group, version: "v1", plural: plural) else { continue }
                 graph.append(Informer(ResourceClient(api, type), indexers: [], logger: logger))

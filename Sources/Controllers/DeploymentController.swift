@@ -11,16 +11,21 @@ public final class DeploymentController: Controller {
     let deployments: Informer
     let sets: Informer
     let pods: Informer
+    let configMaps: Informer
+    let secrets: Informer
     private let deploymentsClient: ResourceClient
     private let setsClient: ResourceClient
     private let events: EventRecorder
     private let loop: ControllerLoop
     private let reconciler = DeploymentReconciler()
 
-    public init(deployments: Informer, sets: Informer, pods: Informer, events: EventRecorder, logger: Logger) {
+    public init(deployments: Informer, sets: Informer, pods: Informer, configMaps: Informer, secrets: Informer, events: EventRecorder,
+                logger: Logger) {
         self.deployments = deployments
         self.sets = sets
         self.pods = pods
+        self.configMaps = configMaps
+        self.secrets = secrets
         deploymentsClient = deployments.resource
         setsClient = sets.resource
         self.events = events
@@ -28,6 +33,21 @@ public final class DeploymentController: Controller {
         deployments.addHandler { [weak self] event in self?.deploymentChanged(event) }
         sets.addHandler { [weak self] event in self?.setChanged(event) }
         pods.addHandler { [weak self] event in self?.podChanged(event) }
+        configMaps.addHandler { [weak self] event in self?.configChanged(event) }
+        secrets.addHandler { [weak self] event in self?.configChanged(event) }
+    }
+
+    /// A ConfigMap or Secret changed: the Deployments of its namespace that roll out on such changes look again.
+    private func configChanged(_ event: Informer.Event) {
+        let object: JSONValue
+        switch event {
+        case .added(let changed), .updated(_, let changed), .deleted(let changed): object = changed
+        }
+        let namespace = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
+        for deployment in deployments.cache.objects(index: "namespace", value: namespace)
+        where deployment[path: ["metadata", "annotations", ConfigReferences.optInAnnotation]]?.stringValue == "true" {
+            loop.enqueue(ObjectCache.key(of: deployment))
+        }
     }
 
     /// A Recreate rollout waits for old pods to be gone: their removal is what lets it go on.
@@ -94,7 +114,13 @@ public final class DeploymentController: Controller {
                     .filter { $0.phase != "Succeeded" && $0.phase != "Failed" }.count
             }
         }
-        for action in reconciler.reconcile(current, replicaSets: candidates, runningPods: running, now: wallClock()) {
+        var configHash: String?
+        if current[path: ["metadata", "annotations", ConfigReferences.optInAnnotation]]?.stringValue == "true" {
+            let names = ConfigReferences.names(in: current[path: ["spec", "template"]] ?? [:])
+            configHash = ConfigReferences.hash(names, configMap: { self.configMaps.cache.object(namespace: namespace, name: $0) },
+                                               secret: { self.secrets.cache.object(namespace: namespace, name: $0) })
+        }
+        for action in reconciler.reconcile(current, replicaSets: candidates, runningPods: running, configHash: configHash, now: wallClock()) {
             // A lead that lapsed is cancelled: no write after that.
             try Task.checkCancellation()
             switch action {

@@ -42,9 +42,21 @@ public struct DeploymentReconciler: Sendable {
     /// - Parameters: `replicaSets` are the namespace's sets the Deployment controls or its selector matches;
     ///   `runningPods` counts, per set uid, its pods that have not finished, terminating ones included (Recreate
     ///   starts new pods only when the old ones are gone, not merely told to go); `now` is wall-clock seconds.
-    public func reconcile(_ deployment: JSONValue, replicaSets: [JSONValue], runningPods: [String: Int] = [:], now: Double) -> [Action] {
+    ///   `configHash` is the hash of the ConfigMaps and Secrets the template uses, for a Deployment that opts in
+    ///   to rolling out when they change (nil otherwise).
+    public func reconcile(_ deployment: JSONValue, replicaSets: [JSONValue], runningPods: [String: Int] = [:], configHash: String? = nil,
+                          now: Double) -> [Action] {
         guard let selector = try? LabelSelector(object: deployment[path: ["spec", "selector"]]), !selector.isEverything,
               deployment[path: ["metadata", "deletionTimestamp"]] == nil else { return [] }
+        if let configHash, deployment[path: ["metadata", "annotations", ConfigReferences.optInAnnotation]]?.stringValue == "true",
+           deployment[path: ["spec", "template", "metadata", "annotations", ConfigReferences.hashAnnotation]]?.stringValue != configHash {
+            // The configuration changed (or is seen for the first time): the template records it, which rolls out.
+            var rewritten = deployment
+            rewritten[path: ["spec", "template", "metadata", "annotations", ConfigReferences.hashAnnotation]] = .string(configHash)
+            let first = deployment[path: ["spec", "template", "metadata", "annotations", ConfigReferences.hashAnnotation]] == nil
+            return [.updateDeployment(rewritten)]
+                + (first ? [] : [.event(type: "Normal", reason: "ConfigChanged", message: "Rolling out: a ConfigMap or Secret the pods use changed")])
+        }
         var plan = Plan(deployment: deployment, runningPods: runningPods, now: now)
         let uid = deployment[path: ["metadata", "uid"]]?.stringValue ?? ""
         var owned: [ReplicaSetView] = []

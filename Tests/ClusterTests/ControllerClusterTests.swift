@@ -130,6 +130,20 @@ extension ProcessClusterTests {
             let described = try kubectl(["describe", "deployment", "web"])
             #expect(described.output.contains("ScalingReplicaSet") && described.output.contains("deployment-controller"))
 
+            // kubectl drain: cordon, evict through the Eviction API, and the pods come back on the other nodes.
+            let placements = try await pods.list(namespace: "default", labelSelector: "app=web").items
+                .filter { $0[path: ["metadata", "deletionTimestamp"]] == nil }.compactMap { $0[path: ["spec", "nodeName"]]?.stringValue }
+            let busiest = try #require(Dictionary(grouping: placements) { $0 }.max { $0.value.count < $1.value.count }?.key)
+            let drained = try kubectl(["drain", busiest, "--ignore-daemonsets", "--timeout=60s"])
+            #expect(drained.status == 0, "\(drained.output) \(drained.error)")
+            let moved = try await eventually { () -> Bool? in
+                let items = ((try? await pods.list(namespace: "default", labelSelector: "app=web"))?.items ?? [])
+                    .filter { $0[path: ["metadata", "deletionTimestamp"]] == nil && $0[path: ["status", "phase"]] == "Running" }
+                return items.count == 8 && !items.contains { $0[path: ["spec", "nodeName"]]?.stringValue == busiest } ? true : nil
+            }
+            #expect(moved == true, "the pods of drained \(busiest) did not come back elsewhere")
+            #expect(try kubectl(["uncordon", busiest]).status == 0)
+
             // kill -9 the master whose controller manager is active: another takes the Lease and goes on, and a
             // scale-up creates exactly the pods asked for.
             let holder = LeaseRecord(lease: try await leases.get(namespace: "kube-system", name: "kube-controller-manager")).holderIdentity
@@ -400,5 +414,31 @@ extension ProcessClusterTests.ControllerClusterTests {
         #expect(daemons.status == 0, "\(daemons.output) \(daemons.error)")
         let placed = try await pods.list(namespace: "default", labelSelector: "app=agent").items.compactMap { $0[path: ["spec", "nodeName"]]?.stringValue }
         #expect(placed.count == 3 && Set(placed).count == 3, "\(placed)")
+
+        // A Deployment that asks to roll out when its ConfigMap changes does, on the change.
+        #expect(try kubectl(["create", "configmap", "settings", "--from-literal=mode=one"], nil).status == 0)
+        let configured = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: configured, annotations: {podium.dev/rollout-on-config-change: "true"}}
+        spec:
+          replicas: 2
+          selector: {matchLabels: {app: configured}}
+          template:
+            metadata: {labels: {app: configured}}
+            spec: {containers: [{name: c, image: registry.local/app:1, envFrom: [{configMapRef: {name: settings}}]}]}
+        """
+        #expect(try kubectl(["apply"], configured).status == 0)
+        var status = try kubectl(["rollout", "status", "deployment/configured", "--timeout=90s"], nil)
+        #expect(status.status == 0, "\(status.output) \(status.error)")
+        let before = try kubectl(["get", "deployment", "configured", "-o", "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}"], nil).output
+        #expect(try kubectl(["patch", "configmap", "settings", "-p", #"{"data":{"mode":"two"}}"#], nil).status == 0)
+        let bumped = try await eventually { () -> String? in
+            let now = try kubectl(["get", "deployment", "configured", "-o", "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}"], nil).output
+            return now != before && !now.isEmpty ? now : nil
+        }
+        #expect(bumped != nil, "no new revision after the ConfigMap changed (was \(before))")
+        status = try kubectl(["rollout", "status", "deployment/configured", "--timeout=90s"], nil)
+        #expect(status.status == 0, "\(status.output) \(status.error)")
     }
 }
