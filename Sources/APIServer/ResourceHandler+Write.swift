@@ -12,6 +12,7 @@ extension ResourceHandler {
         let manager = try Self.fieldManager(request, options: "CreateOptions")
         try lifecycle().prepareForCreate(&decoded.object, type: type, namespace: target.namespace)
         Defaults.apply(&decoded.object, type: type)
+        try await applyLimitRanges(&decoded.object, type: type, namespace: target.namespace)
         trackUpdate(&decoded.object, old: nil, request: request, type: type, subresource: nil, manager: manager)
         return try await store(new: decoded.object, request: request, target: target, warnings: decoded.warnings)
     }
@@ -26,7 +27,9 @@ extension ResourceHandler {
         try await checkNamespace(target.namespace, creating: type)
         let bytes = Self.storedBytes(object, as: type)
         try Self.checkSize(bytes)
-        if try Self.isDryRun(request) { return respond(object, status: .created, request: request, type: type, warnings: warnings) }
+        let dryRun = try Self.isDryRun(request)
+        try await chargeQuotas(for: object, type: type, namespace: target.namespace, dryRun: dryRun)
+        if dryRun { return respond(object, status: .created, request: request, type: type, warnings: warnings) }
         switch try await store.create(key(target, name: name), bytes) {
         case .written(let revision):
             var created = object

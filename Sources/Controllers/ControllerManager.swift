@@ -8,7 +8,7 @@ import Resources
 /// instance holds the kube-controller-manager Lease.
 public final class ControllerManager: Sendable {
     /// Every controller this build knows, in the names `--controllers` takes.
-    public static let known = ["replicaset", "deployment", "statefulset", "daemonset", "job", "cronjob", "nodelifecycle", "garbagecollector", "endpoints"]
+    public static let known = ["replicaset", "deployment", "statefulset", "daemonset", "job", "cronjob", "nodelifecycle", "garbagecollector", "endpoints", "resourcequota"]
 
     public let controllers: [any Controller]
     private let informers: [Informer]
@@ -90,6 +90,11 @@ public final class ControllerManager: Sendable {
             let endpoints = Informer(ResourceClient(api, try type("", "endpoints")), indexers: [.namespace], logger: logger)
             controllers.append(EndpointsController(services: services, pods: pods, endpoints: endpoints, slices: slices, logger: logger))
             used += [services, pods, endpoints, slices]
+        }
+        if chosen.contains("resourcequota") {
+            let quotas = Informer(ResourceClient(api, try type("", "resourcequotas")), indexers: [.namespace], logger: logger)
+            controllers.append(ResourceQuotaController(quotas: quotas, api: api, logger: logger))
+            used.append(quotas)
         }
         if chosen.contains("garbagecollector") {
             // Every type that owns or is owned in practice; those other controllers watch are shared.

@@ -23,6 +23,8 @@ public final class HollowNodeFleet: Sendable {
         public var workers = 32
         /// Extra labels on every node (a zone, say).
         public var labels: [String: String] = [:]
+        /// Whether the nodes answer the pods bound to them (false: nodes only, as scheduler_perf's fake nodes).
+        public var reportsPods = true
 
         public init() {}
     }
@@ -84,9 +86,9 @@ public final class HollowNodeFleet: Sendable {
     public func run() async throws {
         try await register()
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.podInformer.run() }
+            if options.reportsPods { group.addTask { await self.podInformer.run() } }
             group.addTask { await self.renewLeases() }
-            for _ in 0..<options.workers {
+            for _ in 0..<(options.reportsPods ? options.workers : 0) {
                 group.addTask { await self.work() }
             }
             group.addTask {

@@ -35,6 +35,8 @@ public final class PodScheduler: Sendable {
         /// Pods assumed on a node whose binding the informer has not shown yet: key → uid.
         var assumed: [String: String] = [:]
         var bindsInFlight = 0
+        /// Where the next cycle starts looking (each pod goes on from where the last stopped).
+        var nextStartNode = 0
         var scheduled = 0
         var failedAttempts = 0
     }
@@ -94,7 +96,10 @@ public final class PodScheduler: Sendable {
                 // Decide and assume under one lock, so that the informer cannot bind or delete the pod in between.
                 let decision = state.withLock { state -> SchedulingCycle.Decision? in
                     guard state.queue.isInFlight(pod.key) else { return nil }
-                    let decision = cycle.schedule(pod, in: state.snapshot, tieBreak: UInt64.random(in: 0...UInt64.max))
+                    let nodes = max(1, state.snapshot.nodeNames.count)
+                    let (decision, examined) = cycle.schedule(pod, in: state.snapshot, tieBreak: UInt64.random(in: 0...UInt64.max),
+                                                              startingAt: state.nextStartNode % nodes)
+                    state.nextStartNode = (state.nextStartNode + examined) % nodes
                     if case .node(let node) = decision {
                         state.snapshot.place(pod, on: node)
                         state.assumed[pod.key] = pod.uid

@@ -34,9 +34,10 @@ struct BenchFleet {
     let task: Task<Void, any Error>
     let nodes: ResourceClient
 
-    init(api: APIClient, count: Int) throws {
+    init(api: APIClient, count: Int, reportsPods: Bool = true) throws {
         self.api = api
         var options = HollowNodeFleet.Options()
+        options.reportsPods = reportsPods
         options.count = count
         options.namePrefix = "bench-\(run)-"
         options.labels["podium.dev/bench-run"] = run
@@ -103,6 +104,9 @@ struct BenchScheduler: AsyncParsableCommand {
     @Option(help: "Concurrent pod creators.")
     var clients = 50
 
+    @Flag(name: .customLong("report-pods"), help: "Let the hollow nodes report their pods Running too (a kubelet's load on top).")
+    var reportPods = false
+
     func validate() throws {
         guard cluster.nodes > 0, pods > 0, clients > 0 else { throw ValidationError("--nodes, --pods and --clients must be positive") }
     }
@@ -136,7 +140,7 @@ struct BenchScheduler: AsyncParsableCommand {
         let api = try APIClient(access: try cluster.access())
         defer { api.shutdown() }
         let namespace = cluster.namespace ?? "bench-scheduler"
-        let fleet = try BenchFleet(api: api, count: cluster.nodes)
+        let fleet = try BenchFleet(api: api, count: cluster.nodes, reportsPods: reportPods)
         try await fleet.waitUntilRegistered(cluster.nodes)
         try await ensureNamespace(namespace, api: api)
         guard let podType = ResourceType.find(group: "", version: "v1", plural: "pods") else { throw CommandFailure("no pods resource") }
@@ -173,7 +177,8 @@ struct BenchScheduler: AsyncParsableCommand {
         watcher.cancel()
         let (created, bound) = bindings.snapshot
         var report = BenchReport(workload: "scheduler")
-        report.parameters = ["nodes": String(cluster.nodes), "pods": String(pods), "clients": String(clients)]
+        report.parameters = ["nodes": String(cluster.nodes), "pods": String(pods), "clients": String(clients),
+                             "report-pods": String(reportPods)]
         var latest = began
         for (name, time) in bound {
             latest = max(latest, time)

@@ -415,6 +415,41 @@ extension ProcessClusterTests.ControllerClusterTests {
         let placed = try await pods.list(namespace: "default", labelSelector: "app=agent").items.compactMap { $0[path: ["spec", "nodeName"]]?.stringValue }
         #expect(placed.count == 3 && Set(placed).count == 3, "\(placed)")
 
+        // A ResourceQuota refuses what would pass it, in Kubernetes' words; a LimitRange fills in requests; a
+        // deleted pod frees its share once the quota controller has counted again.
+        let limits = """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: limited}
+        ---
+        apiVersion: v1
+        kind: ResourceQuota
+        metadata: {name: compute, namespace: limited}
+        spec: {hard: {pods: "2", requests.cpu: "1"}}
+        ---
+        apiVersion: v1
+        kind: LimitRange
+        metadata: {name: defaults, namespace: limited}
+        spec: {limits: [{type: Container, defaultRequest: {cpu: 300m}, default: {cpu: 500m}}]}
+        """
+        #expect(try kubectl(["apply"], limits).status == 0)
+        let counted = try await eventually { () -> Bool? in
+            try kubectl(["get", "resourcequota", "compute", "-n", "limited", "-o", "jsonpath={.status.used.pods}"], nil).output == "0" ? true : nil
+        }
+        #expect(counted == true, "the quota controller never reported usage")
+        #expect(try kubectl(["run", "one", "-n", "limited", "--image=registry.local/app:1"], nil).status == 0)
+        #expect(try kubectl(["run", "two", "-n", "limited", "--image=registry.local/app:1"], nil).status == 0)
+        let request = try kubectl(["get", "pod", "one", "-n", "limited", "-o", "jsonpath={.spec.containers[0].resources.requests.cpu}"], nil)
+        #expect(request.output == "300m")
+        let refused = try kubectl(["run", "three", "-n", "limited", "--image=registry.local/app:1"], nil)
+        #expect(refused.status != 0 && refused.error.contains("exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2"),
+                "\(refused.error)")
+        #expect(try kubectl(["delete", "pod", "one", "-n", "limited", "--grace-period=0", "--force"], nil).status == 0)
+        let admitted = try await eventually { () -> Bool? in
+            try kubectl(["run", "three", "-n", "limited", "--image=registry.local/app:1"], nil).status == 0 ? true : nil
+        }
+        #expect(admitted == true, "the quota never freed the deleted pod's share")
+
         // A Deployment that asks to roll out when its ConfigMap changes does, on the change.
         #expect(try kubectl(["create", "configmap", "settings", "--from-literal=mode=one"], nil).status == 0)
         let configured = """

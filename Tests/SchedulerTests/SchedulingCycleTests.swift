@@ -174,3 +174,32 @@ import TestSupport
         #expect(placed > 0)
     }
 }
+
+@Suite struct NodeSamplingTests {
+    @Test func largeClustersAreSampledAsKubernetesDoes() {
+        #expect(SchedulingCycle.feasibleNodesToFind(50) == 50)
+        #expect(SchedulingCycle.feasibleNodesToFind(100) == 100)
+        #expect(SchedulingCycle.feasibleNodesToFind(1_000) == 420)
+        #expect(SchedulingCycle.feasibleNodesToFind(5_000) == 500)
+        #expect(SchedulingCycle.feasibleNodesToFind(100_000) == 5_000)
+    }
+
+    @Test func eachPodStartsWhereTheLastStoppedSoEveryNodeIsSeen() {
+        var snapshot = ClusterSnapshot()
+        for index in 0..<300 {
+            snapshot.upsert(node: SchedulingNode(name: String(format: "n%03d", index), allocatable: ResourceAmounts(list: ["cpu": "4", "memory": "8Gi", "pods": "110"])))
+        }
+        let pod = SchedulingPod(["metadata": ["name": "p", "namespace": "default", "uid": "u"], "spec": ["containers": [["name": "c"]]]])
+        var start = 0
+        var seen = Set<String>()
+        for _ in 0..<3 {
+            let (decision, examined) = SchedulingCycle().schedule(pod, in: snapshot, tieBreak: 0, startingAt: start)
+            // 300 nodes: 48 % of them, 144, are enough.
+            #expect(examined == 144)
+            if case .node(let name) = decision { seen.insert(name) }
+            start = (start + examined) % 300
+        }
+        // Equal nodes: the first examined wins each time, from three different stretches.
+        #expect(seen == ["n000", "n144", "n288"])
+    }
+}
