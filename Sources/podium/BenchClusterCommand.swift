@@ -16,7 +16,7 @@ struct ClusterBenchOptions: ParsableArguments {
     @Option(help: "Hollow nodes to start for the run.")
     var nodes = 1000
 
-    @Option(help: "The namespace to work in (made if missing, deleted after).")
+    @Option(help: "The namespace to work in (made if missing, deleted after; default: one named after the run).")
     var namespace: String?
 
     @Flag(help: "Print the summary as JSON.")
@@ -139,8 +139,8 @@ struct BenchScheduler: AsyncParsableCommand {
         }
         let api = try APIClient(access: try cluster.access())
         defer { api.shutdown() }
-        let namespace = cluster.namespace ?? "bench-scheduler"
         let fleet = try BenchFleet(api: api, count: cluster.nodes, reportsPods: reportPods)
+        let namespace = cluster.namespace ?? "bench-scheduler-\(fleet.run)"
         try await fleet.waitUntilRegistered(cluster.nodes)
         try await ensureNamespace(namespace, api: api)
         guard let podType = ResourceType.find(group: "", version: "v1", plural: "pods") else { throw CommandFailure("no pods resource") }
@@ -226,8 +226,8 @@ struct BenchDeploy: AsyncParsableCommand {
         }
         let api = try APIClient(access: try cluster.access())
         defer { api.shutdown() }
-        let namespace = cluster.namespace ?? "bench-deploy"
         let fleet = try BenchFleet(api: api, count: cluster.nodes)
+        let namespace = cluster.namespace ?? "bench-deploy-\(fleet.run)"
         try await fleet.waitUntilRegistered(cluster.nodes)
         try await ensureNamespace(namespace, api: api)
         guard let type = ResourceType.find(group: "apps", version: "v1", plural: "deployments") else { throw CommandFailure("no deployments resource") }
