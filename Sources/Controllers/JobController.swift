@@ -11,7 +11,7 @@ public final class JobController: Controller {
     let pods: Informer
     private let control: PodControl
     private let loop: ControllerLoop
-    private let events: PodOwnerEvents
+    private let shell: PodOwnerShell
     private let reconciler = JobReconciler()
 
     public init(jobs: Informer, pods: Informer, events: EventRecorder, logger: Logger) {
@@ -19,31 +19,18 @@ public final class JobController: Controller {
         self.pods = pods
         control = PodControl(pods: pods.resource, events: events)
         loop = ControllerLoop(name: "job", logger: logger)
-        self.events = PodOwnerEvents(kind: "Job", owners: jobs, control: control, loop: loop)
-        let events = self.events
-        jobs.addHandler { events.handleOwner($0) }
-        pods.addHandler { events.handle($0) }
+        shell = PodOwnerShell(apiVersion: "batch/v1", kind: "Job", owners: jobs, pods: pods, control: control, loop: loop)
     }
 
-    public func enqueueAll() {
-        for key in jobs.cache.keys { loop.enqueue(key) }
-    }
+    public func enqueueAll() { shell.enqueueAll() }
 
     public func run(workers: Int, isLeading: @escaping @Sendable () -> Bool) async {
         await loop.run(workers: workers, isLeading: isLeading) { key in try await self.sync(key) }
     }
 
     func sync(_ key: String) async throws -> ControllerLoop.Outcome {
-        let satisfied = control.isSatisfied(key)
-        guard let job = jobs.cache.object(forKey: key) else {
-            control.forget(key)
-            return .done
-        }
-        let namespace = job[path: ["metadata", "namespace"]]?.stringValue ?? "default"
-        let uid = job[path: ["metadata", "uid"]]?.stringValue ?? ""
-        let deleting = control.pendingDeletions(key)
-        let owned = pods.cache.objects(index: "controller", value: uid).map(PodView.init).filter { !deleting.contains($0.key) }
-        let involved = reference(to: job, apiVersion: "batch/v1", kind: "Job")
+        guard let observed = shell.observe(key) else { return .done }
+        let (job, namespace, owned, involved, satisfied) = (observed.object, observed.namespace, observed.owned, observed.involved, observed.satisfied)
         var outcome = ControllerLoop.Outcome.done
         for action in reconciler.reconcile(job, pods: owned, expectationsSatisfied: satisfied, now: wallClock()) {
             try Task.checkCancellation()
@@ -62,7 +49,7 @@ public final class JobController: Controller {
                 let failure: APIError
                 do {
                     try await jobs.resource.delete(namespace: namespace, name: job[path: ["metadata", "name"]]?.stringValue ?? "",
-                                                   uid: uid, propagationPolicy: "Background")
+                                                   uid: job[path: ["metadata", "uid"]]?.stringValue, propagationPolicy: "Background")
                     continue
                 } catch {
                     failure = error
@@ -73,7 +60,6 @@ public final class JobController: Controller {
                 outcome = .requeue(after: delay)
             }
         }
-        if !satisfied, let lapse = control.secondsUntilLapse(key) { outcome = .requeue(after: max(lapse, 0.1)) }
-        return outcome
+        return shell.outcome(outcome, for: key, satisfied: satisfied)
     }
 }

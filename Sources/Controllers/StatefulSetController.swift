@@ -12,7 +12,7 @@ public final class StatefulSetController: Controller {
     private let claims: ResourceClient
     private let control: PodControl
     private let loop: ControllerLoop
-    private let events: PodOwnerEvents
+    private let shell: PodOwnerShell
     private let reconciler = StatefulSetReconciler()
 
     public init(sets: Informer, pods: Informer, claims: ResourceClient, events recorder: EventRecorder, logger: Logger) {
@@ -21,31 +21,18 @@ public final class StatefulSetController: Controller {
         self.claims = claims
         control = PodControl(pods: pods.resource, events: recorder)
         loop = ControllerLoop(name: "statefulset", logger: logger)
-        events = PodOwnerEvents(kind: "StatefulSet", owners: sets, control: control, loop: loop)
-        let events = self.events
-        sets.addHandler { events.handleOwner($0) }
-        pods.addHandler { events.handle($0) }
+        shell = PodOwnerShell(apiVersion: "apps/v1", kind: "StatefulSet", owners: sets, pods: pods, control: control, loop: loop)
     }
 
-    public func enqueueAll() {
-        for key in sets.cache.keys { loop.enqueue(key) }
-    }
+    public func enqueueAll() { shell.enqueueAll() }
 
     public func run(workers: Int, isLeading: @escaping @Sendable () -> Bool) async {
         await loop.run(workers: workers, isLeading: isLeading) { key in try await self.sync(key) }
     }
 
     func sync(_ key: String) async throws -> ControllerLoop.Outcome {
-        let satisfied = control.isSatisfied(key)
-        guard let set = sets.cache.object(forKey: key) else {
-            control.forget(key)
-            return .done
-        }
-        let namespace = set[path: ["metadata", "namespace"]]?.stringValue ?? "default"
-        let uid = set[path: ["metadata", "uid"]]?.stringValue ?? ""
-        let deleting = control.pendingDeletions(key)
-        let owned = pods.cache.objects(index: "controller", value: uid).map(PodView.init).filter { !deleting.contains($0.key) }
-        let involved = reference(to: set, apiVersion: "apps/v1", kind: "StatefulSet")
+        guard let observed = shell.observe(key) else { return .done }
+        let (set, namespace, owned, involved, satisfied) = (observed.object, observed.namespace, observed.owned, observed.involved, observed.satisfied)
         var outcome = ControllerLoop.Outcome.done
         for action in reconciler.reconcile(set, pods: owned, expectationsSatisfied: satisfied, now: wallClock()) {
             try Task.checkCancellation()
@@ -63,8 +50,7 @@ public final class StatefulSetController: Controller {
                 outcome = .requeue(after: delay)
             }
         }
-        if !satisfied, let lapse = control.secondsUntilLapse(key) { outcome = .requeue(after: max(lapse, 0.1)) }
-        return outcome
+        return shell.outcome(outcome, for: key, satisfied: satisfied)
     }
 
     private func createClaim(_ claim: JSONValue, involved: JSONValue, namespace: String) async throws(APIError) {

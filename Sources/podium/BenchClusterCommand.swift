@@ -71,6 +71,15 @@ struct BenchFleet {
     }
 }
 
+/// Logs warnings and errors only: a benchmark's output is its report.
+func bootstrapWarningsOnly() {
+    LoggingSystem.bootstrap { label in
+        var handler = LogLineHandler(label: label)
+        handler.logLevel = .warning
+        return handler
+    }
+}
+
 func ensureNamespace(_ name: String, api: APIClient) async throws {
     guard let type = ResourceType.find(group: "", version: "v1", plural: "namespaces") else { return }
     let failure: APIError
@@ -132,11 +141,7 @@ struct BenchScheduler: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = LogLineHandler(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        bootstrapWarningsOnly()
         let api = try APIClient(access: try cluster.access())
         defer { api.shutdown() }
         let fleet = try BenchFleet(api: api, count: cluster.nodes, reportsPods: reportPods)
@@ -219,11 +224,7 @@ struct BenchDeploy: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = LogLineHandler(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        bootstrapWarningsOnly()
         let api = try APIClient(access: try cluster.access())
         defer { api.shutdown() }
         let fleet = try BenchFleet(api: api, count: cluster.nodes)

@@ -71,30 +71,12 @@ extension ProcessClusterTests {
     /// move to another master when theirs is killed -9, without creating anything twice.
     @Suite struct ControllerClusterTests {
         @Test func deploymentsRollOutWithKubectlAndSurviveTheirMaster() async throws {
-            let tools = try LocalCluster(size: 0)
-            let dataDirectory = tools.directory.child("cluster")
-            let kubeconfig = dataDirectory + "/kubeconfig"
-            let base = try UpCommandTests.freeBasePort()
-            defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
-            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
-            try #require(up.status == 0, "\(up.error)")
-            let hollow = Process()
-            hollow.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
-            hollow.arguments = ["hollow-nodes", "--count", "4", "--kubeconfig", kubeconfig]
-            let log = tools.directory.child("hollow.log")
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            hollow.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            hollow.standardError = hollow.standardOutput
-            try hollow.run()
-            defer { kill(hollow.processIdentifier, SIGKILL); hollow.waitUntilExit() }
-            let kubectl = { (arguments: [String]) throws -> LocalCluster.CommandResult in
-                try UpCommandTests.kubectl(arguments, kubeconfig: kubeconfig, home: tools.directory.child("home"))
-            }
-
-            let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
-            defer { api.shutdown() }
-            let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
-            let leases = ResourceClient(api, try #require(ResourceType.find(group: "coordination.k8s.io", version: "v1", plural: "leases")))
+            let cluster = try HollowCluster()
+            defer { cluster.stop() }
+            try cluster.startHollowNodes(4)
+            let kubectl = { (arguments: [String]) throws -> LocalCluster.CommandResult in try cluster.kubectl(arguments) }
+            let pods = try cluster.resource("", "pods")
+            let leases = try cluster.resource("coordination.k8s.io", "leases")
             let census = PodCensus()
             let start = try await pods.list(namespace: "default")
             let watcher = Task { await census.follow(pods, namespace: "default", from: start.resourceVersion) }
@@ -149,7 +131,7 @@ extension ProcessClusterTests {
             let holder = LeaseRecord(lease: try await leases.get(namespace: "kube-system", name: "kube-controller-manager")).holderIdentity
             #expect(["master1", "master2", "master3"].contains(holder))
             let killedAt = ContinuousClock.now
-            #expect(try tools.podium(["kill", holder, "--data-dir", dataDirectory]).status == 0)
+            #expect(try cluster.tools.podium(["kill", holder, "--data-dir", cluster.dataDirectory]).status == 0)
             let successor = try await eventually(every: .milliseconds(100)) { () -> String? in
                 let record = try? await leases.get(namespace: "kube-system", name: "kube-controller-manager")
                 return record.map { LeaseRecord(lease: $0).holderIdentity }.flatMap { $0 != holder && !$0.isEmpty ? $0 : nil }
@@ -182,35 +164,16 @@ extension ProcessClusterTests.ControllerClusterTests {
     /// Nodes die (their hollow kubelet killed -9): after the grace period (8 s) they are Unknown and tainted, after
     /// the pods' toleration (10 s) their pods are evicted, and the Deployment's pods run again on the nodes left.
     @Test func podsOfADeadNodeAreReplacedElsewhere() async throws {
-        let tools = try LocalCluster(size: 0)
-        let dataDirectory = tools.directory.child("cluster")
-        let kubeconfig = dataDirectory + "/kubeconfig"
-        let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
-        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
-        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
-        try #require(up.status == 0, "\(up.error)")
-        func hollowNodes(_ prefix: String) throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
-            process.arguments = ["hollow-nodes", "--count", "2", "--name-prefix", prefix, "--kubeconfig", kubeconfig]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            return process
-        }
-        let doomed = try hollowNodes("doomed-")
-        let lasting = try hollowNodes("lasting-")
-        defer {
-            for process in [doomed, lasting] { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        }
-        let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
-        defer { api.shutdown() }
-        let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
-        let nodes = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "nodes")))
+        let cluster = try HollowCluster()
+        defer { cluster.stop() }
+        let doomed = try cluster.startHollowNodes(2, ["--name-prefix", "doomed-"])
+        try cluster.startHollowNodes(2, ["--name-prefix", "lasting-"])
+        let api = cluster.api
+        let pods = try cluster.resource("", "pods")
+        let nodes = try cluster.resource("", "nodes")
         let registered = try await eventually { (try? await nodes.list())?.items.count == 4 ? true : nil }
         #expect(registered == true)
-        let created = try ProcessClusterTests.UpCommandTests.kubectl(["create", "deployment", "web", "--image=registry.local/app:1", "--replicas=8"],
-                                                                    kubeconfig: kubeconfig, home: tools.directory.child("home"))
+        let created = try cluster.kubectl(["create", "deployment", "web", "--image=registry.local/app:1", "--replicas=8"])
         #expect(created.status == 0, "\(created.error)")
         func running() async -> [String: String] {
             let items = (try? await pods.list(namespace: "default"))?.items ?? []
@@ -253,28 +216,14 @@ extension ProcessClusterTests.ControllerClusterTests {
     /// Cascading deletes as kubectl asks for them: background (the default) takes the ReplicaSets and pods with
     /// the Deployment, orphan leaves the pods without their owner, foreground removes the owner last.
     @Test func deletesCascadeAsKubectlAsks() async throws {
-        let tools = try LocalCluster(size: 0)
-        let dataDirectory = tools.directory.child("cluster")
-        let kubeconfig = dataDirectory + "/kubeconfig"
-        let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
-        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
-        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
-        try #require(up.status == 0, "\(up.error)")
-        let hollow = Process()
-        hollow.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
-        hollow.arguments = ["hollow-nodes", "--count", "2", "--kubeconfig", kubeconfig]
-        hollow.standardOutput = FileHandle.nullDevice
-        hollow.standardError = FileHandle.nullDevice
-        try hollow.run()
-        defer { kill(hollow.processIdentifier, SIGKILL); hollow.waitUntilExit() }
-        let kubectl = { (arguments: [String]) throws -> LocalCluster.CommandResult in
-            try ProcessClusterTests.UpCommandTests.kubectl(arguments, kubeconfig: kubeconfig, home: tools.directory.child("home"))
-        }
-        let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
-        defer { api.shutdown() }
-        let pods = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "pods")))
-        let sets = ResourceClient(api, try #require(ResourceType.find(group: "apps", version: "v1", plural: "replicasets")))
-        let deployments = ResourceClient(api, try #require(ResourceType.find(group: "apps", version: "v1", plural: "deployments")))
+        let cluster = try HollowCluster()
+        defer { cluster.stop() }
+        try cluster.startHollowNodes(2)
+        let kubectl = { (arguments: [String]) throws -> LocalCluster.CommandResult in try cluster.kubectl(arguments) }
+        let api = cluster.api
+        let pods = try cluster.resource("", "pods")
+        let sets = try cluster.resource("apps", "replicasets")
+        let deployments = try cluster.resource("apps", "deployments")
         func count(_ client: ResourceClient, _ selector: String) async -> Int {
             ((try? await client.list(namespace: "default", labelSelector: selector))?.items ?? [])
                 .filter { $0[path: ["metadata", "deletionTimestamp"]] == nil }.count
@@ -337,31 +286,14 @@ extension ProcessClusterTests.ControllerClusterTests {
     /// come up in ordinal order with their claims, a DaemonSet puts one pod on each node, and `kubectl rollout
     /// status` agrees for both.
     @Test func jobsStatefulSetsAndDaemonSetsWork() async throws {
-        let tools = try LocalCluster(size: 0)
-        let dataDirectory = tools.directory.child("cluster")
-        let kubeconfig = dataDirectory + "/kubeconfig"
-        let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
-        defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
-        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
-        try #require(up.status == 0, "\(up.error)")
-        let hollow = Process()
-        hollow.executableURL = URL(fileURLWithPath: LocalCluster.podiumPath)
-        hollow.arguments = ["hollow-nodes", "--count", "3", "--kubeconfig", kubeconfig, "--run-seconds", "0.5"]
-        hollow.standardOutput = FileHandle.nullDevice
-        hollow.standardError = FileHandle.nullDevice
-        try hollow.run()
-        defer { kill(hollow.processIdentifier, SIGKILL); hollow.waitUntilExit() }
+        let cluster = try HollowCluster()
+        defer { cluster.stop() }
+        try cluster.startHollowNodes(3, ["--run-seconds", "0.5"])
         let kubectl = { (arguments: [String], input: String?) throws -> LocalCluster.CommandResult in
-            guard let input else {
-                return try ProcessClusterTests.UpCommandTests.kubectl(arguments, kubeconfig: kubeconfig, home: tools.directory.child("home"))
-            }
-            let file = tools.directory.child("manifest-\(UUID().uuidString).yaml")
-            try input.write(toFile: file, atomically: true, encoding: .utf8)
-            return try ProcessClusterTests.UpCommandTests.kubectl(arguments + ["-f", file], kubeconfig: kubeconfig, home: tools.directory.child("home"))
+            try cluster.kubectl(arguments, manifest: input)
         }
-        let api = try APIClient(access: ClusterAccess(kubeconfig: kubeconfig))
-        defer { api.shutdown() }
-        let nodes = ResourceClient(api, try #require(ResourceType.find(group: "", version: "v1", plural: "nodes")))
+        let api = cluster.api
+        let nodes = try cluster.resource("", "nodes")
         let registered = try await eventually { (try? await nodes.list())?.items.count == 3 ? true : nil }
         #expect(registered == true)
 
