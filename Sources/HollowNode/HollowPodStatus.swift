@@ -2,8 +2,11 @@ import Resources
 
 /// What a hollow node reports for a pod bound to it, pure: Running and Ready at once (with a pod IP and a status
 /// per container, as a kubelet would), Succeeded for pods meant to exit (restartPolicy Never or OnFailure) once
-/// they have run for `runSeconds`; nothing when the pod is already reported so.
+/// they have run for `runSeconds`; nothing when the pod is already reported so. A pod annotated
+/// `hollow.podium.dev/ready: "false"` runs but never becomes ready — a rollout that cannot progress, for tests.
 public enum HollowPodStatus {
+    public static let neverReadyAnnotation = "hollow.podium.dev/ready"
+
     public enum Action: Sendable, Equatable {
         /// Write this status (the whole `status`, through the status subresource).
         case report(JSONValue)
@@ -37,7 +40,8 @@ public enum HollowPodStatus {
     static func status(of pod: JSONValue, phase: String, hostIP: String, podIP: String, startTime: String, now: Double) -> JSONValue {
         let stamp = RFC3339.format(now)
         let running = phase == "Running"
-        let ready: JSONValue = running ? "True" : "False"
+        let readies = running && pod[path: ["metadata", "annotations", neverReadyAnnotation]]?.stringValue != "false"
+        let ready: JSONValue = readies ? "True" : "False"
         func condition(_ type: String, _ value: JSONValue, reason: String? = nil) -> JSONValue {
             var condition: JSONValue = ["type": .string(type), "status": value, "lastTransitionTime": .string(stamp)]
             if let reason { condition["reason"] = .string(reason) }
@@ -50,14 +54,14 @@ public enum HollowPodStatus {
                 ? ["running": ["startedAt": .string(startTime)]]
                 : ["terminated": ["exitCode": 0, "reason": "Completed", "startedAt": .string(startTime), "finishedAt": .string(stamp)]]
             return ["name": .string(name), "image": container["image"] ?? "", "imageID": .string("hollow://\(container["image"]?.stringValue ?? "")"),
-                    "containerID": .string("hollow://\(uid)/\(name)"), "ready": .bool(running), "started": .bool(running),
+                    "containerID": .string("hollow://\(uid)/\(name)"), "ready": .bool(readies), "started": .bool(running),
                     "restartCount": 0, "state": state]
         }
         return [
             "phase": .string(phase),
             "conditions": [condition("PodReadyToStartContainers", "True"), condition("Initialized", "True"),
-                           condition("Ready", ready, reason: running ? nil : "PodCompleted"),
-                           condition("ContainersReady", ready, reason: running ? nil : "PodCompleted"),
+                           condition("Ready", ready, reason: readies ? nil : running ? "ContainersNotReady" : "PodCompleted"),
+                           condition("ContainersReady", ready, reason: readies ? nil : running ? "ContainersNotReady" : "PodCompleted"),
                            condition("PodScheduled", "True")],
             "hostIP": .string(hostIP), "hostIPs": [["ip": .string(hostIP)]],
             "podIP": .string(podIP), "podIPs": [["ip": .string(podIP)]],

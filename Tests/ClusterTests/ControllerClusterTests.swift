@@ -409,3 +409,41 @@ extension ProcessClusterTests.ControllerClusterTests {
         #expect(status.status == 0, "\(status.output) \(status.error)")
     }
 }
+
+extension ProcessClusterTests.ControllerClusterTests {
+    /// Auto-revert: a Deployment that asks for it and whose new pods never become ready goes back to its last
+    /// good revision once its progress deadline passes, and says so in an event.
+    @Test func aRolloutThatCannotProgressRevertsItself() async throws {
+        let cluster = try HollowCluster()
+        defer { cluster.stop() }
+        try cluster.startHollowNodes(2)
+        let deployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: steady, annotations: {podium.dev/auto-revert: "true"}}
+        spec:
+          replicas: 3
+          progressDeadlineSeconds: 6
+          selector: {matchLabels: {app: steady}}
+          template:
+            metadata: {labels: {app: steady}}
+            spec: {containers: [{name: c, image: registry.local/app:1}]}
+        """
+        #expect(try cluster.kubectl(["apply"], manifest: deployment).status == 0)
+        var status = try cluster.kubectl(["rollout", "status", "deployment/steady", "--timeout=90s"])
+        #expect(status.status == 0, "\(status.output) \(status.error)")
+        let broken = #"{"spec":{"template":{"metadata":{"annotations":{"hollow.podium.dev/ready":"false"}},"spec":{"containers":[{"name":"c","image":"registry.local/app:2"}]}}}}"#
+        #expect(try cluster.kubectl(["patch", "deployment", "steady", "--type", "merge", "-p", broken]).status == 0)
+        let reverted = try await eventually(within: 90) { () -> String? in
+            let image = try cluster.kubectl(["get", "deployment", "steady", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]).output
+            return image == "registry.local/app:1" ? image : nil
+        }
+        #expect(reverted != nil, "the rollout that could not progress was not reverted")
+        status = try cluster.kubectl(["rollout", "status", "deployment/steady", "--timeout=90s"])
+        #expect(status.status == 0, "\(status.output) \(status.error)")
+        let events = try cluster.resource("", "events")
+        let revert = try await events.list(namespace: "default", fieldSelector: "reason=AutoReverted").items.first
+        #expect(revert?["message"]?.stringValue?.hasPrefix("Rolled back to revision 1: revision 2 did not progress within 6 seconds") == true,
+                "\(String(describing: revert))")
+    }
+}

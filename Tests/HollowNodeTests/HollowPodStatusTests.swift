@@ -49,3 +49,18 @@ import Testing
         #expect(HollowPodStatus.next(for: Self.pod(deleting: true), hostIP: "", podIP: "", runSeconds: 1, now: 0) == .delete(uid: "u-1"))
     }
 }
+
+@Suite struct HollowNeverReadyTests {
+    @Test func aPodAskedNotToBecomeReadyRunsUnready() {
+        let pod: JSONValue = ["metadata": ["name": "p", "uid": "u", "annotations": [HollowPodStatus.neverReadyAnnotation: "false"]],
+                              "spec": ["containers": [["name": "c", "image": "i"]]]]
+        guard case .report(let status) = HollowPodStatus.next(for: pod, hostIP: "10.64.0.1", podIP: "10.128.0.2", runSeconds: 1, now: 1_700_000_000) else {
+            Issue.record("no status reported")
+            return
+        }
+        #expect(status["phase"] == "Running")
+        let ready = status["conditions"]?.arrayValue?.first { $0["type"] == "Ready" }
+        #expect(ready?["status"] == "False" && ready?["reason"] == "ContainersNotReady")
+        #expect(status["containerStatuses"]?.arrayValue?.first?["ready"] == false)
+    }
+}
