@@ -175,7 +175,11 @@ let package = Package(
         ]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ResourcesTests", dependencies: ["Resources"]),
-        .testTarget(name: "ClusterClientTests", dependencies: ["ClusterClient", "TestSupport"]),
+        .testTarget(name: "ClusterClientTests", dependencies: [
+            "ClusterClient", "TestSupport", "ClusterPKI", "Resources",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Resources", "TestSupport"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "ClusterClient", "Resources"]),
         .testTarget(name: "HollowNodeTests", dependencies: ["HollowNode", "Resources"]),

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
@@ -37,18 +38,28 @@ public struct HTTPResponse: Sendable {
 final class HTTPConnection: Sendable {
     let channel: Channel
     private let handler: NIOLoopBound<ResponseHandler>
+    /// Set (before the answer is handed over) when the server said it closes the connection after answering: such
+    /// a connection must not go back to the pool, where the next request would meet the close.
+    private let lastAnswered: LastAnswer
     let server: ClusterAccess.Server
     private let authorization: String
 
-    private init(channel: Channel, handler: NIOLoopBound<ResponseHandler>, server: ClusterAccess.Server, token: String) {
+    final class LastAnswer: Sendable {
+        let closes = Atomic<Bool>(false)
+    }
+
+    private init(channel: Channel, handler: NIOLoopBound<ResponseHandler>, lastAnswered: LastAnswer, server: ClusterAccess.Server,
+                 token: String) {
         self.channel = channel
         self.handler = handler
+        self.lastAnswered = lastAnswered
         self.server = server
         self.authorization = "Bearer \(token)"
     }
 
     static func connect(to server: ClusterAccess.Server, token: String, tls: NIOSSLContext, group: EventLoopGroup,
                         maxBodyBytes: Int, connectTimeout: TimeAmount) async throws -> HTTPConnection {
+        let lastAnswered = LastAnswer()
         let (channel, handler) = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(connectTimeout)
@@ -57,15 +68,16 @@ final class HTTPConnection: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         try NIOSSLClientHandler(context: tls, serverHostname: server.verifiableHostname))
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    let handler = ResponseHandler(maxBodyBytes: maxBodyBytes)
+                    let handler = ResponseHandler(maxBodyBytes: maxBodyBytes, lastAnswered: lastAnswered)
                     try channel.pipeline.syncOperations.addHandler(handler)
                     return (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }
             }
-        return HTTPConnection(channel: channel, handler: handler, server: server, token: token)
+        return HTTPConnection(channel: channel, handler: handler, lastAnswered: lastAnswered, server: server, token: token)
     }
 
-    var isActive: Bool { channel.isActive }
+    /// Open, and fit for another request.
+    var isActive: Bool { channel.isActive && !lastAnswered.closes.load(ordering: .acquiring) }
 
     /// Sends `request` and waits for its whole answer; a connection that gives none within `timeout` is closed.
     func send(_ request: HTTPRequest, timeout: TimeAmount) async throws -> HTTPResponse {
@@ -113,17 +125,21 @@ final class HTTPConnection: Sendable {
         typealias InboundIn = HTTPClientResponsePart
         var pending: [EventLoopPromise<HTTPResponse>] = []
         private var status = 0
+        private var keepAlive = true
         private var body = ByteBuffer()
         private let maxBodyBytes: Int
+        private let lastAnswered: LastAnswer
 
-        init(maxBodyBytes: Int) {
+        init(maxBodyBytes: Int, lastAnswered: LastAnswer) {
             self.maxBodyBytes = maxBodyBytes
+            self.lastAnswered = lastAnswered
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let head):
                 status = Int(head.status.code)
+                keepAlive = head.isKeepAlive
                 body.clear()
             case .body(var chunk):
                 guard body.readableBytes + chunk.readableBytes <= maxBodyBytes else {
@@ -136,6 +152,10 @@ final class HTTPConnection: Sendable {
                 guard !pending.isEmpty else { return }
                 let answer = HTTPResponse(status: status, body: Array(body.readableBytesView))
                 body = ByteBuffer()
+                if !keepAlive {
+                    lastAnswered.closes.store(true, ordering: .releasing)
+                    context.close(promise: nil)
+                }
                 pending.removeFirst().succeed(answer)
             }
         }
