@@ -133,6 +133,43 @@ public struct ResourceClient: Sendable {
                                               body: JSONWriter.bytes(.object(options)), idempotent: true))
     }
 
+    /// Writes `status` as `object`'s status, guarded by the object's resourceVersion (what controllers report).
+    @discardableResult
+    public func updateStatus(of object: JSONValue, to status: JSONValue) async throws(APIError) -> JSONValue {
+        var updated = object
+        updated["status"] = status
+        return try await updateStatus(updated)
+    }
+
+    /// Deletes the object if it is there: one already gone is not an error (whether it deleted comes back).
+    @discardableResult
+    public func deleteIfPresent(namespace: String?, name: String, uid: String? = nil,
+                                propagationPolicy: String? = nil) async throws(APIError) -> Bool {
+        let failure: APIError
+        do {
+            try await delete(namespace: namespace, name: name, uid: uid, propagationPolicy: propagationPolicy)
+            return true
+        } catch {
+            failure = error
+        }
+        if failure.isNotFound { return false }
+        throw failure
+    }
+
+    /// Creates the object unless one of its name exists: that is not an error (whether it created comes back).
+    @discardableResult
+    public func createIfAbsent(_ object: JSONValue, namespace: String? = nil) async throws(APIError) -> Bool {
+        let failure: APIError
+        do {
+            _ = try await create(object, namespace: namespace)
+            return true
+        } catch {
+            failure = error
+        }
+        if failure.isAlreadyExists { return false }
+        throw failure
+    }
+
     /// Creates a subresource object (a pod's `binding` or `eviction`).
     @discardableResult
     public func createSubresource(_ subresource: String, namespace: String?, name: String,

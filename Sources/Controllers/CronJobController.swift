@@ -50,27 +50,11 @@ public final class CronJobController: Controller {
             try Task.checkCancellation()
             switch action {
             case .createJob(let job):
-                let failure: APIError
-                do {
-                    _ = try await jobs.resource.create(job)
-                    continue
-                } catch {
-                    failure = error
-                }
-                if !failure.isAlreadyExists { throw failure }
+                try await jobs.resource.createIfAbsent(job)
             case .deleteJob(let name, let jobUID):
-                let failure: APIError
-                do {
-                    try await jobs.resource.delete(namespace: namespace, name: name, uid: jobUID, propagationPolicy: "Background")
-                    continue
-                } catch {
-                    failure = error
-                }
-                if !failure.isNotFound { throw failure }
+                try await jobs.resource.deleteIfPresent(namespace: namespace, name: name, uid: jobUID, propagationPolicy: "Background")
             case .updateStatus(let status):
-                var updated = cronJob
-                updated["status"] = status
-                _ = try await cronJobs.resource.updateStatus(updated)
+                try await cronJobs.resource.updateStatus(of: cronJob, to: status)
             case .event(let type, let reason, let message):
                 events.record(involved: involved, namespace: namespace, type: type, reason: reason, message: message)
             case .requeue(let delay):

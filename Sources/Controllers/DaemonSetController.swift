@@ -51,9 +51,7 @@ public final class DaemonSetController: Controller {
             case .delete(let victims):
                 try await control.delete(victims, key: key, involved: involved)
             case .updateStatus(let status):
-                var updated = set
-                updated["status"] = status
-                _ = try await sets.resource.updateStatus(updated)
+                try await sets.resource.updateStatus(of: set, to: status)
             case .requeue(let delay):
                 outcome = .requeue(after: delay)
             }

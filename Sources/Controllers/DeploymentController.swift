@@ -137,20 +137,11 @@ public final class DeploymentController: Controller {
             case .updateReplicaSet(let set):
                 _ = try await setsClient.update(set)
             case .deleteReplicaSet(let name, let setUID):
-                let failure: APIError
-                do {
-                    try await setsClient.delete(namespace: namespace, name: name, uid: setUID)
-                    continue
-                } catch {
-                    failure = error
-                }
-                if !failure.isNotFound { throw failure }
+                try await setsClient.deleteIfPresent(namespace: namespace, name: name, uid: setUID)
             case .updateDeployment(let object):
                 current = try await deploymentsClient.update(object)
             case .updateStatus(let status):
-                var updated = current
-                updated["status"] = status
-                current = try await deploymentsClient.updateStatus(updated)
+                current = try await deploymentsClient.updateStatus(of: current, to: status)
             case .event(let type, let reason, let message):
                 events.record(involved: involved, namespace: namespace, type: type, reason: reason, message: message)
             case .requeue(let delay):

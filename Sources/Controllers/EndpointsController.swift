@@ -70,16 +70,9 @@ public final class EndpointsController: Controller {
     func sync(_ key: String) async throws -> ControllerLoop.Outcome {
         guard let service = services.cache.object(forKey: key) else {
             if let stale = endpoints.cache.object(forKey: key) {
-                let failure: APIError
-                do {
-                    try await endpoints.resource.delete(namespace: stale[path: ["metadata", "namespace"]]?.stringValue,
-                                                        name: stale[path: ["metadata", "name"]]?.stringValue ?? "",
-                                                        uid: stale[path: ["metadata", "uid"]]?.stringValue)
-                    return .done
-                } catch {
-                    failure = error
-                }
-                if !failure.isNotFound { throw failure }
+                try await endpoints.resource.deleteIfPresent(namespace: stale[path: ["metadata", "namespace"]]?.stringValue,
+                                                             name: stale[path: ["metadata", "name"]]?.stringValue ?? "",
+                                                             uid: stale[path: ["metadata", "uid"]]?.stringValue)
             }
             return .done
         }
@@ -99,15 +92,8 @@ public final class EndpointsController: Controller {
             try await write(slice, over: existing.first { $0[path: ["metadata", "name"]]?.stringValue == name }, with: slices.resource)
         }
         for slice in existing where !wanted.contains(slice[path: ["metadata", "name"]]?.stringValue ?? "") {
-            let failure: APIError
-            do {
-                try await slices.resource.delete(namespace: namespace, name: slice[path: ["metadata", "name"]]?.stringValue ?? "",
-                                                 uid: slice[path: ["metadata", "uid"]]?.stringValue)
-                continue
-            } catch {
-                failure = error
-            }
-            if !failure.isNotFound { throw failure }
+            try await slices.resource.deleteIfPresent(namespace: namespace, name: slice[path: ["metadata", "name"]]?.stringValue ?? "",
+                                                      uid: slice[path: ["metadata", "uid"]]?.stringValue)
         }
         return .done
     }

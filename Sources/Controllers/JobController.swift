@@ -40,21 +40,12 @@ public final class JobController: Controller {
             case .delete(let victims):
                 try await control.delete(victims, key: key, involved: involved)
             case .updateStatus(let status):
-                var updated = job
-                updated["status"] = status
-                _ = try await jobs.resource.updateStatus(updated)
+                try await jobs.resource.updateStatus(of: job, to: status)
             case .event(let type, let reason, let message):
                 control.events.record(involved: involved, namespace: namespace, type: type, reason: reason, message: message)
             case .deleteJob:
-                let failure: APIError
-                do {
-                    try await jobs.resource.delete(namespace: namespace, name: job[path: ["metadata", "name"]]?.stringValue ?? "",
-                                                   uid: job[path: ["metadata", "uid"]]?.stringValue, propagationPolicy: "Background")
-                    continue
-                } catch {
-                    failure = error
-                }
-                if !failure.isNotFound { throw failure }
+                try await jobs.resource.deleteIfPresent(namespace: namespace, name: job[path: ["metadata", "name"]]?.stringValue ?? "",
+                                                        uid: job[path: ["metadata", "uid"]]?.stringValue, propagationPolicy: "Background")
             case .requeue(let delay):
                 if case .requeue(let current) = outcome, current < delay { continue }
                 outcome = .requeue(after: delay)

@@ -151,9 +151,7 @@ public final class ReplicaSetController: Controller {
         case .delete(let victims):
             try await delete(victims, of: set, key: key)
         case .updateStatus(let status):
-            var updated = set
-            updated["status"] = status
-            _ = try await setsClient.updateStatus(updated)
+            try await setsClient.updateStatus(of: set, to: status)
         case .requeue(let delay):
             return .requeue(after: delay)
         }

@@ -69,9 +69,7 @@ public final class ResourceQuotaController: Controller {
         for resource in hard.keys { list[resource] = .string(ResourceUsage.format(used[resource, default: 0], resource: resource)) }
         let status: JSONValue = ["hard": .object(hard), "used": .object(list)]
         if quota["status"] != status {
-            var updated = quota
-            updated["status"] = status
-            _ = try await quotas.resource.updateStatus(updated)
+            try await quotas.resource.updateStatus(of: quota, to: status)
         }
         return .requeue(after: period)
     }

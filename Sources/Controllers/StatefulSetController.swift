@@ -43,9 +43,7 @@ public final class StatefulSetController: Controller {
             case .delete(let pod):
                 try await control.delete([pod], key: key, involved: involved)
             case .updateStatus(let status):
-                var updated = set
-                updated["status"] = status
-                _ = try await sets.resource.updateStatus(updated)
+                try await sets.resource.updateStatus(of: set, to: status)
             case .requeue(let delay):
                 outcome = .requeue(after: delay)
             }
@@ -54,15 +52,8 @@ public final class StatefulSetController: Controller {
     }
 
     private func createClaim(_ claim: JSONValue, involved: JSONValue, namespace: String) async throws(APIError) {
-        let failure: APIError
-        do {
-            _ = try await claims.create(claim, namespace: namespace)
-            control.events.record(involved: involved, namespace: namespace, type: "Normal", reason: "SuccessfulCreate",
-                                  message: "create Claim \(claim[path: ["metadata", "name"]]?.stringValue ?? "") success")
-            return
-        } catch {
-            failure = error
-        }
-        if !failure.isAlreadyExists { throw failure }
+        guard try await claims.createIfAbsent(claim, namespace: namespace) else { return }
+        control.events.record(involved: involved, namespace: namespace, type: "Normal", reason: "SuccessfulCreate",
+                              message: "create Claim \(claim[path: ["metadata", "name"]]?.stringValue ?? "") success")
     }
 }

@@ -82,14 +82,7 @@ func bootstrapWarningsOnly() {
 
 func ensureNamespace(_ name: String, api: APIClient) async throws {
     guard let type = ResourceType.find(group: "", version: "v1", plural: "namespaces") else { return }
-    let failure: APIError
-    do {
-        _ = try await ResourceClient(api, type).create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
-        return
-    } catch {
-        failure = error
-    }
-    if !failure.isAlreadyExists { throw failure }
+    try await ResourceClient(api, type).createIfAbsent(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
 }
 
 func deleteNamespace(_ name: String, api: APIClient) async {
