@@ -7,8 +7,8 @@ import Synchronization
 /// client-go's shared informer does: list (page by page), then watch from the list's resourceVersion; a watch that
 /// ends is resumed from the last version seen (bookmarks keep it fresh while nothing changes); 410 Gone relists,
 /// and the relist's difference is delivered as adds, updates and deletes, so that handlers never miss a delete.
-/// Failures back off exponentially (0.1 s doubling to 30 s). Handlers run in event order, on the informer's task:
-/// they should only enqueue keys.
+/// Failures back off exponentially (0.1 s doubling to 30 s). Handlers run in event order, on the informer's task,
+/// one event at a time: they should only enqueue keys (and never add a handler to the same informer).
 public final class Informer: Sendable {
     public enum Event: Sendable {
         case added(JSONValue)
@@ -25,6 +25,9 @@ public final class Informer: Sendable {
     public let fieldSelector: String
     private let logger: Logger
     private let state = Mutex(State())
+    /// Held while the cache changes and handlers are told, and while a new handler is told of the cache, so that
+    /// a new handler never sees an object's old state after its new one.
+    private let delivery = Mutex(())
 
     private struct State {
         var handlers: [Handler] = []
@@ -47,11 +50,13 @@ public final class Informer: Sendable {
 
     /// Adds a handler; it is told of every object already in the cache as added, then of every change.
     public func addHandler(_ handler: @escaping Handler) {
-        let existing = state.withLock { state -> [JSONValue] in
-            state.handlers.append(handler)
-            return state.synced ? cache.objects : []
+        delivery.withLock { _ in
+            let existing = state.withLock { state -> [JSONValue] in
+                state.handlers.append(handler)
+                return state.synced ? cache.objects : []
+            }
+            for object in existing { handler(.added(object)) }
         }
-        for object in existing { handler(.added(object)) }
     }
 
     public var hasSynced: Bool { state.withLock { $0.synced } }
@@ -106,26 +111,29 @@ public final class Informer: Sendable {
 
     private func list() async throws {
         let list = try await resource.listAll(namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
-        let (previous, removed) = cache.replace(with: list.items)
-        let (handlers, waiters) = state.withLock { state in
-            state.lastResourceVersion = list.resourceVersion
-            state.lists += 1
-            state.synced = true
-            defer { state.syncWaiters = [:] }
-            return (state.handlers, Array(state.syncWaiters.values))
-        }
-        for object in list.items {
-            let event: Event
-            if let old = previous[ObjectCache.key(of: object)] {
-                guard Self.version(old) != Self.version(object) else { continue }
-                event = .updated(old: old, new: object)
-            } else {
-                event = .added(object)
+        let waiters = delivery.withLock { _ in
+            let (previous, removed) = cache.replace(with: list.items)
+            let (handlers, waiters) = state.withLock { state in
+                state.lastResourceVersion = list.resourceVersion
+                state.lists += 1
+                state.synced = true
+                defer { state.syncWaiters = [:] }
+                return (state.handlers, Array(state.syncWaiters.values))
             }
-            for handler in handlers { handler(event) }
-        }
-        for object in removed {
-            for handler in handlers { handler(.deleted(object)) }
+            for object in list.items {
+                let event: Event
+                if let old = previous[ObjectCache.key(of: object)] {
+                    guard Self.version(old) != Self.version(object) else { continue }
+                    event = .updated(old: old, new: object)
+                } else {
+                    event = .added(object)
+                }
+                for handler in handlers { handler(event) }
+            }
+            for object in removed {
+                for handler in handlers { handler(.deleted(object)) }
+            }
+            return waiters
         }
         for waiter in waiters { waiter.resume() }
     }
@@ -147,23 +155,25 @@ public final class Informer: Sendable {
 
     private func apply(_ event: WatchEvent) {
         let version = Self.version(event.object)
-        let change: Event?
-        switch event.kind {
-        case .bookmark, .error:
-            change = nil
-        case .added, .modified:
-            let old = cache.upsert(event.object)
-            change = old.map { .updated(old: $0, new: event.object) } ?? .added(event.object)
-        case .deleted:
-            cache.remove(event.object)
-            change = .deleted(event.object)
+        delivery.withLock { _ in
+            let change: Event?
+            switch event.kind {
+            case .bookmark, .error:
+                change = nil
+            case .added, .modified:
+                let old = cache.upsert(event.object)
+                change = old.map { .updated(old: $0, new: event.object) } ?? .added(event.object)
+            case .deleted:
+                cache.remove(event.object)
+                change = .deleted(event.object)
+            }
+            let handlers = state.withLock { state in
+                if !version.isEmpty { state.lastResourceVersion = version }
+                return state.handlers
+            }
+            guard let change else { return }
+            for handler in handlers { handler(change) }
         }
-        let handlers = state.withLock { state in
-            if !version.isEmpty { state.lastResourceVersion = version }
-            return state.handlers
-        }
-        guard let change else { return }
-        for handler in handlers { handler(change) }
     }
 
     static func version(_ object: JSONValue) -> String {

@@ -4,38 +4,61 @@ import Resources
 import Synchronization
 
 /// The garbage collector's shell: informers on every type that owns or is owned (shared with the other
-/// controllers where they overlap); any change wakes a pass over the whole graph (passes at most every
-/// `minimumInterval` seconds, and at least every 10 s), whose actions it carries out with uid preconditions. A
-/// dependent is deleted only after a live read confirms that its owners are gone — a cache that has not yet seen
-/// a new owner never costs an object.
+/// controllers where they overlap) feed each change into the graph; a change wakes a pass over what it touched
+/// (passes at most every `minimumInterval` seconds; every object again every `resyncInterval`), whose actions it
+/// carries out with uid preconditions. A dependent is deleted only after a live read confirms that its owners are
+/// gone — a cache that has not yet seen a new owner never costs an object. An action that fails is retried in the
+/// next pass.
 public final class GarbageCollector: Controller {
     public let name = "garbagecollector"
     private let informers: [Informer]
-    private let watched: Set<String>
+    private let graph: Mutex<GarbageCollection>
     private let logger: Logger
     private let wake = WorkQueue<Int>()
     private let minimumInterval: Double
+    private let resyncInterval: Double
 
-    public init(informers: [Informer], minimumInterval: Double = 0.2, logger: Logger) {
+    public init(informers: [Informer], minimumInterval: Double = 0.2, resyncInterval: Double = 30, logger: Logger) {
         self.informers = informers
-        watched = Set(informers.map { $0.resource.type.apiVersion + "/" + $0.resource.type.kind })
+        graph = Mutex(GarbageCollection(watched: Set(informers.map { $0.resource.type.apiVersion + "/" + $0.resource.type.kind })))
         self.logger = logger
         self.minimumInterval = minimumInterval
-        for informer in informers {
-            informer.addHandler { [weak self] _ in self?.wake.add(0) }
+        self.resyncInterval = resyncInterval
+        for (index, informer) in informers.enumerated() {
+            let type = informer.resource.type
+            informer.addHandler { [weak self] event in
+                guard let self else { return }
+                switch event {
+                case .added(let json), .updated(_, let json):
+                    let object = GarbageCollection.Object(type: index, apiVersion: type.apiVersion, kind: type.kind, json: json)
+                    graph.withLock { $0.upsert(object) }
+                case .deleted(let json):
+                    let uid = json[path: ["metadata", "uid"]]?.stringValue ?? ""
+                    graph.withLock { $0.remove(uid: uid) }
+                }
+                wake.add(0)
+            }
         }
     }
 
-    public func enqueueAll() { wake.add(0) }
+    /// Objects in the graph.
+    public var graphSize: Int { graph.withLock { $0.count } }
+
+    public func enqueueAll() {
+        graph.withLock { $0.markAllDirty() }
+        wake.add(0)
+    }
 
     public func run(workers: Int, isLeading: @escaping @Sendable () -> Bool) async {
         let timer = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(10))
-                wake.add(0)
+                try? await Task.sleep(for: .milliseconds(Int(resyncInterval * 1000)))
+                enqueueAll()
             }
         }
         defer { timer.cancel() }
+        // Whatever was planned while another instance led may not have been done: look at everything once.
+        enqueueAll()
         while !Task.isCancelled, isLeading(), let token = await wake.next() {
             wake.done(token)
             await collect(workers: max(1, workers), isLeading: isLeading)
@@ -44,29 +67,36 @@ public final class GarbageCollector: Controller {
     }
 
     func collect(workers: Int, isLeading: @escaping @Sendable () -> Bool) async {
-        var objects: [GarbageCollection.Object] = []
-        for (index, informer) in informers.enumerated() {
-            let type = informer.resource.type
-            for json in informer.cache.objects {
-                objects.append(GarbageCollection.Object(type: index, apiVersion: type.apiVersion, kind: type.kind, json: json))
-            }
-        }
-        let actions = GarbageCollection.plan(objects, watched: watched)
+        let actions = graph.withLock { $0.plan() }
         guard !actions.isEmpty else { return }
         // A bounded number of writes in flight.
         let chunk = workers * 8
-        for start in stride(from: 0, to: actions.count, by: chunk) where isLeading() {
+        for start in stride(from: 0, to: actions.count, by: chunk) {
+            let batch = actions[start..<min(start + chunk, actions.count)]
+            guard isLeading() else {
+                graph.withLock { graph in for action in actions[start...] { graph.retry(uid: action.object.uid) } }
+                return
+            }
             await withDiscardingTaskGroup { group in
-                for action in actions[start..<min(start + chunk, actions.count)] {
+                for action in batch {
                     group.addTask {
-                        do {
-                            try await self.perform(action)
-                        } catch {
-                            self.logger.debug("garbage collector: \(action): \(error)")
+                        if let failure = await self.attempt(action) {
+                            self.logger.debug("garbage collector: \(action): \(failure)")
+                            self.graph.withLock { $0.retry(uid: action.object.uid) }
+                            self.wake.add(0)
                         }
                     }
                 }
             }
+        }
+    }
+
+    private func attempt(_ action: GarbageCollection.Action) async -> APIError? {
+        do {
+            try await perform(action)
+            return nil
+        } catch {
+            return error
         }
     }
 

@@ -57,4 +57,65 @@ import Testing
             == [.delete(loose, propagation: "Background", verify: []), .removeFinalizer(owner, "foregroundDeletion")])
         #expect(GarbageCollection.plan([owner], watched: Self.watched) == [.removeFinalizer(owner, "foregroundDeletion")])
     }
+
+    @Test func aPassLooksOnlyAtWhatChangedSinceTheLast() {
+        var graph = GarbageCollection(watched: Self.watched)
+        let set = Self.object("ReplicaSet", "web")
+        let pods = (0..<3).map { Self.object("Pod", "web-\($0)", owners: [("ReplicaSet", "web", true)]) }
+        graph.upsert(set)
+        for pod in pods { graph.upsert(pod) }
+        #expect(graph.plan().isEmpty)
+        // Nothing changed: nothing to do, and nothing looked at.
+        #expect(graph.plan().isEmpty)
+        // The owner goes: each dependent is planned for deletion, once.
+        graph.remove(uid: set.uid)
+        #expect(graph.plan() == pods.map { .delete($0, propagation: "Background", verify: $0.owners) })
+        #expect(graph.plan().isEmpty)
+        // A dependent that arrives naming the gone owner.
+        let late = Self.object("Pod", "web-9", owners: [("ReplicaSet", "web", true)])
+        graph.upsert(late)
+        #expect(graph.plan() == [.delete(late, propagation: "Background", verify: late.owners)])
+    }
+
+    @Test func aFailedActionIsPlannedAgainAfterARetryAndEverythingAfterAResync() {
+        var graph = GarbageCollection(watched: Self.watched)
+        let pod = Self.object("Pod", "p", owners: [("ReplicaSet", "gone", true)])
+        graph.upsert(pod)
+        let first = graph.plan()
+        #expect(first == [.delete(pod, propagation: "Background", verify: pod.owners)])
+        #expect(graph.plan().isEmpty)
+        graph.retry(uid: pod.uid)
+        #expect(graph.plan() == first)
+        graph.markAllDirty()
+        #expect(graph.plan() == first)
+    }
+
+    @Test func anOrphaningOwnerLosesItsFinalizerOnceItsLastDependentIsReleasedOrGone() {
+        var graph = GarbageCollection(watched: Self.watched)
+        let owner = Self.object("ReplicaSet", "web", deleting: true, finalizers: ["orphan"])
+        let kept = Self.object("Pod", "web-1", owners: [("ReplicaSet", "web", true)])
+        let dying = Self.object("Pod", "web-2", owners: [("ReplicaSet", "web", true)])
+        graph.upsert(owner)
+        graph.upsert(kept)
+        graph.upsert(dying)
+        #expect(graph.plan() == [.release(kept, owners: ["uid-web"]), .release(dying, owners: ["uid-web"])])
+        // The release lands (the informer shows the pod without the reference): the owner, looked at again, still
+        // waits for the other pod; which is then deleted.
+        graph.upsert(Self.object("Pod", "web-1"))
+        #expect(graph.plan() == [.release(dying, owners: ["uid-web"])])
+        graph.remove(uid: dying.uid)
+        #expect(graph.plan() == [.removeFinalizer(owner, "orphan")])
+    }
+
+    @Test func aForegroundOwnerIsFinishedWhenItsBlockingDependentGoes() {
+        var graph = GarbageCollection(watched: Self.watched)
+        let owner = Self.object("Deployment", "web", deleting: true, finalizers: ["foregroundDeletion"])
+        let going = Self.object("ReplicaSet", "web-1", owners: [("Deployment", "web", true)], deleting: true)
+        graph.upsert(owner)
+        graph.upsert(going)
+        #expect(graph.plan().isEmpty)
+        graph.remove(uid: going.uid)
+        #expect(graph.plan() == [.removeFinalizer(owner, "foregroundDeletion")])
+        #expect(graph.count == 1)
+    }
 }
