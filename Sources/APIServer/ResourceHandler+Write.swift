@@ -57,8 +57,25 @@ extension ResourceHandler {
                                 warnings: decoded.warnings) { _ in (decoded.object, []) }
     }
 
-    /// Reads the object, computes its new state from the current one, and writes it if nothing changed in
-    /// between; without an expected version, a lost race is retried on a fresh read.
+    /// An object as a write starts from: its state, its revision, and whether it came from the watch cache (and
+    /// so may be behind the store).
+    struct Current {
+        var object: JSONValue
+        var revision: Int64
+        var cached: Bool
+    }
+
+    /// The object at `key` as the store has it now (nil: absent).
+    func currentFromStore(_ key: String, type: ResourceType) async throws(Status) -> Current? {
+        guard let stored = try await store.get(key) else { return nil }
+        return Current(object: try Self.object(stored, as: type), revision: stored.modRevision, cached: false)
+    }
+
+    /// Computes the object's new state from its current one, and writes it if nothing changed in between; without
+    /// an expected version, a lost race is retried on a fresh read. The first attempt starts from the watch
+    /// cache's copy when it has one — no store read, as kube-apiserver's GuaranteedUpdate does — since the
+    /// compare-and-swap refuses a stale copy; and any refusal or no-op decided on the copy is decided again on the
+    /// store's own current state, so a lagging cache can cost a read but never a wrong answer.
     func modify(_ request: APIRequest, _ target: RequestTarget.ResourceTarget, name: String, subresource: String?,
                 expected: Int64?, warnings: [String] = [], tracking: FieldTracking = .update,
                 createIfMissing: (@Sendable () throws(Status) -> JSONValue)? = nil,
@@ -67,9 +84,15 @@ extension ResourceHandler {
         let type = target.type
         let manager = try Self.fieldManager(request, options: request.method == .PATCH ? "PatchOptions" : "UpdateOptions")
         let key = key(target, name: name)
-        var current = try await store.get(key)
-        for _ in 0..<Self.maxAttempts {
-            guard let stored = current else {
+        var current: Current?
+        if let cached = caches.cache(for: type).object(at: key),
+           let revision = cached[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap({ Int64($0) }) {
+            current = Current(object: cached, revision: revision, cached: true)
+        } else {
+            current = try await currentFromStore(key, type: type)
+        }
+        for _ in 0...Self.maxAttempts {
+            guard let snapshot = current else {
                 if let createIfMissing, subresource == nil {
                     var object = try createIfMissing()
                     try lifecycle().prepareForCreate(&object, type: type, namespace: target.namespace)
@@ -78,24 +101,26 @@ extension ResourceHandler {
                 }
                 throw Status.notFound(type, name: name)
             }
-            if let expected, expected != stored.modRevision { throw Status.conflict(type, name: name) }
-            let old = try Self.object(stored, as: type)
-            var (new, changeWarnings) = try change(old)
-            if warnings.isEmpty { warnings = changeWarnings }
-            try Self.checkIdentity(new, old: old, name: name, namespace: target.namespace, type: type,
-                                   storedRevision: stored.modRevision, expected: expected)
-            new["kind"] = .string(type.kind)
-            new["apiVersion"] = .string(type.apiVersion)
-            lifecycle().prepareForUpdate(&new, old: old, type: type, subresource: subresource)
-            Defaults.apply(&new, type: type)
-            switch tracking {
-            case .update: trackUpdate(&new, old: old, request: request, type: type, subresource: subresource, manager: manager)
-            case .updateAs(let name): trackUpdate(&new, old: old, request: request, type: type, subresource: name, manager: manager)
-            case .none: break
+            let old = snapshot.object
+            let new: JSONValue
+            let failure: Status?
+            do throws(Status) {
+                if let expected, expected != snapshot.revision { throw Status.conflict(type, name: name) }
+                var (changed, changeWarnings) = try change(old)
+                if warnings.isEmpty { warnings = changeWarnings }
+                try prepareUpdate(&changed, old: old, snapshot: snapshot, name: name, namespace: target.namespace, type: type,
+                                  expected: expected, request: request, subresource: subresource, tracking: tracking, manager: manager)
+                new = changed
+                failure = nil
+            } catch {
+                new = .null
+                failure = error
             }
-            var errors = ObjectValidator.validate(new, type: type, updating: true)
-            errors += Self.immutableChanges(old: old, new: new, type: type)
-            guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
+            if let failure {
+                guard snapshot.cached else { throw failure }
+                current = try await currentFromStore(key, type: type)
+                continue
+            }
             // An object being deleted goes once its last finalizer is removed — if it was waiting only for them
             // (a pod in its grace period waits for its kubelet instead), as kube-apiserver's store decides.
             let hadFinalizers = !(old[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty
@@ -103,12 +128,14 @@ extension ResourceHandler {
                (old[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0) == 0,
                (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
                 if try Self.isDryRun(request) { return respond(new, status: .ok, request: request, type: type, warnings: warnings) }
-                switch try await store.delete(key, expecting: stored.modRevision) {
+                switch try await store.delete(key, expecting: snapshot.revision) {
                 case .written:
                     return respond(new, status: .ok, request: request, type: type, warnings: warnings)
                 case .conflict(let now):
                     if expected != nil { throw Status.conflict(type, name: name) }
-                    current = now
+                    current = try now.map { stored throws(Status) in
+                        Current(object: try Self.object(stored, as: type), revision: stored.modRevision, cached: false)
+                    }
                     continue
                 }
             }
@@ -117,22 +144,51 @@ extension ResourceHandler {
             var newComparable = new
             newComparable[path: ["metadata", "resourceVersion"]] = nil
             if oldComparable == newComparable {
-                // Nothing changed: no write, the version stays (as kube-apiserver does).
+                // Nothing changed: no write, the version stays (as kube-apiserver does) — if the store agrees.
+                if snapshot.cached {
+                    current = try await currentFromStore(key, type: type)
+                    continue
+                }
                 return respond(old, status: .ok, request: request, type: type, warnings: warnings)
             }
-            let bytes = Self.storedBytes(new, as: type)
+            var written = new
+            let bytes = Self.storedBytes(written, as: type)
             try Self.checkSize(bytes)
-            if try Self.isDryRun(request) { return respond(new, status: .ok, request: request, type: type, warnings: warnings) }
-            switch try await store.update(key, bytes, expecting: stored.modRevision) {
+            if try Self.isDryRun(request) { return respond(written, status: .ok, request: request, type: type, warnings: warnings) }
+            switch try await store.update(key, bytes, expecting: snapshot.revision) {
             case .written(let revision):
-                new[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-                return respond(new, status: .ok, request: request, type: type, warnings: warnings)
+                written[path: ["metadata", "resourceVersion"]] = .string(String(revision))
+                return respond(written, status: .ok, request: request, type: type, warnings: warnings)
             case .conflict(let now):
-                if expected != nil { throw Status.conflict(type, name: name) }
-                current = now
+                // The client's version is not the store's: unless the miss was the cache's, that is a conflict.
+                if expected != nil && !snapshot.cached { throw Status.conflict(type, name: name) }
+                current = try now.map { stored throws(Status) in
+                    Current(object: try Self.object(stored, as: type), revision: stored.modRevision, cached: false)
+                }
             }
         }
         throw Status.conflict(type, name: name)
+    }
+
+    /// What every update does to the new state before it is written: identity checks, kind and apiVersion,
+    /// lifecycle fields, defaults, field ownership, validation.
+    private func prepareUpdate(_ new: inout JSONValue, old: JSONValue, snapshot: Current, name: String, namespace: String?,
+                               type: ResourceType, expected: Int64?, request: APIRequest, subresource: String?,
+                               tracking: FieldTracking, manager: String) throws(Status) {
+        try Self.checkIdentity(new, old: old, name: name, namespace: namespace, type: type,
+                               storedRevision: snapshot.revision, expected: expected)
+        new["kind"] = .string(type.kind)
+        new["apiVersion"] = .string(type.apiVersion)
+        lifecycle().prepareForUpdate(&new, old: old, type: type, subresource: subresource)
+        Defaults.apply(&new, type: type)
+        switch tracking {
+        case .update: trackUpdate(&new, old: old, request: request, type: type, subresource: subresource, manager: manager)
+        case .updateAs(let name): trackUpdate(&new, old: old, request: request, type: type, subresource: name, manager: manager)
+        case .none: break
+        }
+        var errors = ObjectValidator.validate(new, type: type, updating: true)
+        errors += Self.immutableChanges(old: old, new: new, type: type)
+        guard errors.isEmpty else { throw Status.invalid(type, name: name, errors) }
     }
 
     /// How a write through `modify` records field ownership.

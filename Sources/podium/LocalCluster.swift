@@ -119,11 +119,17 @@ struct LocalCluster: Codable {
     }
 
     /// Whether the process still runs: a zombie (dead, not yet reaped by whoever inherited it) does not.
+    /// Whether any thread of `pid` is alive. The process's own state is not enough: a leader thread that has
+    /// finished shows as a zombie while the other threads still run — and still hold the member's files (its
+    /// RocksDB lock), so a member started again at once could not open its data.
     private static func isRunning(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
-        return state != nil && state != "Z" && state != "X"
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.contains { task in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
+            return state != nil && state != "Z" && state != "X"
+        }
     }
 
     /// Whether nothing listens on (or holds) `port` on 127.0.0.1. Probed as the servers bind (SO_REUSEADDR), so
