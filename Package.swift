@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Resources", "TestSupport"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "ClusterClient", "Resources"]),
         .testTarget(name: "HollowNodeTests", dependencies: ["HollowNode", "Resources"]),
-        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources", "Raft"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]
 )

@@ -20,6 +20,9 @@ public final class APIServer: APIResponder {
         /// Recent changes each resource type's watch cache keeps for resuming watches (kube's
         /// --default-watch-cache-size; larger here, where memory is cheap next to relists).
         public var watchCacheSize = 10_000
+        /// How often the store's history is compacted (kube's --etcd-compaction-interval, 5 min); nil: never, for
+        /// a store another API server compacts.
+        public var compactionInterval: Duration? = .seconds(300)
 
         public init() {}
     }
@@ -31,6 +34,7 @@ public final class APIServer: APIResponder {
     private let inFlight = Atomic(0)
     private let openAPIDocuments: [String: [UInt8]]
     private let openAPIRoot: [UInt8]
+    private let compactor: StoreCompactor?
 
     public init(client: StoreClient, configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -45,6 +49,7 @@ public final class APIServer: APIResponder {
         }
         openAPIDocuments = documents
         openAPIRoot = JSONWriter.bytes(OpenAPI.root(documents: documents))
+        compactor = configuration.compactionInterval.map { StoreCompactor(client: client, interval: $0, logger: logger) }
     }
 
     /// Creates the namespaces every cluster has (default, kube-system, kube-public, kube-node-lease) if they are

@@ -74,6 +74,15 @@ struct APIServerOptions: ParsableArguments {
     @Option(name: .customLong("default-watch-cache-size"), help: "Recent changes kept per resource type for resuming watches.")
     var watchCacheSize = 10_000
 
+    @Option(name: .customLong("etcd-compaction-interval"), help: "How often the store's history is compacted (Go duration, e.g. 5m; 0: never, when another server compacts).")
+    var compactionInterval = "5m"
+
+    func validate() throws {
+        guard let interval = GoDuration.parse(compactionInterval), interval.nanoseconds >= 0 else {
+            throw ValidationError("--etcd-compaction-interval: '\(compactionInterval)' is not a duration (e.g. 5m, 30s, 0)")
+        }
+    }
+
     /// A token the master's own components authenticate with: the first of --token, else of --token-auth-file.
     func clientToken() throws -> String {
         if let token = tokens.first { return token }
@@ -107,6 +116,8 @@ struct APIServerOptions: ParsableArguments {
                                                  hosts: [bindAddress] + (try HostPort.list(advertiseAddresses)))
         configuration.maxInFlight = maxInFlight
         configuration.watchCacheSize = watchCacheSize
+        let interval = GoDuration.parse(compactionInterval)?.nanoseconds ?? 0
+        configuration.compactionInterval = interval > 0 ? .nanoseconds(interval) : nil
         configuration.advertisedAddress = "\(bindAddress):\(port)"
         let server = APIServer(client: client, configuration: configuration, logger: logger)
         try await server.bootstrap()

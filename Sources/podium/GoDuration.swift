@@ -7,6 +7,8 @@ enum GoDuration {
         var rest = Substring(text)
         var total: Int64 = 0
         guard !rest.isEmpty else { return nil }
+        // Go accepts a bare 0 (and only 0) without a unit.
+        if text == "0" { return .zero }
         while !rest.isEmpty {
             let digits = rest.prefix { $0.isNumber || $0 == "." }
             guard let value = Double(digits) else { return nil }
