@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         .systemLibrary(name: "CRocksDB", providers: [.apt(["librocksdb-dev"])]),
@@ -85,6 +86,7 @@ let package = Package(
         // Pod placement: the pure scheduling cycle (filters, scores) over a snapshot of nodes and placed pods.
         .target(name: "Scheduler", dependencies: [
             "Resources", "ClusterClient", .product(name: "Logging", package: "swift-log"),
+            .product(name: "HeapModule", package: "swift-collections"),
         ]),
         // The controllers (ReplicaSet, Deployment, …): pure reconcilers and their shells over ClusterClient.
         .target(name: "Controllers", dependencies: [

@@ -25,11 +25,16 @@ public struct ClusterSnapshot: Sendable {
         nodeNames.insert(node.name, at: index)
     }
 
-    /// Removes a node; its pods stay known (they are placed nowhere until rebound or deleted).
+    /// Removes a node; its pods wait for it as pods bound to an unknown node do, so that a node deleted and
+    /// registered again (a kubelet re-registers) comes back holding them, not empty.
     public mutating func remove(node name: String) {
         guard let node = nodes.removeValue(forKey: name) else { return }
         nodeNames.removeAll { $0 == name }
-        for key in node.pods.keys { placement[key] = nil; podsWithAntiAffinity[key] = nil }
+        for (key, pod) in node.pods {
+            placement[key] = nil
+            podsWithAntiAffinity[key] = nil
+            waitingForNode[name, default: [:]][key] = pod
+        }
     }
 
     /// Places `pod` on `node` (moving it if it was elsewhere); a node not (yet) known holds nothing.

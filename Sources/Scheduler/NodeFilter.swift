@@ -92,7 +92,9 @@ struct PodTopologySpreadFilter: NodeFilter {
             guard let domain = node.labels[constraint.topologyKey] else {
                 return ["node(s) didn't match pod topology spread constraints (missing required label)"]
             }
-            if (counts[domain] ?? 0) + 1 - minimum > constraint.maxSkew {
+            // The pod itself counts only where its constraint's selector matches it (Kubernetes' selfMatchNum).
+            let itself = constraint.selector.matches(pod.labels) ? 1 : 0
+            if (counts[domain] ?? 0) + itself - minimum > constraint.maxSkew {
                 return ["node(s) didn't match pod topology spread constraints"]
             }
         }

@@ -118,7 +118,9 @@ public final class PodScheduler: Sendable {
                         state.failedAttempts += 1
                     }
                     events.record(pod: pod, type: "Warning", reason: "FailedScheduling", message: message)
-                    group.addTask { await self.markUnschedulable(pod, message: message) }
+                    if pod.unschedulableMessage != message {
+                        group.addTask { await self.markUnschedulable(pod, message: message) }
+                    }
                 }
             }
         }
@@ -168,7 +170,8 @@ public final class PodScheduler: Sendable {
         poke()
     }
 
-    /// Sets the PodScheduled condition to False/Unschedulable with the reason, as kube-scheduler does.
+    /// Sets the PodScheduled condition to False/Unschedulable with the reason, as kube-scheduler does (only when
+    /// the pod does not say so already: a pod retried every few seconds is not rewritten each time).
     private func markUnschedulable(_ pod: SchedulingPod, message: String) async {
         let condition: JSONValue = ["type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": .string(message),
                                     "lastTransitionTime": .string(RFC3339.format(Date().timeIntervalSince1970.rounded(.down)))]

@@ -72,6 +72,9 @@ public struct SchedulingPod: Sendable {
     public var controllerUID: String?
     /// Whether it has finished (Succeeded/Failed): it no longer holds resources on its node.
     public var isTerminal: Bool
+    /// The message of its PodScheduled=False condition, if it has one: a failed attempt that would write the same
+    /// condition again writes nothing.
+    public var unschedulableMessage: String?
 
     public var key: String { namespace + "/" + name }
 
@@ -88,6 +91,9 @@ public struct SchedulingPod: Sendable {
         nodeSelector = spec?["nodeSelector"]?.stringMap ?? [:]
         let phase = pod[path: ["status", "phase"]]?.stringValue
         isTerminal = phase == "Succeeded" || phase == "Failed"
+        unschedulableMessage = (pod[path: ["status", "conditions"]]?.arrayValue ?? [])
+            .first { $0["type"]?.stringValue == "PodScheduled" && $0["status"]?.stringValue == "False" }
+            .map { $0["message"]?.stringValue ?? "" }
 
         var appRequests = ResourceAmounts()
         var ports: [HostPort] = []

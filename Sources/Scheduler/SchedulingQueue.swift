@@ -1,3 +1,5 @@
+import HeapModule
+
 /// The scheduler's queue, pure and clock-free (Kubernetes' scheduling queue, simplified): pods wait in priority
 /// order, then in the order they arrived; a pod that did not fit waits out a backoff (1 s doubling to 10 s per
 /// attempt) and then until the cluster changes (a node added or changed, a pod removed), or at most
@@ -13,13 +15,43 @@ public struct SchedulingQueue: Sendable {
         var attempts = 0
     }
 
-    /// Pods to try, by key; `order` holds their (priority, sequence) sorted for popping.
+    /// A pod's turn: higher priority first, then lower sequence (older).
+    struct Turn: Comparable, Sendable {
+        var priority: Int64
+        var sequence: Int
+        var key: String
+
+        static func < (lhs: Turn, rhs: Turn) -> Bool {
+            lhs.priority != rhs.priority ? lhs.priority > rhs.priority : lhs.sequence < rhs.sequence
+        }
+    }
+
+    /// A pod that did not fit.
+    struct Waiting: Sendable {
+        var entry: Entry
+        /// When it may be retried at the earliest.
+        var backoffUntil: Double
+        var failedAt: Double
+        /// `changes` when it failed: a later change of the cluster may make it fit.
+        var changesAtFailure: Int
+        /// Its own spec changed since.
+        var specChanged = false
+
+        func wake(changes: Int, timeout: Double) -> Double {
+            specChanged || changes > changesAtFailure ? backoffUntil : max(backoffUntil, failedAt + timeout)
+        }
+    }
+
+    /// Pods to try, by key; `turns` orders them (lazily: a turn whose pod left or re-entered is skipped on popping).
     private var active: [String: Entry] = [:]
-    private var order: [(priority: Int64, sequence: Int, key: String)] = []
-    private var orderStart = 0
-    private var orderSorted = true
-    /// Pods that did not fit: when they may be retried at the earliest, and whether the cluster changed since.
-    private var unschedulable: [String: (entry: Entry, backoffUntil: Double, failedAt: Double, clusterChanged: Bool)] = [:]
+    private var turns = Heap<Turn>()
+    private var unschedulable: [String: Waiting] = [:]
+    /// Changes of the cluster so far (`clusterChanged` counts; a waiting pod compares).
+    private var changes = 0
+    /// No waiting pod moves before this (a lower bound, exact after each `advance` that scanned), nor any waiting
+    /// pod's backoff ends before `backoffBound`: `advance` scans the waiting pods only when one may move.
+    private var wakeBound = Double.infinity
+    private var backoffBound = Double.infinity
     /// Pods being scheduled now (popped, not yet done).
     private var inFlight: [String: Entry] = [:]
     private var nextSequence = 0
@@ -39,9 +71,13 @@ public struct SchedulingQueue: Sendable {
             active[key]?.pod = pod
             return
         }
-        if unschedulable[key] != nil {
-            unschedulable[key]?.entry.pod = pod
-            if specChanged { unschedulable[key]?.clusterChanged = true }
+        if var waiting = unschedulable[key] {
+            waiting.entry.pod = pod
+            if specChanged {
+                waiting.specChanged = true
+                wakeBound = min(wakeBound, waiting.backoffUntil)
+            }
+            unschedulable[key] = waiting
             return
         }
         if inFlight[key] != nil {
@@ -62,22 +98,10 @@ public struct SchedulingQueue: Sendable {
 
     /// The next pod to schedule: highest priority, then oldest.
     public mutating func pop() -> SchedulingPod? {
-        if !orderSorted {
-            order.removeFirst(orderStart)
-            orderStart = 0
-            order.sort { $0.priority != $1.priority ? $0.priority > $1.priority : $0.sequence < $1.sequence }
-            orderSorted = true
-        }
-        while orderStart < order.count {
-            let first = order[orderStart]
-            orderStart += 1
-            if orderStart > 1024, orderStart * 2 > order.count {
-                order.removeFirst(orderStart)
-                orderStart = 0
-            }
-            guard let entry = active[first.key], entry.sequence == first.sequence else { continue }
-            active[first.key] = nil
-            inFlight[first.key] = entry
+        while let turn = turns.popMin() {
+            guard let entry = active[turn.key], entry.sequence == turn.sequence else { continue }
+            active[turn.key] = nil
+            inFlight[turn.key] = entry
             return entry.pod
         }
         return nil
@@ -102,34 +126,50 @@ public struct SchedulingQueue: Sendable {
         guard var entry = inFlight.removeValue(forKey: key) else { return }
         entry.attempts += 1
         let backoff = min(initialBackoff * Double(1 << min(entry.attempts - 1, 30)), maxBackoff)
-        unschedulable[key] = (entry, now + backoff, now, false)
+        let waiting = Waiting(entry: entry, backoffUntil: now + backoff, failedAt: now, changesAtFailure: changes)
+        unschedulable[key] = waiting
+        wakeBound = min(wakeBound, waiting.wake(changes: changes, timeout: unschedulableTimeout))
+        backoffBound = min(backoffBound, waiting.backoffUntil)
     }
 
-    /// Something changed that may make waiting pods fit: each goes back once its backoff is over.
+    /// Something changed that may make waiting pods fit: each goes back once its backoff is over. O(1): it is
+    /// called for every node change and every pod that leaves.
     public mutating func clusterChanged() {
-        for key in unschedulable.keys { unschedulable[key]?.clusterChanged = true }
+        changes += 1
+        wakeBound = min(wakeBound, backoffBound)
     }
 
-    /// Moves back the pods whose backoff is over and whose cluster changed (or that waited the timeout).
+    /// Moves back the pods whose backoff is over and whose cluster changed (or that waited the timeout). Scans the
+    /// waiting pods only when one may move (it runs before every pop).
     public mutating func advance(to now: Double) {
-        for (key, waiting) in unschedulable where now >= waiting.backoffUntil
-            && (waiting.clusterChanged || now >= waiting.failedAt + unschedulableTimeout) {
-            unschedulable[key] = nil
-            activate(key, waiting.entry)
+        guard now >= wakeBound else { return }
+        var nextWake = Double.infinity
+        var nextBackoff = Double.infinity
+        for (key, waiting) in unschedulable {
+            let wake = waiting.wake(changes: changes, timeout: unschedulableTimeout)
+            if now >= wake {
+                unschedulable[key] = nil
+                activate(key, waiting.entry)
+            } else {
+                nextWake = min(nextWake, wake)
+                nextBackoff = min(nextBackoff, waiting.backoffUntil)
+            }
         }
+        wakeBound = nextWake
+        backoffBound = nextBackoff
     }
 
-    /// When `advance` may next move a pod (nil: nothing waits).
+    /// When `advance` may next move a pod (nil: nothing waits); possibly early, never late.
     public var nextWake: Double? {
-        unschedulable.values.map { $0.clusterChanged ? $0.backoffUntil : max($0.backoffUntil, $0.failedAt + unschedulableTimeout) }.min()
+        wakeBound.isFinite ? wakeBound : nil
     }
 
     private mutating func activate(_ key: String, _ entry: Entry) {
         active[key] = entry
-        if orderStart < order.count, let last = order.last {
-            let after = last.priority > entry.pod.priority || (last.priority == entry.pod.priority && last.sequence < entry.sequence)
-            if !after { orderSorted = false }
+        turns.insert(Turn(priority: entry.pod.priority, sequence: entry.sequence, key: key))
+        // Turns of pods that left before their turn came: rebuilt when they outnumber the live ones.
+        if turns.count > 1024, turns.count > 2 * active.count {
+            turns = Heap(active.map { Turn(priority: $0.value.pod.priority, sequence: $0.value.sequence, key: $0.key) })
         }
-        order.append((entry.pod.priority, entry.sequence, key))
     }
 }

@@ -133,6 +133,35 @@ import TestSupport
         for tie in 0..<4 { #expect(cycle.schedule(next, in: zones, tieBreak: UInt64(tie)) == .node("b")) }
     }
 
+    /// Kubernetes' selfMatchNum: the incoming pod adds to a domain's count only if the constraint selects it.
+    @Test func aPodTheSpreadSelectorDoesNotMatchDoesNotCountItself() {
+        let spread: JSONValue = [["maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+                                  "labelSelector": ["matchLabels": ["app": "api"]]]]
+        var zones = Self.snapshot([Self.node("a", labels: ["topology.kubernetes.io/zone": "z1"]),
+                                   Self.node("b", labels: ["topology.kubernetes.io/zone": "z2"], unschedulable: true)])
+        zones.place(Self.pod("api-0", labels: ["app": "api"]), on: "a")
+        // z1 holds 1, z2 (cordoned, still a domain) 0: another api pod would make the skew 2; a sidecar pod keeps it 1.
+        #expect(cycle.schedule(Self.pod("api-1", spec: ["topologySpreadConstraints": spread], labels: ["app": "api"]), in: zones)
+            == .unschedulable(message: "0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, 1 node(s) were unschedulable."))
+        #expect(cycle.schedule(Self.pod("probe", spec: ["topologySpreadConstraints": spread], labels: ["app": "probe"]), in: zones) == .node("a"))
+    }
+
+    /// A node deleted and registered again (a kubelet re-registers) still holds the pods bound to it.
+    @Test func aNodeRegisteredAgainStillHoldsItsPods() {
+        var snapshot = Self.snapshot([Self.node("n", pods: 1)])
+        snapshot.place(Self.pod("p"), on: "n")
+        snapshot.remove(node: "n")
+        #expect(snapshot.placement["default/p"] == nil)
+        snapshot.upsert(node: Self.node("n", pods: 1))
+        #expect(snapshot.placement["default/p"] == "n")
+        #expect(cycle.schedule(Self.pod("q"), in: snapshot) == .unschedulable(message: "0/1 nodes are available: 1 Too many pods."))
+        // A pod deleted while its node was away is gone when the node comes back.
+        snapshot.remove(node: "n")
+        snapshot.remove(pod: "default/p")
+        snapshot.upsert(node: Self.node("n", pods: 1))
+        #expect(cycle.schedule(Self.pod("q"), in: snapshot) == .node("n"))
+    }
+
     @Test func initContainersAndRequestlessPodsAreCountedAsKubernetesDoes() {
         let pod = SchedulingPod(["metadata": ["name": "p"], "spec": [
             "initContainers": [["name": "i", "resources": ["requests": ["cpu": "2", "memory": "1Gi"]]]],
