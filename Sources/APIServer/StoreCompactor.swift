@@ -1,4 +1,5 @@
 import EtcdProto
+import GRPC
 import Foundation
 import Logging
 import StoreClient
@@ -32,7 +33,7 @@ final class StoreCompactor: Sendable {
                 do {
                     _ = try await client.compact(request)
                     logger.info("compacted the store", metadata: ["revision": "\(target)"])
-                } catch let error as StoreClientError where error.description.contains("compacted") {
+                } catch StoreClientError.status(let status) where status.code == .outOfRange {
                     // Already compacted that far (by an etcdctl, or a server of an older round): nothing lost.
                 } catch {
                     logger.warning("store compaction to revision \(target) failed: \(error)")
