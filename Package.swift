@@ -185,7 +185,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Resources", "TestSupport"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "ClusterClient", "Resources"]),
         .testTarget(name: "HollowNodeTests", dependencies: ["HollowNode", "Resources"]),
-        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources", "Raft"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Resources", "Raft", "TestSupport"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "MVCCModel", "Storage", "TestSupport", "BinaryCoding"]),
     ]
 )

@@ -23,6 +23,8 @@ public final class APIServer: APIResponder {
         /// How often the store's history is compacted (kube's --etcd-compaction-interval, 5 min); nil: never, for
         /// a store another API server compacts.
         public var compactionInterval: Duration? = .seconds(300)
+        /// How long an Event is kept after its last write (kube's --event-ttl, 1 h); nil: until deleted.
+        public var eventTTL: Duration? = .seconds(3600)
 
         public init() {}
     }
@@ -41,7 +43,8 @@ public final class APIServer: APIResponder {
         self.logger = logger
         store = ObjectStore(client: client)
         resources = ResourceHandler(store: store, lifecycle: { ObjectLifecycle() }, progress: WatchProgressTicker(client: client),
-                                    caches: WatchCaches(store: store, size: configuration.watchCacheSize))
+                                    caches: WatchCaches(store: store, size: configuration.watchCacheSize),
+                                    eventLeases: configuration.eventTTL.map { ExpiringLeases(client: client, ttl: $0) })
         var documents: [String: [UInt8]] = [:]
         for group in ResourceType.groups {
             let path = group.name.isEmpty ? "api/\(group.version)" : "apis/\(group.name)/\(group.version)"

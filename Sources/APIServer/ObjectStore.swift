@@ -49,19 +49,23 @@ public final class ObjectStore: Sendable {
         return response.kvs.first.map { Stored(key: key, value: Array($0.value), modRevision: $0.modRevision) }
     }
 
-    /// Puts `value` at `key` only if nothing is there.
-    public func create(_ key: String, _ value: [UInt8], lease: Int64 = 0) async throws(Status) -> WriteOutcome {
+    /// Puts `value` at `key` only if nothing is there; with `expiring`, under one of its leases (the store
+    /// deletes the object after the TTL).
+    func create(_ key: String, _ value: [UInt8], expiring: ExpiringLeases? = nil) async throws(Status) -> WriteOutcome {
         var compare = Etcdserverpb_Compare()
         compare.key = Self.data(key)
         compare.target = .create
         compare.result = .equal
         compare.createRevision = 0
-        return try await write(key, value, compare: compare, lease: lease)
+        return try await write(key, value, compare: compare, expiring: expiring)
     }
 
-    /// Puts `value` at `key` only if the key's mod revision is still `revision`.
-    public func update(_ key: String, _ value: [UInt8], expecting revision: Int64) async throws(Status) -> WriteOutcome {
-        try await write(key, value, compare: Self.modified(key, at: revision), lease: 0)
+    /// Puts `value` at `key` only if the key's mod revision is still `revision`; with `expiring`, under one of
+    /// its leases (the TTL starts again, as kube-apiserver's does for an updated Event). Without, the object
+    /// leaves any lease it had: it no longer expires.
+    func update(_ key: String, _ value: [UInt8], expecting revision: Int64,
+                expiring: ExpiringLeases? = nil) async throws(Status) -> WriteOutcome {
+        try await write(key, value, compare: Self.modified(key, at: revision), expiring: expiring)
     }
 
     /// Deletes `key` only if its mod revision is still `revision`.
@@ -95,7 +99,23 @@ public final class ObjectStore: Sendable {
         return op
     }
 
-    private func write(_ key: String, _ value: [UInt8], compare: Etcdserverpb_Compare, lease: Int64) async throws(Status) -> WriteOutcome {
+    private func write(_ key: String, _ value: [UInt8], compare: Etcdserverpb_Compare,
+                       expiring: ExpiringLeases?) async throws(Status) -> WriteOutcome {
+        try await run {
+            guard let expiring else { return try await put(key, value, compare: compare, lease: 0) }
+            let lease = try await expiring.lease()
+            do {
+                return try await put(key, value, compare: compare, lease: lease)
+            } catch StoreClientError.status(let status) where status.code == .notFound {
+                // The store no longer has the lease (it expired early, or the store was restored without it):
+                // in a put transaction nothing else is "not found".
+                expiring.forget(lease)
+                return try await put(key, value, compare: compare, lease: try await expiring.lease())
+            }
+        }
+    }
+
+    private func put(_ key: String, _ value: [UInt8], compare: Etcdserverpb_Compare, lease: Int64) async throws -> WriteOutcome {
         var txn = Etcdserverpb_TxnRequest()
         txn.compare = [compare]
         var put = Etcdserverpb_PutRequest()
@@ -106,8 +126,7 @@ public final class ObjectStore: Sendable {
         op.requestPut = put
         txn.success = [op]
         txn.failure = [Self.read(key)]
-        let response = try await run { try await client.txn(txn) }
-        return outcome(of: response, key: key)
+        return outcome(of: try await client.txn(txn), key: key)
     }
 
     private func outcome(of response: Etcdserverpb_TxnResponse, key: String) -> WriteOutcome {

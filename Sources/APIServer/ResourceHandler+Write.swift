@@ -30,7 +30,7 @@ extension ResourceHandler {
         let dryRun = try Self.isDryRun(request)
         try await chargeQuotas(for: object, type: type, namespace: target.namespace, dryRun: dryRun)
         if dryRun { return respond(object, status: .created, request: request, type: type, warnings: warnings) }
-        switch try await store.create(key(target, name: name), bytes) {
+        switch try await store.create(key(target, name: name), bytes, expiring: expiring(type)) {
         case .written(let revision):
             var created = object
             created[path: ["metadata", "resourceVersion"]] = .string(String(revision))
@@ -155,7 +155,7 @@ extension ResourceHandler {
             let bytes = Self.storedBytes(written, as: type)
             try Self.checkSize(bytes)
             if try Self.isDryRun(request) { return respond(written, status: .ok, request: request, type: type, warnings: warnings) }
-            switch try await store.update(key, bytes, expecting: snapshot.revision) {
+            switch try await store.update(key, bytes, expecting: snapshot.revision, expiring: expiring(type)) {
             case .written(let revision):
                 written[path: ["metadata", "resourceVersion"]] = .string(String(revision))
                 return respond(written, status: .ok, request: request, type: type, warnings: warnings)
@@ -451,7 +451,8 @@ extension ResourceHandler {
                 object[path: ["metadata", "finalizers"]] = finalizers.isEmpty ? nil : .array(finalizers.map { .string($0) })
                 if object == before { return respond(object, status: .ok, request: request, type: type) }
                 if dryRun { return respond(object, status: .ok, request: request, type: type) }
-                switch try await store.update(key, Self.storedBytes(object, as: type), expecting: stored.modRevision) {
+                switch try await store.update(key, Self.storedBytes(object, as: type), expecting: stored.modRevision,
+                                                 expiring: expiring(type)) {
                 case .written(let revision):
                     object[path: ["metadata", "resourceVersion"]] = .string(String(revision))
                     return respond(object, status: .ok, request: request, type: type)

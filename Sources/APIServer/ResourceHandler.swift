@@ -10,6 +10,14 @@ struct ResourceHandler: Sendable {
     let lifecycle: @Sendable () -> ObjectLifecycle
     let progress: WatchProgressTicker
     let caches: WatchCaches
+    /// The leases Events are written under (nil: Events are kept until deleted).
+    let eventLeases: ExpiringLeases?
+
+    /// The leases objects of `type` are written under: Events expire (kube-apiserver's --event-ttl), nothing
+    /// else does.
+    func expiring(_ type: ResourceType) -> ExpiringLeases? {
+        type.kind == "Event" ? eventLeases : nil
+    }
 
     func handle(_ request: APIRequest, _ target: RequestTarget.ResourceTarget) async -> APIResponse {
         do {

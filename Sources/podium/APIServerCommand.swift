@@ -77,10 +77,20 @@ struct APIServerOptions: ParsableArguments {
     @Option(name: .customLong("etcd-compaction-interval"), help: "How often the store's history is compacted (Go duration, e.g. 5m; 0: never, when another server compacts).")
     var compactionInterval = "5m"
 
+    @Option(name: .customLong("event-ttl"), help: "How long an Event is kept after its last write (Go duration, e.g. 1h; 0: until deleted).")
+    var eventTTL = "1h"
+
     func validate() throws {
-        guard let interval = GoDuration.parse(compactionInterval), interval.nanoseconds >= 0 else {
-            throw ValidationError("--etcd-compaction-interval: '\(compactionInterval)' is not a duration (e.g. 5m, 30s, 0)")
+        _ = try Self.duration(compactionInterval, flag: "etcd-compaction-interval")
+        _ = try Self.duration(eventTTL, flag: "event-ttl")
+    }
+
+    /// A flag's Go duration; nil for 0 (the feature is off).
+    private static func duration(_ text: String, flag: String) throws -> Duration? {
+        guard let parsed = GoDuration.parse(text), parsed.nanoseconds >= 0 else {
+            throw ValidationError("--\(flag): '\(text)' is not a duration (e.g. 5m, 30s, 0)")
         }
+        return parsed.nanoseconds > 0 ? .nanoseconds(parsed.nanoseconds) : nil
     }
 
     /// A token the master's own components authenticate with: the first of --token, else of --token-auth-file.
@@ -116,8 +126,8 @@ struct APIServerOptions: ParsableArguments {
                                                  hosts: [bindAddress] + (try HostPort.list(advertiseAddresses)))
         configuration.maxInFlight = maxInFlight
         configuration.watchCacheSize = watchCacheSize
-        let interval = GoDuration.parse(compactionInterval)?.nanoseconds ?? 0
-        configuration.compactionInterval = interval > 0 ? .nanoseconds(interval) : nil
+        configuration.compactionInterval = try Self.duration(compactionInterval, flag: "etcd-compaction-interval")
+        configuration.eventTTL = try Self.duration(eventTTL, flag: "event-ttl")
         configuration.advertisedAddress = "\(bindAddress):\(port)"
         let server = APIServer(client: client, configuration: configuration, logger: logger)
         try await server.bootstrap()

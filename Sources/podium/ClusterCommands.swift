@@ -85,6 +85,10 @@ struct Up: AsyncParsableCommand {
     @Option(name: .customLong("apiserver-port"), help: "The port the masters' API servers share on 127.0.0.1 (HTTPS).")
     var apiServerPort = 6443
 
+    @Option(name: .customLong("master-arg"), parsing: .unconditionalSingleValue,
+            help: "A flag for every master (repeatable; e.g. --master-arg=--event-ttl=10m): kept with the cluster, for masters started later too.")
+    var masterArguments: [String] = []
+
     func validate() throws {
         guard masters == 3 || masters == 5 else { throw ValidationError("--masters must be 3 or 5") }
         guard (1024...65000).contains(basePort) else { throw ValidationError("--base-port must be within 1024...65000") }
@@ -107,6 +111,7 @@ struct Up: AsyncParsableCommand {
             print("creating a new cluster in \(directory)")
         }
         cluster.apiServerPort = cluster.apiServerPort ?? apiServerPort
+        if !masterArguments.isEmpty { cluster.masterArguments = masterArguments }
         try cluster.save(in: directory)
         let credentials = try ClusterCredentials.loadOrCreate(in: directory)
         let running = Dictionary(uniqueKeysWithValues: cluster.members.compactMap { member in

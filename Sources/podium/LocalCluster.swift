@@ -23,6 +23,9 @@ struct LocalCluster: Codable {
     /// The port every master's API server listens on (shared through SO_REUSEPORT); nil for a cluster made
     /// before masters ran API servers.
     var apiServerPort: Int?
+    /// Flags every master is started with besides those `start` gives (`podium up --master-arg`), kept so a
+    /// master restarted later runs as the others do.
+    var masterArguments: [String]?
 
     /// Member i listens for clients on basePort + 2i and for peers on basePort + 2i + 1 (2379/2380 first, as
     /// etcd does).
@@ -168,7 +171,7 @@ struct LocalCluster: Codable {
                 "--apiserver-port", String(apiServerPort), "--reuse-port", "--etcd-servers", endpoints.joined(separator: ","),
                 "--token-auth-file", Self.tokenPath(directory), "--ca-dir", Self.pkiPath(directory),
                 "--cert-dir", "\(directory)/\(member.name)/pki",
-            ]
+            ] + (masterArguments ?? [])
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

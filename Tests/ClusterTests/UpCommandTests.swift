@@ -30,13 +30,23 @@ extension ProcessClusterTests {
             return LocalCluster.CommandResult(status: process.terminationStatus, output: collected.output, error: collected.error)
         }
 
+        /// The command lines (arguments joined by spaces) of the processes whose arguments contain `text`.
+        static func commandLines(containing text: String) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+                guard Int32(entry) != nil, let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+                let line = String(decoding: data, as: UTF8.self).split(separator: "\0").joined(separator: " ")
+                return line.contains(text) ? line : nil
+            }
+        }
+
         @Test func upStatusKillStartDown() throws {
             let tools = try LocalCluster(size: 0)
             let dataDirectory = tools.directory.child("cluster")
             let base = try Self.freeBasePort()
             defer { _ = try? tools.podium(["down", "--data-dir", dataDirectory]) }
 
-            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
+            let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)",
+                                       "--master-arg=--event-ttl=30m"])
             #expect(up.status == 0, "\(up.error)")
             #expect(up.output.contains("cluster healthy: 3 masters"))
             #expect(up.output.contains("127.0.0.1:\(base),127.0.0.1:\(base + 2),127.0.0.1:\(base + 4)"))
@@ -91,6 +101,8 @@ extension ProcessClusterTests {
                 Thread.sleep(forTimeInterval: 0.2)
             }
             #expect(seen == "k2\nv2\n", "the restarted member did not catch up")
+            #expect(Self.commandLines(containing: dataDirectory + "/master1").contains { $0.contains("--event-ttl=30m") },
+                    "a master started later runs with the flags `up` was given")
 
             let again = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
             #expect(again.output.contains("reusing the existing cluster data"))
