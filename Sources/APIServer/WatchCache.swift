@@ -21,12 +21,35 @@ final class WatchCache: Sendable {
         /// The object before the change (for watchers whose selectors it moved in or out of).
         var old: JSONValue?
         var revision: Int64
-        /// `{"type":…,"object":…}\n`, encoded once for every plain watcher — when there is a watcher to send it
-        /// to (nil otherwise: a cache no one watches encodes nothing; a watcher resuming from such a change
-        /// encodes it itself).
+        /// `{"type":…,"object":…}\n`, encoded once for every plain watcher and for the ring (nil only for a
+        /// change not yet applied).
         var line: ByteBuffer?
         /// The object's store key.
         var key = ""
+    }
+
+    /// A change as the ring keeps it: its bytes, not its parsed trees, which take several times the memory (the
+    /// ring is most of an API server's memory under churn). A watcher resuming from the ring parses them again.
+    struct Recorded: Sendable {
+        var type: String
+        var revision: Int64
+        var key: String
+        /// The change's `{"type":…,"object":…}` line.
+        var line: ByteBuffer
+        /// A line holding the object before the change (nil: it did not exist), for watchers whose selectors
+        /// the change moved it in or out of. Usually the storage of the key's previous line, shared.
+        var oldLine: ByteBuffer?
+
+        /// The change with its objects parsed back from the lines.
+        var change: Change? {
+            guard let object = Self.object(in: line) else { return nil }
+            return Change(type: type, object: object, old: oldLine.flatMap(Self.object(in:)), revision: revision,
+                          line: line, key: key)
+        }
+
+        private static func object(in line: ByteBuffer) -> JSONValue? {
+            (try? JSONParser.parse(Array(line.readableBytesView)))?["object"]
+        }
     }
 
     final class Watcher: @unchecked Sendable {
@@ -80,7 +103,10 @@ final class WatchCache: Sendable {
 
     struct State {
         var objects: [String: JSONValue] = [:]
-        var ring: [Change] = []
+        /// Each object's latest line, once it has one (objects from the fill have none until they change): the
+        /// `oldLine` of its next change, without encoding it again.
+        var lines: [String: ByteBuffer] = [:]
+        var ring: [Recorded] = []
         /// Index of the oldest change in `ring` (it is a circular buffer once full).
         var ringStart = 0
         /// Every change up to this revision has been applied.
@@ -148,7 +174,6 @@ final class WatchCache: Sendable {
     }
 
     private func apply(_ batch: StoreWatchBatch) {
-        let watched = state.withLock { !$0.watchers.isEmpty }
         var changes: [Change] = []
         for event in batch.events {
             let key = String(decoding: event.kv.key, as: UTF8.self)
@@ -161,7 +186,7 @@ final class WatchCache: Sendable {
                 let created = event.kv.createRevision == event.kv.modRevision
                 let type = created ? "ADDED" : "MODIFIED"
                 changes.append(Change(type: type, object: object, old: nil, revision: revision,
-                                      line: watched ? Self.line(type, object) : nil, key: key))
+                                      line: Self.line(type, object), key: key))
             case .delete:
                 changes.append(Change(type: "DELETED", object: .null, old: nil, revision: revision, line: nil, key: key))
             default:
@@ -172,16 +197,23 @@ final class WatchCache: Sendable {
             var deliveries: [Change] = []
             for var change in changes {
                 change.old = state.objects[change.key]
+                let line: ByteBuffer
                 if change.type == "DELETED" {
                     guard var gone = change.old else { continue }
                     gone[path: ["metadata", "resourceVersion"]] = .string(String(change.revision))
                     change.object = gone
-                    if watched { change.line = Self.line("DELETED", gone) }
+                    line = Self.line("DELETED", gone)
+                    change.line = line
                     state.objects[change.key] = nil
                 } else {
+                    // Encoded above, outside the lock, for every put.
+                    line = change.line ?? Self.line(change.type, change.object)
                     state.objects[change.key] = change.object
                 }
-                Self.append(change, to: &state, capacity: ringCapacity)
+                let oldLine = state.lines[change.key] ?? change.old.map { Self.line("MODIFIED", $0) }
+                state.lines[change.key] = change.type == "DELETED" ? nil : line
+                Self.append(Recorded(type: change.type, revision: change.revision, key: change.key, line: line, oldLine: oldLine),
+                            to: &state, capacity: ringCapacity)
                 deliveries.append(change)
             }
             state.revision = max(state.revision, batch.revision, changes.last?.revision ?? 0)
@@ -199,7 +231,7 @@ final class WatchCache: Sendable {
         return ByteBuffer(bytes: bytes)
     }
 
-    private static func append(_ change: Change, to state: inout State, capacity: Int) {
+    private static func append(_ change: Recorded, to state: inout State, capacity: Int) {
         if state.ring.count < capacity {
             state.ring.append(change)
         } else {
@@ -209,10 +241,12 @@ final class WatchCache: Sendable {
         }
     }
 
-    /// The ring's changes in revision order.
-    private static func changes(in state: State) -> ArraySlice<Change> {
-        if state.ringStart == 0 { return state.ring[...] }
-        return ArraySlice(state.ring[state.ringStart...] + state.ring[..<state.ringStart])
+    /// The ring's changes after `revision`, in revision order.
+    private static func recorded(in state: State, after revision: Int64) -> [Recorded] {
+        let ordered = state.ringStart == 0 ? state.ring[...] : ArraySlice(state.ring[state.ringStart...] + state.ring[..<state.ringStart])
+        // In revision order: the changes after `revision` are a suffix.
+        let first = ordered.firstIndex { $0.revision > revision } ?? ordered.endIndex
+        return Array(ordered[first...])
     }
 
     // MARK: fan-out
@@ -341,17 +375,23 @@ final class WatchCache: Sendable {
     /// Starts serving a watcher from `revision` (nil: the current objects first, as ADDED); returns the initial
     /// objects to send before it goes live, or throws 410 when `revision` is older than the cache keeps.
     func register(_ watcher: Watcher, from revision: Int64?) throws(Status) -> [JSONValue] {
-        try state.withLock { state throws(Status) -> [JSONValue] in
-            if let revision {
+        if let revision {
+            let missed = try state.withLock { state throws(Status) -> [Recorded] in
                 // Complete history runs from the fill, or from the last change the ring let go of.
                 let oldest = max(state.startRevision, state.evictedThrough)
                 guard revision >= oldest else {
                     throw Status.gone("too old resource version: \(revision) (\(oldest))")
                 }
-                watcher.catchingUp = Array(Self.changes(in: state).filter { $0.revision > revision })
+                watcher.catchingUp = []
                 state.watchers[watcher.id] = watcher
-                return []
+                return Self.recorded(in: state, after: revision)
             }
+            // Parsed outside the lock (the store's changes keep applying meanwhile, queued behind these).
+            let changes = missed.compactMap(\.change)
+            state.withLock { _ in watcher.catchingUp = changes + (watcher.catchingUp ?? []) }
+            return []
+        }
+        return state.withLock { state -> [JSONValue] in
             let prefix = type.storagePrefix(namespace: watcher.namespace)
             let initial = state.objects.filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }.map(\.value)
                 .filter { watcher.selection.matches($0) }
