@@ -20,6 +20,7 @@ struct APIServerCommand: AsyncParsableCommand {
     @OptionGroup var options: APIServerOptions
 
     func run() async throws {
+        MallocArenas.limitToCores()
         LoggingSystem.bootstrap { LogLineHandler(label: $0) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = try await options.start(etcdServers: try HostPort.list(etcdServers), group: group)

@@ -21,6 +21,7 @@ struct MasterCommand: AsyncParsableCommand {
     var etcdServers: String?
 
     func run() async throws {
+        MallocArenas.limitToCores()
         LoggingSystem.bootstrap { LogLineHandler(label: $0) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let member = try await store.start(group: group)

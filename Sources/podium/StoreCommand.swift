@@ -20,6 +20,7 @@ struct StoreCommand: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
+        MallocArenas.limitToCores()
         LoggingSystem.bootstrap { LogLineHandler(label: $0) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let store = try await options.start(group: group)
