@@ -40,12 +40,6 @@ struct EventCorrelator: Sendable {
     /// How many events it remembers (at most `capacity`).
     var remembered: Int { current.count + previous.count }
 
-    /// Forgets an event (its object is gone from the API, e.g. expired): the next occurrence is posted anew.
-    mutating func forget(_ key: Key) {
-        current[key] = nil
-        previous[key] = nil
-    }
-
     private mutating func remember(_ key: Key, _ seen: Seen) {
         current[key] = seen
         if current.count >= capacity / 2 {

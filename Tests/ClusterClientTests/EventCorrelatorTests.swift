@@ -13,8 +13,6 @@ import Testing
         #expect(correlator.observe(Self.key("big"), name: "big.3", timestamp: "t3") == .init(name: "big.1", count: 3, firstTimestamp: "t1"))
         #expect(correlator.observe(Self.key("big", message: "0/3 nodes are available: 3 Too many pods."), name: "big.4", timestamp: "t4") == nil)
         #expect(correlator.observe(Self.key("other"), name: "other.1", timestamp: "t5") == nil)
-        correlator.forget(Self.key("big"))
-        #expect(correlator.observe(Self.key("big"), name: "big.6", timestamp: "t6") == nil)
     }
 
     @Test func itRemembersAtMostItsCapacityAndKeepsWhatRepeats() {

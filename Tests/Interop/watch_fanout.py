@@ -103,6 +103,16 @@ def main():
     core.patch_namespaced_config_map("c02", ns, {"metadata": {"labels": {"pick": "yes"}}})
     done.wait(30)
     check("selector transitions", events == [("DELETED", "c01"), ("ADDED", "c02")], events)
+
+    # The same told from the ring: a selected watcher resuming from before those changes.
+    replayed = []
+    w = watch.Watch()
+    for event in w.stream(core.list_namespaced_config_map, ns, label_selector="pick=yes", resource_version=last,
+                          timeout_seconds=10):
+        replayed.append((event["type"], event["object"].metadata.name))
+        if len(replayed) >= 2:
+            w.stop()
+    check("selector transitions replayed from the ring", replayed == [("DELETED", "c01"), ("ADDED", "c02")], replayed)
     core.delete_namespace(ns)
     return 1 if failures else 0
 
