@@ -20,8 +20,6 @@ final class ExpiringLeases: Sendable {
         state = Mutex(State(reuse: LeaseReuse(ttl: ttl)))
     }
 
-    var ttl: Duration { state.withLock { $0.reuse.ttl } }
-
     /// The lease for a write now: the current one, or one granted for this write and those waiting with it.
     func lease() async throws -> Int64 {
         let now = ContinuousClock.now - origin
