@@ -22,6 +22,15 @@ struct ClusterBenchOptions: ParsableArguments {
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
+    @Option(name: .customLong("lease-renew-interval"), help: ArgumentHelp(
+        "Seconds between renewals of each hollow node's Lease (Kubernetes' kubelet: 10, with a 40 s grace period; keep it well within the masters' --node-monitor-grace-period).",
+        valueName: "seconds"))
+    var leaseRenewInterval = 2.0
+
+    func validate() throws {
+        guard leaseRenewInterval > 0, leaseRenewInterval.isFinite else { throw ValidationError("--lease-renew-interval must be a positive number of seconds") }
+    }
+
     func access() throws -> ClusterAccess {
         try ClusterAccess(kubeconfig: kubeconfig ?? ClusterAccess.defaultKubeconfig() ?? ".podium/kubeconfig")
     }
@@ -34,9 +43,10 @@ struct BenchFleet {
     let task: Task<Void, any Error>
     let nodes: ResourceClient
 
-    init(api: APIClient, count: Int, reportsPods: Bool = true) throws {
+    init(api: APIClient, count: Int, leaseRenewInterval: Double, reportsPods: Bool = true) throws {
         self.api = api
         var options = HollowNodeFleet.Options()
+        options.leaseRenewInterval = leaseRenewInterval
         options.reportsPods = reportsPods
         options.count = count
         options.namePrefix = "bench-\(run)-"
@@ -137,7 +147,7 @@ struct BenchScheduler: AsyncParsableCommand {
         bootstrapWarningsOnly()
         let api = try APIClient(access: try cluster.access())
         defer { api.shutdown() }
-        let fleet = try BenchFleet(api: api, count: cluster.nodes, reportsPods: reportPods)
+        let fleet = try BenchFleet(api: api, count: cluster.nodes, leaseRenewInterval: cluster.leaseRenewInterval, reportsPods: reportPods)
         let namespace = cluster.namespace ?? "bench-scheduler-\(fleet.run)"
         try await fleet.waitUntilRegistered(cluster.nodes)
         try await ensureNamespace(namespace, api: api)
@@ -220,7 +230,7 @@ struct BenchDeploy: AsyncParsableCommand {
         bootstrapWarningsOnly()
         let api = try APIClient(access: try cluster.access())
         defer { api.shutdown() }
-        let fleet = try BenchFleet(api: api, count: cluster.nodes)
+        let fleet = try BenchFleet(api: api, count: cluster.nodes, leaseRenewInterval: cluster.leaseRenewInterval)
         let namespace = cluster.namespace ?? "bench-deploy-\(fleet.run)"
         try await fleet.waitUntilRegistered(cluster.nodes)
         try await ensureNamespace(namespace, api: api)

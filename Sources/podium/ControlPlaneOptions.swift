@@ -36,13 +36,26 @@ struct ControlPlaneOptions: ParsableArguments {
     @Option(name: .customLong("identity"), help: "This master's name in Leases (default: its store member's name).")
     var identity: String?
 
-    func timing() throws -> LeaderElection.Timing {
-        func seconds(_ text: String, _ flag: String) throws -> Double {
-            guard let amount = GoDuration.parse(text), amount.nanoseconds > 0 else {
-                throw ValidationError("--\(flag) \(text) is not a positive duration (e.g. 4s, 500ms)")
-            }
-            return Double(amount.nanoseconds) / 1e9
+    @Option(name: .customLong("node-monitor-grace-period"), help: ArgumentHelp(
+        "How long a node may go without renewing its Lease before it is unreachable and tainted (Go duration; Kubernetes: 40s). Kubelets must renew well within it.",
+        valueName: "duration"))
+    var nodeMonitorGracePeriod = "8s"
+
+    private func seconds(_ text: String, _ flag: String) throws -> Double {
+        guard let amount = GoDuration.parse(text), amount.nanoseconds > 0 else {
+            throw ValidationError("--\(flag) \(text) is not a positive duration (e.g. 4s, 500ms)")
         }
+        return Double(amount.nanoseconds) / 1e9
+    }
+
+    /// The node lifecycle controller's settings from the flags.
+    func nodeLifecycle() throws -> NodeLifecycle.Configuration {
+        var configuration = NodeLifecycle.Configuration()
+        configuration.gracePeriod = try seconds(nodeMonitorGracePeriod, "node-monitor-grace-period")
+        return configuration
+    }
+
+    func timing() throws -> LeaderElection.Timing {
         let timing = LeaderElection.Timing(leaseDuration: try seconds(leaseDuration, "leader-elect-lease-duration"),
                                            renewDeadline: try seconds(renewDeadline, "leader-elect-renew-deadline"),
                                            renewPeriod: try seconds(renewPeriod, "leader-elect-renew-period"),
@@ -69,7 +82,8 @@ struct ControlPlaneOptions: ParsableArguments {
         let scheduler = disableScheduler ? nil : try PodScheduler(api: api)
         let schedulerElector = try LeaderElector(api: api, name: "kube-scheduler", identity: identity, timing: timing,
                                                  logger: Logger(label: "podium.scheduler"))
-        let manager = enabled.isEmpty ? nil : try ControllerManager(api: api, enabled: [controllers], workers: concurrentSyncs)
+        let manager = enabled.isEmpty ? nil : try ControllerManager(api: api, enabled: [controllers], workers: concurrentSyncs,
+                                                                                nodeLifecycle: try nodeLifecycle())
         let managerElector = try LeaderElector(api: api, name: "kube-controller-manager", identity: identity, timing: timing,
                                                logger: Logger(label: "podium.controllers"))
         return Task {

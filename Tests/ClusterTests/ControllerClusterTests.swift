@@ -213,6 +213,34 @@ extension ProcessClusterTests.ControllerClusterTests {
 }
 
 extension ProcessClusterTests.ControllerClusterTests {
+    /// The grace period is the masters' `--node-monitor-grace-period`: with 120 s, nodes that renew their Leases
+    /// only every 10 s (the kubelet's cadence, past the default 8 s grace) stay Ready and untainted over three of
+    /// their renewals.
+    @Test func nodeMonitorGracePeriodIsAFlag() async throws {
+        let cluster = try HollowCluster(masterArguments: ["--node-monitor-grace-period=120s"])
+        defer { cluster.stop() }
+        try cluster.startHollowNodes(2, ["--lease-renew-interval", "10"])
+        let nodes = try cluster.resource("", "nodes")
+        let registered = try await eventually { (try? await nodes.list())?.items.count == 2 ? true : nil }
+        #expect(registered == true)
+        let watchedUntil = ContinuousClock.now + .seconds(30)
+        var looks = 0
+        while ContinuousClock.now < watchedUntil {
+            let list = try await nodes.list().items
+            let marked = list.filter { node in
+                node[path: ["spec", "taints"]]?.arrayValue?.contains { $0["key"] == "node.kubernetes.io/unreachable" } == true
+                    || node[path: ["status", "conditions"]]?.arrayValue?.contains { $0["type"] == "Ready" && $0["status"] != "True" } == true
+            }.compactMap { $0[path: ["metadata", "name"]]?.stringValue }
+            #expect(marked.isEmpty, "marked unreachable within the 120 s grace")
+            if !marked.isEmpty { return }
+            looks += 1
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(looks > 10)
+    }
+}
+
+extension ProcessClusterTests.ControllerClusterTests {
     /// Cascading deletes as kubectl asks for them: background (the default) takes the ReplicaSets and pods with
     /// the Deployment, orphan leaves the pods without their owner, foreground removes the owner last.
     @Test func deletesCascadeAsKubectlAsks() async throws {

@@ -12,12 +12,14 @@ final class HollowCluster {
     let api: APIClient
     private var fleets: [Process] = []
 
-    init() throws {
+    /// `masterArguments` go to every master (`podium up --master-arg`).
+    init(masterArguments: [String] = []) throws {
         tools = try LocalCluster(size: 0)
         dataDirectory = tools.directory.child("cluster")
         kubeconfig = dataDirectory + "/kubeconfig"
         let base = try ProcessClusterTests.UpCommandTests.freeBasePort()
-        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"])
+        let up = try tools.podium(["up", "--data-dir", dataDirectory, "--base-port", "\(base)", "--apiserver-port", "\(base + 6)"]
+                                 + masterArguments.map { "--master-arg=\($0)" })
         guard up.status == 0 else {
             _ = try? tools.podium(["down", "--data-dir", dataDirectory])
             throw ClusterTestError("podium up failed: \(up.error)")
