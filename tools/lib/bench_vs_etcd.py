@@ -18,6 +18,9 @@ WORKLOADS = [
     ("put-1-latency", None, "p50", False, "ms"),
     ("put-100", ["put", "--target", "leader", "--conns", "10", "--clients", "100", "--total", "50000"], "throughput", True, "puts/s"),
     ("put-1000", ["put", "--target", "leader", "--conns", "100", "--clients", "1000", "--total", "100000"], "throughput", True, "puts/s"),
+    # A steady trickle, as Leases and controllers write: every put is its own consensus round, nothing to batch.
+    ("put-300-per-s", ["put", "--target", "leader", "--conns", "4", "--clients", "20", "--rate", "300", "--total", "6000",
+                       "--val-size", "600", "--key-space-size", "1000"], "throughput", True, "puts/s"),
     ("range-l-1", ["range", "--target", "leader", "--consistency", "l", "--conns", "1", "--clients", "1", "--total", "5000"], "throughput", True, "reads/s"),
     ("range-l-100", ["range", "--target", "leader", "--consistency", "l", "--conns", "10", "--clients", "100", "--total", "50000"], "throughput", True, "reads/s"),
     ("range-s-1", ["range", "--target", "leader", "--consistency", "s", "--conns", "1", "--clients", "1", "--total", "5000"], "throughput", True, "reads/s"),
@@ -41,7 +44,8 @@ WORKLOADS = [
 ]
 DERIVED = {"put-1-latency": "put-1", "watch-1000-on-1-key-p99": "watch-1000-on-1-key",
            "watch-1000-on-1000-keys-p99": "watch-1000-on-1000-keys"}
-CPU_WORKLOAD = "put-1000"
+# The workloads whose servers' CPU per put is reported: saturated (batched) and a trickle (unbatched).
+CPU_WORKLOADS = ["put-1000", "put-300-per-s"]
 
 
 def free_ports(count):
@@ -159,7 +163,7 @@ def main():
     chosen = [w for w in WORKLOADS if w[1] is not None and (not options.only or w[0] in options.only.split(","))]
     names = [w[0] for w in chosen]
     results = {(kind, name): [] for kind in ("etcd", "podium") for name, *_ in WORKLOADS}
-    cpu = {"etcd": [], "podium": []}
+    cpu = {(kind, name): [] for kind in ("etcd", "podium") for name in CPU_WORKLOADS}
     rss = {"etcd": [], "podium": []}
     os.makedirs(".build-bench", exist_ok=True)
     root = tempfile.mkdtemp(prefix="bench-vs-etcd-", dir=".build-bench")
@@ -179,8 +183,8 @@ def main():
                         spent = cluster.cpu_seconds() - before
                         results[(kind, name)].append(report)
                         value = figure(report, measure)
-                        if name == CPU_WORKLOAD and report is not None and report["succeeded"] > 0:
-                            cpu[kind].append(spent / report["succeeded"] * 100_000)
+                        if name in CPU_WORKLOADS and report is not None and report["succeeded"] > 0:
+                            cpu[(kind, name)].append(spent / report["succeeded"] * 100_000)
                         shown = "failed" if value is None else f"{value:,.1f}"
                         print(f"round {round_index + 1}/{options.rounds} {name:30} {kind:6} {shown}", file=sys.stderr,
                               flush=True)
@@ -204,9 +208,10 @@ def main():
             found = [v for v in found if v is not None]
             values[kind] = statistics.median(found) if found else None
         rows.append((name, unit, values["etcd"], values["podium"], higher_is_better))
-    if cpu["etcd"] and cpu["podium"]:
-        rows.append(("server CPU s per 100k puts (put-1000)", "s", statistics.median(cpu["etcd"]),
-                     statistics.median(cpu["podium"]), False))
+    for name in CPU_WORKLOADS:
+        if cpu[("etcd", name)] and cpu[("podium", name)]:
+            rows.append((f"server CPU s per 100k puts ({name})", "s", statistics.median(cpu[("etcd", name)]),
+                         statistics.median(cpu[("podium", name)]), False))
     if rss["etcd"] and rss["podium"]:
         rows.append(("peak RSS of the largest member", "MiB", max(rss["etcd"]), max(rss["podium"]), False))
 
