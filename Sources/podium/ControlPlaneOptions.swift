@@ -48,6 +48,12 @@ struct ControlPlaneOptions: ParsableArguments {
         return Double(amount.nanoseconds) / 1e9
     }
 
+    /// Refuses bad durations when the command line is read, before the master starts its store.
+    func validate() throws {
+        _ = try timing()
+        _ = try nodeLifecycle()
+    }
+
     /// The node lifecycle controller's settings from the flags.
     func nodeLifecycle() throws -> NodeLifecycle.Configuration {
         var configuration = NodeLifecycle.Configuration()

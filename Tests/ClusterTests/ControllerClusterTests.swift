@@ -213,6 +213,19 @@ extension ProcessClusterTests.ControllerClusterTests {
 }
 
 extension ProcessClusterTests.ControllerClusterTests {
+    /// A bad control-plane duration is refused when the command line is read, with the flag named, before
+    /// anything starts.
+    @Test func badControlPlaneDurationsAreRefusedUpFront() throws {
+        let tools = try LocalCluster(size: 0)
+        for flag in ["--node-monitor-grace-period=0s", "--node-monitor-grace-period=soon", "--leader-elect-renew-period=-1s"] {
+            let result = try tools.podium(["master", "--name", "m1", "--data-dir", tools.directory.child("never"), flag])
+            let name = String(flag.prefix { $0 != "=" })
+            #expect(result.status != 0 && result.error.contains("\(name) ") && result.error.contains("not a positive duration"),
+                    "\(flag): \(result.status) \(result.error)")
+            #expect(!FileManager.default.fileExists(atPath: tools.directory.child("never")), "\(flag) started the store")
+        }
+    }
+
     /// The grace period is the masters' `--node-monitor-grace-period`: with 120 s, nodes that renew their Leases
     /// only every 10 s (the kubelet's cadence, past the default 8 s grace) stay Ready and untainted over three of
     /// their renewals.
