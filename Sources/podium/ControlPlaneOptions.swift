@@ -88,8 +88,9 @@ struct ControlPlaneOptions: ParsableArguments {
         let scheduler = disableScheduler ? nil : try PodScheduler(api: api)
         let schedulerElector = try LeaderElector(api: api, name: "kube-scheduler", identity: identity, timing: timing,
                                                  logger: Logger(label: "podium.scheduler"))
+        let nodeLifecycle = try nodeLifecycle()
         let manager = enabled.isEmpty ? nil : try ControllerManager(api: api, enabled: [controllers], workers: concurrentSyncs,
-                                                                                nodeLifecycle: try nodeLifecycle())
+                                                                    nodeLifecycle: nodeLifecycle)
         let managerElector = try LeaderElector(api: api, name: "kube-controller-manager", identity: identity, timing: timing,
                                                logger: Logger(label: "podium.controllers"))
         return Task {
